@@ -1,0 +1,3 @@
+from darkroom.cli import main
+
+main()

@@ -1,0 +1,243 @@
+"""Photo records in one DynamoDB table (on-demand), shared with the SQS queue's job ledger.
+
+Items, by partition key `pk`:
+- `PHOTO#<id>`: the photo; `gsi1` = (`OWNER#<owner>`, `<created>|<id>`) lists an owner's
+  photos newest first, `gsi2` = (`HASH#<owner>#<sha256>`, same) finds copies.
+- `KEY#<key>`: claims an original's key, so two photos can never share one; written in
+  the same transaction as the photo.
+- `JOB#<id>`: see `dynamodb_jobs`.
+
+The table itself, and the sort keys both use, are in `dynamodb_table`.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator, Mapping
+from datetime import UTC, datetime
+from typing import TYPE_CHECKING, Any
+
+from darkroom.adapters.aws import translated
+from darkroom.adapters.dynamodb_table import TableUser, decode_cursor, encode_cursor, position
+from darkroom.domain import Page, Photo, PhotoStatus, Variant
+from darkroom.errors import Conflict, NotFound
+
+if TYPE_CHECKING:
+    pass
+
+Item = dict[str, Any]
+_STRINGS = (
+    "id",
+    "owner",
+    "key",
+    "filename",
+    "description",
+    "status",
+    "reason",
+    "content_type",
+    "sha256",
+    "duplicate_of",
+    "recipe",
+)
+_NUMBERS = ("size", "width", "height", "version")
+
+
+class DynamoDbCatalog(TableUser):
+    def add(self, photo: Photo) -> None:
+        new = "attribute_not_exists(pk)"
+        claim = {"pk": {"S": f"KEY#{photo.key}"}, "photo_id": {"S": photo.id}}
+        try:
+            with translated(f"cannot add photo {photo.id}"):
+                self.dynamodb.transact_write_items(
+                    TransactItems=[
+                        {
+                            "Put": {
+                                "TableName": self.table,
+                                "Item": _item(photo),
+                                "ConditionExpression": new,
+                            }
+                        },
+                        {
+                            "Put": {
+                                "TableName": self.table,
+                                "Item": claim,
+                                "ConditionExpression": new,
+                            }
+                        },
+                    ]
+                )
+        except Conflict:
+            raise Conflict(f"photo {photo.id} or its key {photo.key!r} is taken") from None
+
+    def get(self, photo_id: str) -> Photo:
+        item = self._get(f"PHOTO#{photo_id}")
+        if item is None:
+            raise NotFound(f"no photo {photo_id!r}")
+        return _photo(item)
+
+    def get_by_key(self, key: str) -> Photo:
+        claim = self._get(f"KEY#{key}")
+        if claim is None:
+            raise NotFound(f"no photo stored under {key!r}")
+        return self.get(claim["photo_id"]["S"])
+
+    def find_by_hash(self, owner: str, sha256: str) -> list[Photo]:
+        condition = "gsi2pk = :pk"
+        values = {":pk": {"S": f"HASH#{owner}#{sha256}"}}
+        return [_photo(item) for item in self._query("gsi2", condition, values, forward=True)]
+
+    def list(self, owner: str | None, limit: int, cursor: str | None = None) -> Page[Photo]:
+        after = decode_cursor(cursor) if cursor else None
+        if owner is None:
+            items = self._everyone(after)
+        else:
+            condition = "gsi1pk = :pk" + (" AND gsi1sk < :at" if after else "")
+            values = {":pk": {"S": f"OWNER#{owner}"}}
+            if after:
+                values[":at"] = {"S": after}
+            items = self._query("gsi1", condition, values, forward=False, limit=limit + 1)
+        photos = [_photo(item) for _, item in zip(range(limit + 1), items, strict=False)]
+        more = len(photos) > limit
+        page = tuple(photos[:limit])
+        last = page[-1] if page else None
+        return Page(
+            page, encode_cursor(position(last.created_at, last.id)) if more and last else None
+        )
+
+    def update(self, photo: Photo) -> Photo:
+        updated = photo.evolve(version=photo.version + 1)
+        try:
+            with translated(f"cannot update photo {photo.id}"):
+                self.dynamodb.put_item(
+                    TableName=self.table,
+                    Item=_item(updated),
+                    ConditionExpression="attribute_exists(pk) AND version = :v",
+                    ExpressionAttributeValues={":v": {"N": str(photo.version)}},
+                )
+        except Conflict:
+            if self._get(f"PHOTO#{photo.id}") is None:
+                raise NotFound(f"no photo {photo.id!r}") from None
+            raise Conflict(f"photo {photo.id} changed since version {photo.version}") from None
+        return updated
+
+    def delete(self, photo_id: str) -> None:
+        with translated(f"cannot delete photo {photo_id}"):
+            old = self.dynamodb.delete_item(
+                TableName=self.table, Key={"pk": {"S": f"PHOTO#{photo_id}"}}, ReturnValues="ALL_OLD"
+            ).get("Attributes")
+        if not old:
+            return
+        try:
+            with translated(f"cannot release the key of photo {photo_id}"):
+                self.dynamodb.delete_item(
+                    TableName=self.table,
+                    Key={"pk": {"S": f"KEY#{old['key']['S']}"}},
+                    ConditionExpression="photo_id = :id",
+                    ExpressionAttributeValues={":id": {"S": photo_id}},
+                )
+        except Conflict:
+            return  # the key already belongs to another photo
+
+    def _get(self, pk: str) -> Item | None:
+        with translated(f"cannot read {pk}"):
+            answer = self.dynamodb.get_item(
+                TableName=self.table, Key={"pk": {"S": pk}}, ConsistentRead=True
+            )
+        return answer.get("Item")
+
+    def _query(
+        self, index: str, condition: str, values: Item, *, forward: bool, limit: int = 0
+    ) -> Iterator[Item]:
+        query: Item = {
+            "TableName": self.table,
+            "IndexName": index,
+            "KeyConditionExpression": condition,
+            "ExpressionAttributeValues": values,
+            "ScanIndexForward": forward,
+        }
+        if limit:
+            query["Limit"] = limit
+        while True:
+            with translated(f"cannot query {index}"):
+                answer = self.dynamodb.query(**query)
+            yield from answer.get("Items", [])
+            if "LastEvaluatedKey" not in answer:
+                return
+            query["ExclusiveStartKey"] = answer["LastEvaluatedKey"]
+
+    def _everyone(self, after: str | None) -> Iterator[Item]:
+        """Every owner's photos: a scan, sorted here. For administration, not for pages
+        that users load all the time (those list one owner through `gsi1`)."""
+        scan: Item = {
+            "TableName": self.table,
+            "FilterExpression": "begins_with(pk, :photo)",
+            "ExpressionAttributeValues": {":photo": {"S": "PHOTO#"}},
+        }
+        found: list[Item] = []
+        while True:
+            with translated("cannot list every photo"):
+                answer = self.dynamodb.scan(**scan)
+            found.extend(answer.get("Items", []))
+            if "LastEvaluatedKey" not in answer:
+                break
+            scan["ExclusiveStartKey"] = answer["LastEvaluatedKey"]
+        found.sort(key=lambda item: item["gsi1sk"]["S"], reverse=True)
+        return iter([item for item in found if after is None or item["gsi1sk"]["S"] < after])
+
+
+def _item(photo: Photo) -> Item:
+    at = position(photo.created_at, photo.id)
+    item: Item = {
+        "pk": {"S": f"PHOTO#{photo.id}"},
+        "gsi1pk": {"S": f"OWNER#{photo.owner}"},
+        "gsi1sk": {"S": at},
+        "created_at": {"S": photo.created_at.astimezone(UTC).isoformat()},
+        "updated_at": {"S": photo.updated_at.astimezone(UTC).isoformat()},
+        "variants": {"S": json.dumps([_variant_json(v) for v in photo.variants])},
+        "metadata": {"S": json.dumps(dict(photo.metadata))},
+    }
+    item.update({name: {"S": str(getattr(photo, name))} for name in _STRINGS})
+    item.update({name: {"N": str(getattr(photo, name))} for name in _NUMBERS})
+    if photo.sha256:
+        # An index key cannot be empty; photos not yet hashed stay out of `gsi2`.
+        item["gsi2pk"] = {"S": f"HASH#{photo.owner}#{photo.sha256}"}
+        item["gsi2sk"] = {"S": at}
+    return item
+
+
+def _variant_json(variant: Variant) -> list[object]:
+    return [
+        variant.name,
+        variant.key,
+        variant.width,
+        variant.height,
+        variant.content_type,
+        variant.size,
+    ]
+
+
+def _photo(item: Mapping[str, Any]) -> Photo:
+    text = {name: item[name]["S"] for name in _STRINGS}
+    numbers = {name: int(item[name]["N"]) for name in _NUMBERS}
+    variants = tuple(
+        Variant(name, key, int(width), int(height), content_type, int(size))
+        for name, key, width, height, content_type, size in json.loads(item["variants"]["S"])
+    )
+    return Photo(
+        id=text["id"],
+        owner=text["owner"],
+        key=text["key"],
+        filename=text["filename"],
+        created_at=datetime.fromisoformat(item["created_at"]["S"]),
+        updated_at=datetime.fromisoformat(item["updated_at"]["S"]),
+        description=text["description"],
+        status=PhotoStatus(text["status"]),
+        reason=text["reason"],
+        content_type=text["content_type"],
+        sha256=text["sha256"],
+        duplicate_of=text["duplicate_of"],
+        recipe=text["recipe"],
+        variants=variants,
+        metadata=json.loads(item["metadata"]["S"]),
+        **numbers,
+    )

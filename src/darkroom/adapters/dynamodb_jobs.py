@@ -1,0 +1,172 @@
+"""The job ledger of the SQS queue, in the catalog's DynamoDB table.
+
+SQS delivers jobs but cannot list them or say which are done; the ledger can. Each job is
+one item `JOB#<id>`, listed by state through `gsi1` (`JOBS#<state>`, `<created>|<id>`).
+Claims are conditional writes on it, so a message SQS delivers twice runs once.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Mapping
+from datetime import UTC, datetime
+from typing import TYPE_CHECKING, Any
+
+from darkroom.adapters.aws import translated
+from darkroom.adapters.dynamodb_table import TableUser, position
+from darkroom.domain import Job, JobState
+from darkroom.errors import Conflict, NotFound
+
+if TYPE_CHECKING:
+    pass
+
+DONE_KEPT_FOR = 7 * 86400
+"""Seconds a done job stays listed; the table's time-to-live attribute `expires` then
+removes it."""
+_EXISTS = "attribute_exists(pk)"
+
+
+class DynamoDbJobLedger(TableUser):
+    def put(self, job: Job) -> None:
+        with translated(f"cannot record job {job.id}"):
+            self.dynamodb.put_item(TableName=self.table, Item=_item(job))
+
+    def get(self, job_id: str) -> tuple[Job, float] | None:
+        """The job and the end of its lease (epoch seconds), if there is such a job."""
+        with translated(f"cannot read job {job_id}"):
+            answer = self.dynamodb.get_item(
+                TableName=self.table, Key={"pk": {"S": f"JOB#{job_id}"}}, ConsistentRead=True
+            )
+        item = answer.get("Item")
+        return (_job(item), float(item["lease_until"]["N"])) if item else None
+
+    def take(self, job_id: str, lease_seconds: float, now: float) -> Job | None:
+        """Start an attempt if the job is due or its last lease ran out; None if another
+        worker holds it or it is not due."""
+        try:
+            return self._set(
+                job_id,
+                "SET #s = :running, gsi1pk = :pk, attempts = attempts + :one, lease_until = :lease",
+                "(#s = :queued AND due <= :now) OR (#s = :running AND lease_until < :now)",
+                {
+                    ":running": {"S": JobState.RUNNING.value},
+                    ":queued": {"S": JobState.QUEUED.value},
+                    ":pk": {"S": f"JOBS#{JobState.RUNNING.value}"},
+                    ":one": {"N": "1"},
+                    ":lease": {"N": f"{now + lease_seconds:.6f}"},
+                    ":now": {"N": f"{now:.6f}"},
+                },
+            )
+        except (Conflict, NotFound):
+            return None
+
+    def finish(self, job_id: str) -> None:
+        try:
+            self._state(job_id, JobState.DONE, {"expires": int(time.time()) + DONE_KEPT_FOR})
+        except NotFound:
+            return
+
+    def fail(self, job_id: str, error: str, retry_at: datetime | None) -> Job | None:
+        """None for an unknown job."""
+        extra: dict[str, object] = {"last_error": error[:4000]}
+        if retry_at is not None:
+            extra |= {"run_at": retry_at.astimezone(UTC).isoformat(), "due": retry_at.timestamp()}
+        try:
+            return self._state(
+                job_id, JobState.DEAD if retry_at is None else JobState.QUEUED, extra
+            )
+        except NotFound:
+            return None
+
+    def retry(self, job_id: str, run_at: datetime) -> Job:
+        extra = {"attempts": 0, "run_at": run_at.astimezone(UTC).isoformat()}
+        return self._state(job_id, JobState.QUEUED, extra | {"due": run_at.timestamp()})
+
+    def jobs(self, states: frozenset[JobState], limit: int) -> list[Job]:
+        found: list[Job] = []
+        for state in states:
+            query: dict[str, Any] = {
+                "TableName": self.table,
+                "IndexName": "gsi1",
+                "KeyConditionExpression": "gsi1pk = :pk",
+                "ExpressionAttributeValues": {":pk": {"S": f"JOBS#{state.value}"}},
+                "Limit": limit,
+            }
+            with translated(f"cannot list {state.value} jobs"):
+                answer = self.dynamodb.query(**query)
+            found.extend(_job(item) for item in answer.get("Items", []))
+        return sorted(found, key=lambda job: (job.created_at, job.id))[:limit]
+
+    def _state(self, job_id: str, state: JobState, extra: Mapping[str, object]) -> Job:
+        names = sorted(extra)
+        assignments = "".join(f", #{name} = :{name}" for name in names)
+        values = {f":{name}": _value(extra[name]) for name in names}
+        return self._set(
+            job_id,
+            "SET #s = :state, gsi1pk = :pk" + assignments,
+            _EXISTS,
+            values | {":state": {"S": state.value}, ":pk": {"S": f"JOBS#{state.value}"}},
+            {f"#{name}": name for name in names},
+        )
+
+    def _set(
+        self,
+        job_id: str,
+        update: str,
+        condition: str,
+        values: dict[str, Any],
+        names: dict[str, str] | None = None,
+    ) -> Job:
+        try:
+            with translated(f"cannot update job {job_id}"):
+                answer = self.dynamodb.update_item(
+                    TableName=self.table,
+                    Key={"pk": {"S": f"JOB#{job_id}"}},
+                    UpdateExpression=update,
+                    ConditionExpression=f"{_EXISTS} AND ({condition})",
+                    ExpressionAttributeNames={"#s": "state", **(names or {})},
+                    ExpressionAttributeValues=values,
+                    ReturnValues="ALL_NEW",
+                )
+        except Conflict:
+            if self.get(job_id) is None:
+                raise NotFound(f"no job {job_id!r}") from None
+            raise
+        return _job(answer["Attributes"])
+
+
+def _value(value: object) -> dict[str, str]:
+    if isinstance(value, str):
+        return {"S": value}
+    if isinstance(value, float):
+        return {"N": f"{value:.6f}"}
+    return {"N": str(value)}
+
+
+def _item(job: Job) -> dict[str, Any]:
+    return {
+        "pk": {"S": f"JOB#{job.id}"},
+        "gsi1pk": {"S": f"JOBS#{job.state.value}"},
+        "gsi1sk": {"S": position(job.created_at, job.id)},
+        "id": {"S": job.id},
+        "photo_id": {"S": job.photo_id},
+        "created_at": {"S": job.created_at.astimezone(UTC).isoformat()},
+        "run_at": {"S": job.run_at.astimezone(UTC).isoformat()},
+        "due": _value(job.run_at.timestamp()),
+        "state": {"S": job.state.value},
+        "attempts": {"N": str(job.attempts)},
+        "last_error": {"S": job.last_error},
+        "lease_until": {"N": "0"},
+    }
+
+
+def _job(item: Mapping[str, Any]) -> Job:
+    return Job(
+        id=item["id"]["S"],
+        photo_id=item["photo_id"]["S"],
+        created_at=datetime.fromisoformat(item["created_at"]["S"]),
+        run_at=datetime.fromisoformat(item["run_at"]["S"]),
+        state=JobState(item["state"]["S"]),
+        attempts=int(item["attempts"]["N"]),
+        last_error=item["last_error"]["S"],
+    )

@@ -1,0 +1,139 @@
+"""Objects as files under one directory; darkroom's own server serves the signed URLs."""
+
+from __future__ import annotations
+
+import builtins
+import mimetypes
+import os
+import shutil
+import tempfile
+from pathlib import Path
+from typing import BinaryIO
+
+from darkroom.domain import BlobInfo, SignedRequest
+from darkroom.errors import BadRequest, NotFound, Unavailable
+from darkroom.keys import check_key
+from darkroom.signing import UrlSigner, presigned_get, presigned_put
+
+_CONTENT_TYPES = {
+    ".heic": "image/heic",
+    ".heif": "image/heif",
+    ".avif": "image/avif",
+    ".webp": "image/webp",
+    ".jpg": "image/jpeg",
+    ".png": "image/png",
+}
+_PARTIAL = ".partial-"
+"""Prefix of files being written; never listed, never served."""
+
+
+class FilesystemBlobStore:
+    def __init__(self, name: str, root: Path, signer: UrlSigner) -> None:
+        self.name = name
+        self.root = root.resolve()
+        self._signer = signer
+
+    def path(self, key: str) -> Path:
+        """The file holding `key`; refuses keys that would resolve outside the root."""
+        check_key(key)
+        path = (self.root / key).resolve()
+        if not path.is_relative_to(self.root) or path == self.root:
+            raise BadRequest(f"invalid object key {key[:80]!r}")
+        return path
+
+    def put(self, key: str, data: bytes | BinaryIO, content_type: str) -> BlobInfo:
+        path = self.path(key)
+        try:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            fd, tmp = tempfile.mkstemp(prefix=_PARTIAL, dir=path.parent)
+            try:
+                with os.fdopen(fd, "wb") as out:
+                    if isinstance(data, bytes):
+                        out.write(data)
+                    else:
+                        shutil.copyfileobj(data, out, 1024 * 1024)
+                    out.flush()
+                    os.fsync(out.fileno())
+                os.replace(tmp, path)
+            except BaseException:
+                Path(tmp).unlink(missing_ok=True)
+                raise
+        except OSError as exc:
+            raise Unavailable(f"cannot write {key!r}: {exc.strerror}") from exc
+        return self._info(key, path)
+
+    def get(self, key: str) -> bytes:
+        path = self.path(key)
+        try:
+            return path.read_bytes()
+        except (FileNotFoundError, IsADirectoryError, NotADirectoryError):
+            raise NotFound(f"no object {key!r}") from None
+        except OSError as exc:
+            raise Unavailable(f"cannot read {key!r}: {exc.strerror}") from exc
+
+    def head(self, key: str) -> BlobInfo | None:
+        path = self.path(key)
+        if not path.is_file():
+            return None
+        try:
+            return self._info(key, path)
+        except FileNotFoundError:
+            return None
+
+    def delete(self, key: str) -> None:
+        path = self.path(key)
+        try:
+            path.unlink(missing_ok=True)
+        except IsADirectoryError:
+            return
+        except OSError as exc:
+            raise Unavailable(f"cannot delete {key!r}: {exc.strerror}") from exc
+        self._prune(path.parent)
+
+    def list(self, prefix: str = "", after: str = "", limit: int = 1000) -> builtins.list[BlobInfo]:
+        keys = sorted(key for key in self._walk() if key.startswith(prefix) and key > after)[:limit]
+        found = []
+        for key in keys:
+            info = self.head(key)
+            if info is not None:
+                found.append(info)
+        return found
+
+    def presign_get(
+        self, key: str, expires_in: int, download_name: str | None = None
+    ) -> SignedRequest:
+        check_key(key)
+        return presigned_get(self._signer, self.name, key, expires_in, download_name)
+
+    def presign_put(
+        self, key: str, content_type: str, max_bytes: int, expires_in: int
+    ) -> SignedRequest:
+        check_key(key)
+        return presigned_put(self._signer, self.name, key, content_type, max_bytes, expires_in)
+
+    def _info(self, key: str, path: Path) -> BlobInfo:
+        stat = path.stat()
+        content_type = (
+            _CONTENT_TYPES.get(Path(key).suffix.lower())
+            or mimetypes.guess_type(key)[0]
+            or "application/octet-stream"
+        )
+        return BlobInfo(key, stat.st_size, content_type, f"{stat.st_mtime_ns:x}-{stat.st_size:x}")
+
+    def _walk(self) -> builtins.list[str]:
+        if not self.root.is_dir():
+            return []
+        keys: list[str] = []
+        for directory, _, files in os.walk(self.root):
+            base = Path(directory).relative_to(self.root)
+            keys.extend((base / name).as_posix() for name in files if not name.startswith(_PARTIAL))
+        return keys
+
+    def _prune(self, directory: Path) -> None:
+        """Remove directories emptied by a delete, up to the root."""
+        while directory != self.root and directory.is_relative_to(self.root):
+            try:
+                directory.rmdir()
+            except OSError:
+                return
+            directory = directory.parent

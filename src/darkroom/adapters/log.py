@@ -1,0 +1,45 @@
+"""Processing results written to the log: the notifier when nothing else is set up."""
+
+from __future__ import annotations
+
+import json
+import logging
+
+from darkroom.domain import Photo, PhotoStatus
+
+log = logging.getLogger("darkroom.notify")
+
+
+class LogNotifier:
+    def photo_processed(self, photo: Photo) -> None:
+        log.info("%s", json.dumps(message(photo), sort_keys=True))
+
+
+class NullNotifier:
+    """For `DARKROOM_NOTIFY=none`."""
+
+    def photo_processed(self, photo: Photo) -> None:
+        return None
+
+
+def message(photo: Photo) -> dict[str, object]:
+    """What every notifier says about a processed photo (seed 004's success and failure)."""
+    if photo.status is not PhotoStatus.READY:
+        return {
+            "event": "photo.failed",
+            "id": photo.id,
+            "key": photo.key,
+            "status": str(photo.status),
+            "reason": photo.reason,
+        }
+    return {
+        "event": "photo.ready",
+        "id": photo.id,
+        "key": photo.key,
+        "filename": photo.filename,
+        "width": photo.width,
+        "height": photo.height,
+        "variants": {
+            v.name: {"key": v.key, "width": v.width, "height": v.height} for v in photo.variants
+        },
+    }

@@ -1,0 +1,273 @@
+"""Every port kept in dicts: the unit tests' fakes, held to the same contract suite as the
+real adapters so they cannot drift from them."""
+
+from __future__ import annotations
+
+import builtins
+import dataclasses
+import hashlib
+import threading
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from contextvars import ContextVar
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import BinaryIO, TypeVar
+
+from darkroom.domain import BlobInfo, Job, JobState, Page, Photo, SignedRequest
+from darkroom.errors import Conflict, NotFound
+from darkroom.keys import check_key
+from darkroom.signing import UrlSigner, presigned_get, presigned_put
+
+
+class MemoryBlobStore:
+    def __init__(self, name: str, signer: UrlSigner) -> None:
+        self.name = name
+        self._signer = signer
+        self._objects: dict[str, tuple[bytes, str]] = {}
+        self._lock = threading.Lock()
+
+    def put(self, key: str, data: bytes | BinaryIO, content_type: str) -> BlobInfo:
+        check_key(key)
+        body = data if isinstance(data, bytes) else data.read()
+        with self._lock:
+            self._objects[key] = (body, content_type)
+        return _info(key, body, content_type)
+
+    def get(self, key: str) -> bytes:
+        check_key(key)
+        try:
+            return self._objects[key][0]
+        except KeyError:
+            raise NotFound(f"no object {key!r}") from None
+
+    def head(self, key: str) -> BlobInfo | None:
+        check_key(key)
+        found = self._objects.get(key)
+        return _info(key, *found) if found else None
+
+    def delete(self, key: str) -> None:
+        check_key(key)
+        with self._lock:
+            self._objects.pop(key, None)
+
+    def list(self, prefix: str = "", after: str = "", limit: int = 1000) -> builtins.list[BlobInfo]:
+        keys = sorted(k for k in self._objects if k.startswith(prefix) and k > after)[:limit]
+        return [_info(k, *self._objects[k]) for k in keys]
+
+    def presign_get(
+        self, key: str, expires_in: int, download_name: str | None = None
+    ) -> SignedRequest:
+        check_key(key)
+        return presigned_get(self._signer, self.name, key, expires_in, download_name)
+
+    def presign_put(
+        self, key: str, content_type: str, max_bytes: int, expires_in: int
+    ) -> SignedRequest:
+        check_key(key)
+        return presigned_put(self._signer, self.name, key, content_type, max_bytes, expires_in)
+
+
+def _info(key: str, body: bytes, content_type: str) -> BlobInfo:
+    return BlobInfo(
+        key, len(body), content_type, hashlib.md5(body, usedforsecurity=False).hexdigest()
+    )
+
+
+class MemoryCatalog:
+    def __init__(self) -> None:
+        self._photos: dict[str, Photo] = {}
+        self._lock = threading.Lock()
+
+    def add(self, photo: Photo) -> None:
+        with self._lock:
+            if photo.id in self._photos or any(p.key == photo.key for p in self._photos.values()):
+                raise Conflict(f"photo {photo.id} already exists")
+            _remember(self._photos, photo.id)
+            self._photos[photo.id] = photo
+
+    def get(self, photo_id: str) -> Photo:
+        try:
+            return self._photos[photo_id]
+        except KeyError:
+            raise NotFound(f"no photo {photo_id!r}") from None
+
+    def get_by_key(self, key: str) -> Photo:
+        for photo in self._photos.values():
+            if photo.key == key:
+                return photo
+        raise NotFound(f"no photo stored under {key!r}")
+
+    def find_by_hash(self, owner: str, sha256: str) -> list[Photo]:
+        found = [p for p in self._photos.values() if p.owner == owner and p.sha256 == sha256]
+        return sorted(found, key=lambda p: (p.created_at, p.id))
+
+    def list(self, owner: str | None, limit: int, cursor: str | None = None) -> Page[Photo]:
+        ordered = sorted(
+            (p for p in self._photos.values() if owner is None or p.owner == owner),
+            key=lambda p: (p.created_at, p.id),
+            reverse=True,
+        )
+        if cursor:
+            ordered = [p for p in ordered if _position(p) < cursor]
+        items = tuple(ordered[:limit])
+        more = len(ordered) > limit
+        return Page(items, _position(items[-1]) if more and items else None)
+
+    def update(self, photo: Photo) -> Photo:
+        with self._lock:
+            stored = self.get(photo.id)
+            if stored.version != photo.version:
+                raise Conflict(f"photo {photo.id} changed (version {stored.version})")
+            updated = photo.evolve(version=photo.version + 1)
+            _remember(self._photos, photo.id)
+            self._photos[photo.id] = updated
+            return updated
+
+    def delete(self, photo_id: str) -> None:
+        with self._lock:
+            _remember(self._photos, photo_id)
+            self._photos.pop(photo_id, None)
+
+
+def _position(photo: Photo) -> str:
+    return f"{photo.created_at.astimezone(UTC).isoformat()}|{photo.id}"
+
+
+class MemoryJobQueue:
+    def __init__(self, wakeup: threading.Event | None = None) -> None:
+        self._wakeup = wakeup
+        self._jobs: dict[str, Job] = {}
+        self._leases: dict[str, float] = {}
+        self._lock = threading.Lock()
+
+    def enqueue(self, job: Job) -> None:
+        with self._lock:
+            _remember(self._jobs, job.id)
+            self._jobs[job.id] = job
+        if self._wakeup is not None:
+            _after_commit(self._wakeup.set)
+
+    def claim(self, worker: str, lease_seconds: float) -> Job | None:
+        now = datetime.now(UTC)
+        with self._lock:
+            for job in sorted(self._jobs.values(), key=lambda j: (j.run_at, j.id)):
+                due = job.state is JobState.QUEUED and job.run_at <= now
+                lapsed = job.state is JobState.RUNNING and self._leases[job.id] < time.monotonic()
+                if due or lapsed:
+                    claimed = _with(job, state=JobState.RUNNING, attempts=job.attempts + 1)
+                    _remember(self._jobs, job.id)
+                    _remember(self._leases, job.id)
+                    self._jobs[job.id] = claimed
+                    self._leases[job.id] = time.monotonic() + lease_seconds
+                    return claimed
+        return None
+
+    def complete(self, job_id: str) -> None:
+        with self._lock:
+            job = self._jobs.get(job_id)
+            if job is not None:
+                _remember(self._jobs, job_id)
+                self._jobs[job_id] = _with(job, state=JobState.DONE)
+
+    def fail(self, job_id: str, error: str, retry_at: datetime | None) -> None:
+        with self._lock:
+            job = self._jobs.get(job_id)
+            if job is None:
+                return
+            _remember(self._jobs, job_id)
+            if retry_at is None:
+                self._jobs[job_id] = _with(job, state=JobState.DEAD, last_error=error)
+            else:
+                self._jobs[job_id] = _with(
+                    job, state=JobState.QUEUED, last_error=error, run_at=retry_at
+                )
+
+    def jobs(self, states: frozenset[JobState], limit: int = 100) -> builtins.list[Job]:
+        found = sorted(
+            (j for j in self._jobs.values() if j.state in states),
+            key=lambda j: (j.created_at, j.id),
+        )
+        return found[:limit]
+
+    def retry(self, job_id: str, run_at: datetime) -> Job:
+        with self._lock:
+            job = self._jobs.get(job_id)
+            if job is None:
+                raise NotFound(f"no job {job_id!r}")
+            again = _with(job, state=JobState.QUEUED, attempts=0, run_at=run_at)
+            _remember(self._jobs, job_id)
+            self._jobs[job_id] = again
+            return again
+
+
+def _with(job: Job, **changes: object) -> Job:
+    return dataclasses.replace(job, **changes)  # type: ignore[arg-type]
+
+
+@dataclass
+class _Group:
+    undo: builtins.list[Callable[[], None]] = field(default_factory=builtins.list)
+    after_commit: builtins.list[Callable[[], None]] = field(default_factory=builtins.list)
+
+
+_GROUP: ContextVar[_Group | None] = ContextVar("darkroom_memory_group", default=None)
+V = TypeVar("V")
+
+
+def _remember(mapping: dict[str, V], key: str) -> None:
+    """Inside atomic(), note how to put `mapping[key]` back should the group fail."""
+    group = _GROUP.get()
+    if group is None:
+        return
+    if key in mapping:
+        old = mapping[key]
+
+        def undo() -> None:
+            mapping[key] = old
+    else:
+
+        def undo() -> None:
+            mapping.pop(key, None)
+
+    group.undo.append(undo)
+
+
+def _after_commit(callback: Callable[[], None]) -> None:
+    group = _GROUP.get()
+    if group is None:
+        callback()
+    else:
+        group.after_commit.append(callback)
+
+
+class MemoryTransactions:
+    """Memory writes are immediate; a failed group is undone write by write, newest first,
+    like the SQL adapters' rollback. Nested groups join the outer one."""
+
+    @contextmanager
+    def atomic(self) -> Iterator[None]:
+        if _GROUP.get() is not None:
+            yield
+            return
+        group = _Group()
+        token = _GROUP.set(group)
+        try:
+            yield
+        except BaseException:
+            for undo in reversed(group.undo):
+                undo()
+            raise
+        finally:
+            _GROUP.reset(token)
+        for callback in group.after_commit:
+            callback()
+
+
+class MemoryNotifier:
+    def __init__(self) -> None:
+        self.sent: builtins.list[Photo] = []
+
+    def photo_processed(self, photo: Photo) -> None:
+        self.sent.append(photo)

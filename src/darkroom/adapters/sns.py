@@ -1,0 +1,56 @@
+"""Processing results published to an SNS topic (seed 004's success and failure messages)."""
+
+from __future__ import annotations
+
+import json
+import logging
+from typing import TYPE_CHECKING
+
+from darkroom.adapters.aws import client, translated
+from darkroom.adapters.log import message
+from darkroom.domain import Photo
+from darkroom.errors import DarkroomError
+
+if TYPE_CHECKING:
+    from types_boto3_sns.client import SNSClient
+
+log = logging.getLogger(__name__)
+
+
+class SnsNotifier:
+    def __init__(
+        self,
+        topic_arn: str,
+        sns_client: SNSClient | None = None,
+        *,
+        endpoint_url: str | None = None,
+        region: str | None = None,
+    ) -> None:
+        self.topic_arn = topic_arn
+        self._client = sns_client
+        self._endpoint_url = endpoint_url
+        self._region = region
+
+    @property
+    def sns(self) -> SNSClient:
+        if self._client is None:
+            self._client = client("sns", self._endpoint_url, self._region)
+        return self._client
+
+    def photo_processed(self, photo: Photo) -> None:
+        body = message(photo)
+        event = str(body["event"])
+        try:
+            with translated(f"cannot publish {event} of photo {photo.id}"):
+                self.sns.publish(
+                    TopicArn=self.topic_arn,
+                    Subject=f"darkroom: {event} {photo.filename or photo.id}"[:100],
+                    Message=json.dumps(body, sort_keys=True),
+                    # Subscribers can filter on these without parsing the message.
+                    MessageAttributes={
+                        "event": {"DataType": "String", "StringValue": event},
+                        "owner": {"DataType": "String", "StringValue": photo.owner or "-"},
+                    },
+                )
+        except DarkroomError as exc:
+            log.warning("photo %s: %s", photo.id, exc)

@@ -1,0 +1,1 @@
+"""darkroom on AWS Lambda: event parsing (`events`) and the entry points (`handlers`)."""

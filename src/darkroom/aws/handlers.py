@@ -1,0 +1,142 @@
+"""Lambda entry points, kept thin: `events` reads the event, the services do the work.
+
+Everything is built on a container's first invocation and reused while it stays warm.
+`process` and `cleanup` never import FastAPI; nothing imports SQLAlchemy unless the
+catalog is an SQL database.
+"""
+
+from __future__ import annotations
+
+import functools
+import logging
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any, Literal
+
+from darkroom.aws import events
+from darkroom.aws.events import JobMessage, MalformedEvent, Message, ObjectEvent
+from darkroom.bootstrap import Darkroom, build
+from darkroom.errors import BadRequest
+from darkroom.services.store_events import StoreEvents
+
+if TYPE_CHECKING:
+    from mangum import Mangum
+
+log = logging.getLogger("darkroom.aws")
+Event = Mapping[str, Any]
+Kinds = frozenset[Literal["created", "removed"]]
+_ALL: Kinds = frozenset({"created", "removed"})
+_REMOVALS: Kinds = frozenset({"removed"})
+
+
+@dataclass(frozen=True, slots=True)
+class Runtime:
+    darkroom: Darkroom
+    store_events: StoreEvents
+
+    def handle(self, message: Message, kinds: Kinds) -> None:
+        """Raises only for transient trouble."""
+        if isinstance(message, JobMessage):
+            if "created" in kinds:
+                self.darkroom.processor.process(message.photo_id)
+                self.darkroom.queue.complete(message.job_id)
+            return
+        key = self.original_key(message)
+        if key is None or message.kind not in kinds:
+            log.info("event %s for %s/%s ignored", message.kind, message.bucket, message.key)
+        elif message.kind == "created":
+            self.store_events.object_created(key)
+        else:
+            self.store_events.object_removed(key)
+
+    def give_up(self, message: Message, reason: str) -> None:
+        """After the last attempt: the photo ends `failed`, the job `dead`."""
+        if isinstance(message, JobMessage):
+            self.darkroom.processor.fail(message.photo_id, reason)
+            self.darkroom.queue.fail(message.job_id, reason, None)
+            return
+        key = self.original_key(message)
+        if key is not None and message.kind == "created":
+            self.store_events.give_up(key, reason)
+
+    def original_key(self, event: ObjectEvent) -> str | None:
+        """The originals store's key for the event's object; None for another bucket's."""
+        location = getattr(self.darkroom.originals, "location", None)
+        if location is None:
+            return event.key
+        key: str | None = location.key_of(event.bucket, event.key)
+        return key
+
+
+@functools.cache
+def runtime() -> Runtime:
+    dr = build()
+    logging.getLogger("darkroom").setLevel(dr.settings.log_level.upper())
+    store_events = StoreEvents(dr.originals, dr.catalog, dr.processor, dr.cleanup)
+    return Runtime(dr, store_events)
+
+
+@functools.cache
+def _asgi() -> Mangum:
+    from mangum import Mangum
+
+    from darkroom.web.app import create_app
+
+    return Mangum(create_app(runtime().darkroom, run_workers=False), lifespan="off")
+
+
+def api(event: Event, context: Any) -> dict[str, Any]:
+    """The web app behind an HTTP API (payload 2.0) or a REST API proxy (1.0)."""
+    return _asgi()(dict(event), context)
+
+
+def process(event: Event, context: Any) -> dict[str, Any]:
+    """An SQS batch of S3 ObjectCreated notifications and darkroom jobs, or an S3 event."""
+    return _dispatch(event, _ALL)
+
+
+def cleanup(event: Event, context: Any) -> dict[str, Any]:
+    """S3 ObjectRemoved: the photo's variants and record go too."""
+    return _dispatch(event, _REMOVALS)
+
+
+def _dispatch(event: Event, kinds: Kinds) -> dict[str, Any]:
+    rt = runtime()
+    if events.is_sqs_batch(event):
+        failures = []
+        for record in events.sqs_batch(event):
+            if isinstance(record, MalformedEvent):
+                log.error("%s; dropped", record)
+            elif not _handled(rt, record, kinds):
+                failures.append({"itemIdentifier": record.message_id})
+        return {"batchItemFailures": failures}
+    if events.is_s3_event(event):
+        # Invoked by S3 itself: raising lets Lambda retry the event, then send it on.
+        for message in events.s3_records(event):
+            try:
+                rt.handle(message, kinds)
+            except BadRequest as exc:
+                log.error("%s; dropped", exc)
+        return {}
+    log.error("not an SQS or S3 event (fields %s); dropped", sorted(event)[:8])
+    return {}
+
+
+def _handled(rt: Runtime, record: events.QueuedRecord, kinds: Kinds) -> bool:
+    """False when the record should come back: only for transient trouble. A bad image
+    has already ended `failed` in the processor and is acknowledged."""
+    for message in record.messages:
+        try:
+            rt.handle(message, kinds)
+        except BadRequest as exc:
+            log.error("message %s: %s; dropped", record.message_id, exc)
+        except Exception as exc:
+            log.exception("message %s: attempt %d failed", record.message_id, record.receive_count)
+            if record.receive_count >= rt.darkroom.settings.job_attempts:
+                reason = f"gave up after {record.receive_count} attempts: {exc}"[:1000]
+                try:
+                    rt.give_up(message, reason)
+                except Exception:
+                    log.exception("message %s: could not record the failure", record.message_id)
+            return False
+    return True

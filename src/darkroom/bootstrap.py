@@ -1,0 +1,306 @@
+"""The one place where settings become adapters and adapters become services.
+
+Production, the CLI and the tests all build darkroom here. Each backend factory imports
+its adapter inside the function, so importing this module pulls in no driver.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import secrets
+import threading
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, TypeVar
+from urllib.parse import unquote, urlsplit
+
+from darkroom.config import Settings
+from darkroom.imaging import Limits
+from darkroom.ports import BlobStore, Catalog, JobQueue, Notifier, Transactions
+from darkroom.services.cleanup import Cleanup
+from darkroom.services.gallery import Gallery
+from darkroom.services.processor import Processor
+from darkroom.services.worker import RetryPolicy, Worker
+from darkroom.signing import UrlSigner
+
+if TYPE_CHECKING:
+    from darkroom.adapters.sql import SqlDatabase
+
+log = logging.getLogger(__name__)
+
+F = TypeVar("F")
+SQL_SCHEMES = ("sqlite", "postgresql", "postgres", "mysql")
+
+
+class ConfigError(ValueError):
+    """A setting names a backend darkroom does not know, or cannot use as given."""
+
+
+@dataclass
+class Darkroom:
+    """Everything wired, for one process."""
+
+    settings: Settings
+    originals: BlobStore
+    variants: BlobStore
+    catalog: Catalog
+    queue: JobQueue
+    transactions: Transactions
+    notifier: Notifier
+    gallery: Gallery
+    processor: Processor
+    cleanup: Cleanup
+    signer: UrlSigner
+    served_stores: dict[str, BlobStore]
+    """Stores whose signed URLs darkroom's own web server answers (`/files/<name>/…`)."""
+    wakeup: threading.Event = field(default_factory=threading.Event)
+    _threads: list[threading.Thread] = field(default_factory=list)
+    _stop: threading.Event = field(default_factory=threading.Event)
+
+    def worker(self, name: str = "worker") -> Worker:
+        s = self.settings
+        return Worker(
+            self.queue,
+            self.processor,
+            name=f"{name}-{os.getpid()}",
+            lease_seconds=s.job_lease,
+            retry=RetryPolicy(attempts=s.job_attempts, base_delay=s.retry_base),
+            wakeup=self.wakeup,
+        )
+
+    def start_workers(self, count: int | None = None) -> None:
+        self._stop.clear()
+        for index in range(self.settings.workers if count is None else count):
+            worker = self.worker(f"worker{index}")
+            thread = threading.Thread(
+                target=worker.run, args=(self._stop,), name=worker.name, daemon=True
+            )
+            thread.start()
+            self._threads.append(thread)
+
+    def stop_workers(self, timeout: float = 30.0) -> None:
+        self._stop.set()
+        self.wakeup.set()
+        for thread in self._threads:
+            thread.join(timeout)
+        self._threads.clear()
+
+
+def build(settings: Settings | None = None) -> Darkroom:
+    settings = settings or Settings()
+    signer = UrlSigner(_secret(settings))
+    originals = _store("originals", settings.originals_url(), "DARKROOM_ORIGINALS", signer)
+    variants = _store("variants", settings.variants_url(), "DARKROOM_VARIANTS_STORE", signer)
+    if settings.originals_url() == settings.variants_url():
+        raise ConfigError(
+            "DARKROOM_VARIANTS_STORE must differ from DARKROOM_ORIGINALS: "
+            "variants written among originals would be processed again"
+        )
+    wakeup = threading.Event()
+    catalog, db = _catalog(settings.catalog_url())
+    queue, transactions = _queue(settings, db, wakeup)
+    notifier = _notifier(settings.notify)
+    cleanup = Cleanup(variants, catalog)
+    gallery = Gallery(
+        originals,
+        variants,
+        catalog,
+        queue,
+        transactions,
+        cleanup,
+        max_upload_bytes=settings.max_upload_bytes,
+        upload_url_ttl=settings.upload_url_ttl,
+        download_url_ttl=settings.download_url_ttl,
+    )
+    processor = Processor(
+        originals,
+        variants,
+        catalog,
+        notifier,
+        settings.variant_specs(),
+        Limits(
+            max_bytes=settings.max_upload_bytes,
+            max_pixels=settings.max_pixels,
+            max_frames=settings.max_frames,
+        ),
+        include_gps=settings.include_gps,
+    )
+    served = {
+        name: s for name, s in (("originals", originals), ("variants", variants)) if _self_served(s)
+    }
+    return Darkroom(
+        settings,
+        originals,
+        variants,
+        catalog,
+        queue,
+        transactions,
+        notifier,
+        gallery,
+        processor,
+        cleanup,
+        signer,
+        served,
+        wakeup,
+    )
+
+
+def _self_served(store: BlobStore) -> bool:
+    from darkroom.adapters.filesystem import FilesystemBlobStore
+    from darkroom.adapters.memory import MemoryBlobStore
+
+    return isinstance(store, FilesystemBlobStore | MemoryBlobStore)
+
+
+def _secret(settings: Settings) -> bytes:
+    if settings.secret:
+        return settings.secret.encode()
+    path = settings.data_dir / ".secret"
+    if not path.exists():
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        with os.fdopen(fd, "w") as out:
+            out.write(secrets.token_urlsafe(32))
+    return path.read_text().strip().encode()
+
+
+def _scheme(url: str) -> str:
+    return urlsplit(url).scheme.split("+")[0].lower()
+
+
+def _store(name: str, url: str, setting: str, signer: UrlSigner) -> BlobStore:
+    def filesystem() -> BlobStore:
+        from darkroom.adapters.filesystem import FilesystemBlobStore
+
+        return FilesystemBlobStore(name, Path(unquote(urlsplit(url).path)), signer)
+
+    def memory() -> BlobStore:
+        from darkroom.adapters.memory import MemoryBlobStore
+
+        return MemoryBlobStore(name, signer)
+
+    def s3() -> BlobStore:
+        from darkroom.adapters.s3 import S3BlobStore, S3Location
+
+        try:
+            return S3BlobStore(S3Location.parse(url))
+        except ValueError as exc:
+            raise ConfigError(f"{setting}: {exc}") from None
+
+    return _pick({"file": filesystem, "memory": memory, "s3": s3}, url, setting)()
+
+
+def _catalog(url: str) -> tuple[Catalog, SqlDatabase | None]:
+    def sql() -> tuple[Catalog, SqlDatabase | None]:
+        from darkroom.adapters.sql import SqlCatalog, SqlDatabase
+
+        db = SqlDatabase(url)
+        db.create_schema()
+        return SqlCatalog(db), db
+
+    def memory() -> tuple[Catalog, SqlDatabase | None]:
+        from darkroom.adapters.memory import MemoryCatalog
+
+        return MemoryCatalog(), None
+
+    def dynamodb() -> tuple[Catalog, SqlDatabase | None]:
+        from darkroom.adapters.aws import url_options
+        from darkroom.adapters.dynamodb import DynamoDbCatalog
+
+        options = url_options(url)
+        table = urlsplit(url).netloc
+        endpoint, region = options.get("endpoint_url"), options.get("region")
+        return DynamoDbCatalog(table, endpoint_url=endpoint, region=region), None
+
+    factories = {scheme: sql for scheme in SQL_SCHEMES} | {"memory": memory, "dynamodb": dynamodb}
+    return _pick(factories, url, "DARKROOM_CATALOG")()
+
+
+def _queue(
+    settings: Settings, db: SqlDatabase | None, wakeup: threading.Event
+) -> tuple[JobQueue, Transactions]:
+    def local() -> tuple[JobQueue, Transactions]:
+        from darkroom.adapters.local_queue import LocalJobQueue
+        from darkroom.adapters.sql import SqlDatabase
+
+        # Jobs live beside the photo rows so both are written in one transaction.
+        queue_db = db
+        if queue_db is None:
+            queue_db = SqlDatabase(f"sqlite:///{(settings.data_dir / 'jobs.db').resolve()}")
+            queue_db.create_schema()
+        return LocalJobQueue(queue_db, wakeup), queue_db
+
+    def memory() -> tuple[JobQueue, Transactions]:
+        from darkroom.adapters.memory import MemoryJobQueue, MemoryTransactions
+
+        return MemoryJobQueue(wakeup), MemoryTransactions()
+
+    def sqs() -> tuple[JobQueue, Transactions]:
+        from darkroom.adapters.aws import url_options
+        from darkroom.adapters.dynamodb_jobs import DynamoDbJobLedger
+        from darkroom.adapters.sqs import SqsJobQueue
+
+        # sqs+https://sqs.REGION.amazonaws.com/ACCOUNT/NAME?table=TABLE: the queue's URL,
+        # and the DynamoDB table of its job ledger (by default the catalog's).
+        options = url_options(settings.queue)
+        queue_url = settings.queue.split("?", 1)[0].removeprefix("sqs+")
+        catalog = settings.catalog_url()
+        table = options.get("table") or (
+            urlsplit(catalog).netloc if _scheme(catalog) == "dynamodb" else ""
+        )
+        if not queue_url.startswith(("https://", "http://")) or not table:
+            raise ConfigError(
+                "DARKROOM_QUEUE: expected sqs+https://sqs.REGION.amazonaws.com/ACCOUNT/NAME, "
+                "with ?table=NAME unless DARKROOM_CATALOG is dynamodb://"
+            )
+        endpoint, region = options.get("endpoint_url"), options.get("region")
+        ledger = DynamoDbJobLedger(table, endpoint_url=endpoint, region=region)
+        queue = SqsJobQueue(queue_url, ledger, endpoint_url=endpoint, region=region)
+        return queue, queue
+
+    factories = {"local": local, "memory": memory, "sqs": sqs}
+    return _pick(factories, settings.queue, "DARKROOM_QUEUE")()
+
+
+def _notifier(url: str) -> Notifier:
+    def logged() -> Notifier:
+        from darkroom.adapters.log import LogNotifier
+
+        return LogNotifier()
+
+    def none() -> Notifier:
+        from darkroom.adapters.log import NullNotifier
+
+        return NullNotifier()
+
+    def memory() -> Notifier:
+        from darkroom.adapters.memory import MemoryNotifier
+
+        return MemoryNotifier()
+
+    def sns() -> Notifier:
+        from darkroom.adapters.aws import url_options
+        from darkroom.adapters.sns import SnsNotifier
+
+        # sns://arn:aws:sns:REGION:ACCOUNT:TOPIC; the topic's region unless ?region= says.
+        options = url_options(url)
+        arn = url.split("?", 1)[0].removeprefix("sns://")
+        parts = arn.split(":")
+        if len(parts) != 6 or parts[2] != "sns":
+            raise ConfigError(f"DARKROOM_NOTIFY: {arn!r} is not an SNS topic ARN")
+        region = options.get("region") or parts[3]
+        return SnsNotifier(arn, endpoint_url=options.get("endpoint_url"), region=region)
+
+    factories = {"log": logged, "none": none, "memory": memory, "sns": sns}
+    return _pick(factories, url, "DARKROOM_NOTIFY")()
+
+
+def _pick(factories: dict[str, F], url: str, setting: str) -> F:
+    scheme = _scheme(url) if "://" in url else url.strip().lower()
+    try:
+        return factories[scheme]
+    except KeyError:
+        raise ConfigError(
+            f"{setting} has scheme {scheme!r}; expected one of {', '.join(sorted(factories))}"
+        ) from None

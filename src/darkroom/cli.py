@@ -1,0 +1,239 @@
+"""`python -m darkroom …`: serve, import, reprocess, jobs, process."""
+
+from __future__ import annotations
+
+import logging
+import signal
+import threading
+from collections.abc import Iterator
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.table import Table
+
+from darkroom.bootstrap import ConfigError, Darkroom, build
+from darkroom.config import Settings
+from darkroom.domain import JobState, Photo
+from darkroom.errors import DarkroomError
+from darkroom.imaging import SNIFF_BYTES, detect
+from darkroom.services.gallery import LOCAL_OWNER
+
+app = typer.Typer(
+    help="darkroom: a photo gallery with an event-driven image pipeline.",
+    no_args_is_help=True,
+    add_completion=False,
+)
+jobs_app = typer.Typer(help="Processing jobs: list the failed and dead ones, retry them.")
+app.add_typer(jobs_app, name="jobs")
+console = Console(stderr=True)
+
+DataOption = Annotated[
+    Path | None, typer.Option("--data", help="Data directory (DARKROOM_DATA_DIR).")
+]
+
+
+def _settings(data: Path | None = None, **overrides: object) -> Settings:
+    values = {k: v for k, v in overrides.items() if v is not None}
+    if data is not None:
+        values["data_dir"] = data
+    return Settings(**values)  # type: ignore[arg-type]
+
+
+def _build(settings: Settings) -> Darkroom:
+    logging.basicConfig(
+        level=settings.log_level.upper(),
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+    )
+    try:
+        return build(settings)
+    except (ConfigError, DarkroomError) as exc:
+        console.print(f"[red]darkroom: {exc}[/red]")
+        raise typer.Exit(2) from None
+
+
+@app.command()
+def serve(
+    host: Annotated[str | None, typer.Option(help="Address to listen on.")] = None,
+    port: Annotated[int | None, typer.Option(help="Port to listen on.")] = None,
+    data: DataOption = None,
+) -> None:
+    """Serve the gallery and the API, with processing in this process."""
+    import uvicorn
+
+    from darkroom.web.app import create_app
+
+    settings = _settings(data, host=host, port=port)
+    dr = _build(settings)
+    console.print(
+        f"darkroom on http://{settings.host}:{settings.port}  (data: {settings.data_dir})"
+    )
+    uvicorn.run(
+        create_app(dr),
+        host=settings.host,
+        port=settings.port,
+        log_level=settings.log_level.lower(),
+        timeout_graceful_shutdown=10,
+    )
+
+
+@app.command("import")
+def import_(
+    paths: Annotated[list[Path], typer.Argument(help="Files and folders to import.")],
+    description: Annotated[str, typer.Option(help="Description for every photo.")] = "",
+    data: DataOption = None,
+) -> None:
+    """Import image files and folders (recursively); processing happens here, now."""
+    dr = _build(_settings(data))
+    files = sorted(_files(paths))
+    added = duplicates = skipped = 0
+    with _progress() as progress:
+        task = progress.add_task("importing", total=len(files))
+        for path in files:
+            progress.update(task, description=path.name[:40])
+            reason = _unfit(path)
+            if reason is None:
+                try:
+                    uploaded = dr.gallery.upload(
+                        LOCAL_OWNER, path.read_bytes(), path.name, description
+                    )
+                except (DarkroomError, OSError) as exc:
+                    reason = str(exc)
+                else:
+                    duplicates += uploaded.duplicate
+                    added += not uploaded.duplicate
+            if reason is not None:
+                skipped += 1
+                progress.console.print(f"skipped {path}: {reason}")
+            progress.advance(task)
+    with _progress() as progress:
+        task = progress.add_task("processing", total=added)
+        worker = dr.worker("import")
+        while worker.run_once():
+            progress.advance(task)
+    console.print(f"{added} imported, {duplicates} already there, {skipped} skipped")
+
+
+@app.command()
+def reprocess(data: DataOption = None) -> None:
+    """Render every photo's variants again where the variant settings have changed."""
+    dr = _build(_settings(data))
+    photos: list[Photo] = []
+    cursor = None
+    while True:
+        page = dr.gallery.list(None, 200, cursor)
+        photos.extend(page.items)
+        if page.cursor is None:
+            break
+        cursor = page.cursor
+    with _progress() as progress:
+        task = progress.add_task("reprocessing", total=len(photos))
+        for photo in photos:
+            progress.update(task, description=photo.filename[:40])
+            outcome = dr.processor.process(photo.id)
+            if outcome == "failed":
+                progress.console.print(f"{photo.id} {photo.filename}: failed")
+            progress.advance(task)
+
+
+@app.command()
+def process(data: DataOption = None) -> None:
+    """Run the processing worker alone, until interrupted (the server runs one itself)."""
+    dr = _build(_settings(data))
+    stop = threading.Event()
+    signal.signal(signal.SIGTERM, lambda *_: stop.set())
+    console.print("processing; Ctrl-C to stop")
+    try:
+        dr.worker("process").run(stop)
+    except KeyboardInterrupt:
+        stop.set()
+
+
+@jobs_app.callback(invoke_without_command=True)
+def jobs(
+    ctx: typer.Context,
+    all_: Annotated[bool, typer.Option("--all", help="Also queued and running jobs.")] = False,
+    data: DataOption = None,
+) -> None:
+    """List failed (waiting to retry) and dead jobs, with their last error."""
+    if ctx.invoked_subcommand is not None:
+        return
+    dr = _build(_settings(data))
+    states = frozenset({JobState.DEAD, JobState.QUEUED, JobState.RUNNING})
+    table = Table("job", "photo", "state", "attempts", "next run", "last error")
+    for job in dr.queue.jobs(states, 10_000):
+        if not (all_ or job.state is JobState.DEAD or job.last_error):
+            continue
+        state = "retrying" if job.state is JobState.QUEUED and job.last_error else job.state
+        table.add_row(
+            job.id,
+            job.photo_id,
+            str(state),
+            str(job.attempts),
+            job.run_at.isoformat(timespec="seconds"),
+            job.last_error[:120],
+        )
+    Console().print(table if table.row_count else "no failed or dead jobs")
+
+
+@jobs_app.command("retry")
+def jobs_retry(
+    job_ids: Annotated[list[str] | None, typer.Argument(help="Jobs to retry.")] = None,
+    all_dead: Annotated[bool, typer.Option("--all", help="Retry every dead job.")] = False,
+    data: DataOption = None,
+) -> None:
+    """Make dead jobs due again, one by one or all of them."""
+    dr = _build(_settings(data))
+    ids = list(job_ids or [])
+    if all_dead:
+        ids += [j.id for j in dr.queue.jobs(frozenset({JobState.DEAD}), 10_000)]
+    if not ids:
+        console.print("name jobs to retry, or --all")
+        raise typer.Exit(2)
+    now = datetime.now(UTC)
+    for job_id in ids:
+        try:
+            dr.queue.retry(job_id, now)
+        except DarkroomError as exc:
+            console.print(f"[red]{exc}[/red]")
+            raise typer.Exit(1) from None
+        console.print(f"job {job_id} queued again")
+
+
+def _files(paths: list[Path]) -> Iterator[Path]:
+    for path in paths:
+        if path.is_dir():
+            yield from (p for p in path.rglob("*") if p.is_file() and not p.name.startswith("."))
+        else:
+            yield path
+
+
+def _unfit(path: Path) -> str | None:
+    """Why this file cannot be imported, in one line; None if it looks like an image."""
+    try:
+        with path.open("rb") as handle:
+            head = handle.read(SNIFF_BYTES)
+    except OSError as exc:
+        return exc.strerror or "cannot be read"
+    try:
+        detect(head)
+    except DarkroomError as exc:
+        return str(exc)
+    return None
+
+
+def _progress() -> Progress:
+    return Progress(
+        TextColumn("{task.description:<40}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeElapsedColumn(),
+        console=console,
+    )
+
+
+def main() -> None:
+    app()

@@ -1,0 +1,97 @@
+"""Pure image functions: bytes in, rendered variants out. No storage, no configuration.
+
+`render()` is the one door the rest of darkroom uses; the engine behind it may change.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+
+from darkroom.domain import DEFAULT_VARIANTS, MetadataValue, VariantSpec
+from darkroom.imaging.formats import ACCEPTED, BY_CONTENT_TYPE, SNIFF_BYTES, Format, detect
+
+ENGINE = "pillow-1"
+"""Names the engine in each photo's recipe: a new engine re-renders on `darkroom reprocess`."""
+
+
+@dataclass(frozen=True, slots=True)
+class Limits:
+    """Checked from the header, before any pixel is decoded."""
+
+    max_bytes: int = 50 * 1024 * 1024
+    max_pixels: int = 100_000_000
+    max_frames: int = 1000
+    max_side: int = 65_500
+
+
+@dataclass(frozen=True, slots=True)
+class ImageInfo:
+    format: Format
+    width: int
+    """Width as shown, after EXIF orientation."""
+    height: int
+    frames: int
+    has_alpha: bool
+    metadata: Mapping[str, MetadataValue] = field(default_factory=dict)
+
+
+@dataclass(frozen=True, slots=True)
+class Rendered:
+    name: str
+    data: bytes
+    width: int
+    height: int
+    content_type: str
+    extension: str
+
+
+@dataclass(frozen=True, slots=True)
+class Developed:
+    info: ImageInfo
+    variants: tuple[Rendered, ...]
+
+
+def develop(
+    data: bytes,
+    specs: Sequence[VariantSpec] = DEFAULT_VARIANTS,
+    limits: Limits = Limits(),
+    include_gps: bool = False,
+) -> Developed:
+    """Validate `data`, read its metadata and render every variant in `specs`.
+
+    Raises `Unsupported` (not an image), `TooLarge` (over a limit) or `InvalidImage`.
+    """
+    from darkroom.imaging import pillow_engine
+
+    return pillow_engine.develop(data, specs, limits, include_gps)
+
+
+def render(
+    data: bytes, specs: Sequence[VariantSpec] = DEFAULT_VARIANTS, limits: Limits = Limits()
+) -> list[Rendered]:
+    return list(develop(data, specs, limits).variants)
+
+
+def probe(data: bytes, limits: Limits = Limits()) -> ImageInfo:
+    """Read the header only: format, size, frames. Raises like `develop`."""
+    from darkroom.imaging import pillow_engine
+
+    return pillow_engine.probe(data, limits)
+
+
+__all__ = [
+    "ACCEPTED",
+    "BY_CONTENT_TYPE",
+    "ENGINE",
+    "SNIFF_BYTES",
+    "Developed",
+    "Format",
+    "ImageInfo",
+    "Limits",
+    "Rendered",
+    "detect",
+    "develop",
+    "probe",
+    "render",
+]

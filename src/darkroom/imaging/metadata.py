@@ -1,0 +1,77 @@
+"""A privacy-minded summary of a photo's EXIF: what a gallery shows, nothing that locates."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from fractions import Fraction
+
+from PIL import ExifTags, Image
+
+from darkroom.domain import MetadataValue
+
+_IFD0 = {ExifTags.Base.Make: "camera_make", ExifTags.Base.Model: "camera_model"}
+_EXIF = {
+    ExifTags.Base.LensModel: "lens",
+    ExifTags.Base.ExposureTime: "exposure_time",
+    ExifTags.Base.FNumber: "f_number",
+    ExifTags.Base.ISOSpeedRatings: "iso",
+    ExifTags.Base.FocalLength: "focal_length",
+}
+
+
+def summarize(image: Image.Image, include_gps: bool = False) -> dict[str, MetadataValue]:
+    try:
+        exif = image.getexif()
+        sub = exif.get_ifd(ExifTags.IFD.Exif)
+    except Exception:  # a damaged EXIF block must not cost the photo
+        return {}
+    out: dict[str, MetadataValue] = {}
+    for tag, name in _IFD0.items():
+        _put(out, name, exif.get(tag))
+    for tag, name in _EXIF.items():
+        _put(out, name, sub.get(tag))
+    taken = sub.get(ExifTags.Base.DateTimeOriginal) or exif.get(ExifTags.Base.DateTime)
+    if isinstance(taken, str):
+        try:
+            out["taken_at"] = datetime.strptime(
+                taken.strip("\x00 "), "%Y:%m:%d %H:%M:%S"
+            ).isoformat()
+        except ValueError:
+            pass
+    if include_gps:
+        out.update(_gps(exif))
+    return out
+
+
+def _put(out: dict[str, MetadataValue], name: str, value: object) -> None:
+    if isinstance(value, bytes):
+        value = value.decode("utf-8", "replace")
+    if isinstance(value, str):
+        value = value.strip("\x00 ").strip()
+        if value:
+            out[name] = value[:200]
+    elif isinstance(value, int):
+        out[name] = value
+    elif value is not None:
+        try:
+            number = float(value)  # type: ignore[arg-type]
+        except (TypeError, ValueError, ZeroDivisionError):
+            return
+        if number == number:  # NaN from a 0/0 rational
+            out[name] = round(number, 6)
+
+
+def _gps(exif: Image.Exif) -> dict[str, MetadataValue]:
+    try:
+        gps = exif.get_ifd(ExifTags.IFD.GPSInfo)
+        lat = _degrees(gps[ExifTags.GPS.GPSLatitude], gps[ExifTags.GPS.GPSLatitudeRef])
+        lon = _degrees(gps[ExifTags.GPS.GPSLongitude], gps[ExifTags.GPS.GPSLongitudeRef])
+    except (KeyError, TypeError, ValueError, ZeroDivisionError):
+        return {}
+    return {"gps_latitude": lat, "gps_longitude": lon}
+
+
+def _degrees(dms: tuple[object, object, object], ref: str) -> float:
+    d, m, s = (Fraction(str(float(x))) for x in dms)  # type: ignore[arg-type]
+    value = float(d + m / 60 + s / 3600)
+    return round(-value if ref in ("S", "W") else value, 7)

@@ -1,0 +1,139 @@
+"""The ports: what the services need from the world, as small Protocols.
+
+Every adapter implements one of these, inherits nothing, and is checked by the
+contract suite in `tests/contract/`, the memory adapters included.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import AbstractContextManager
+from datetime import datetime
+from typing import BinaryIO, Protocol
+
+from darkroom.domain import BlobInfo, Job, JobState, Page, Photo, SignedRequest
+
+
+class BlobStore(Protocol):
+    """A flat namespace of immutable objects (a directory, a bucket)."""
+
+    def put(self, key: str, data: bytes | BinaryIO, content_type: str) -> BlobInfo:
+        """Store atomically: readers see the old object or the new one, never a part.
+
+        Raises `BadRequest` for a key that is empty, absolute or escapes the store.
+        """
+        ...
+
+    def get(self, key: str) -> bytes:
+        """Raises `NotFound`."""
+        ...
+
+    def head(self, key: str) -> BlobInfo | None: ...
+
+    def delete(self, key: str) -> None:
+        """Idempotent: deleting a missing key is not an error."""
+        ...
+
+    def list(self, prefix: str = "", after: str = "", limit: int = 1000) -> list[BlobInfo]:
+        """Keys in lexical order, strictly after `after`."""
+        ...
+
+    def presign_get(
+        self, key: str, expires_in: int, download_name: str | None = None
+    ) -> SignedRequest:
+        """A URL that reads this key until it expires; no request to the store is made."""
+        ...
+
+    def presign_put(
+        self, key: str, content_type: str, max_bytes: int, expires_in: int
+    ) -> SignedRequest:
+        """A request that may store at most `max_bytes` of `content_type` under `key`."""
+        ...
+
+
+class Catalog(Protocol):
+    """Photo records. Writes are conditional on `version` (optimistic concurrency)."""
+
+    def add(self, photo: Photo) -> None:
+        """Raises `Conflict` if the id or the original's key is already taken."""
+        ...
+
+    def get(self, photo_id: str) -> Photo:
+        """Raises `NotFound`."""
+        ...
+
+    def get_by_key(self, key: str) -> Photo:
+        """The photo whose original is stored under `key`. Raises `NotFound`."""
+        ...
+
+    def find_by_hash(self, owner: str, sha256: str) -> list[Photo]:
+        """The owner's photos whose original has this digest, oldest first."""
+        ...
+
+    def list(self, owner: str | None, limit: int, cursor: str | None = None) -> Page[Photo]:
+        """Newest first (by `created_at`, then id). `owner=None` lists everyone's."""
+        ...
+
+    def update(self, photo: Photo) -> Photo:
+        """Store `photo` if the stored version still equals `photo.version`.
+
+        Returns the photo with its new version. Raises `NotFound` if it was deleted,
+        `Conflict` if someone else wrote it first.
+        """
+        ...
+
+    def delete(self, photo_id: str) -> None:
+        """Idempotent."""
+        ...
+
+
+class JobQueue(Protocol):
+    """Durable processing jobs, delivered at least once."""
+
+    def enqueue(self, job: Job) -> None: ...
+
+    def claim(self, worker: str, lease_seconds: float) -> Job | None:
+        """Take the next due job for `lease_seconds`; after that another worker may take it.
+
+        Counts an attempt. None when nothing is due.
+        """
+        ...
+
+    def complete(self, job_id: str) -> None: ...
+
+    def fail(self, job_id: str, error: str, retry_at: datetime | None) -> None:
+        """Record a failed attempt: due again at `retry_at`, or dead when it is None."""
+        ...
+
+    def jobs(self, states: frozenset[JobState], limit: int = 100) -> list[Job]: ...
+
+    def retry(self, job_id: str, run_at: datetime) -> Job:
+        """Make a dead (or waiting) job due again with a fresh attempt count.
+
+        Raises `NotFound`.
+        """
+        ...
+
+
+class Transactions(Protocol):
+    """Groups writes to the catalog and the job queue so they land together or not at all."""
+
+    def atomic(self) -> AbstractContextManager[None]: ...
+
+
+class Notifier(Protocol):
+    def photo_processed(self, photo: Photo) -> None:
+        """Tell whoever listens that `photo` is ready or failed. Must not raise for delivery
+        problems: log them instead, processing already succeeded."""
+        ...
+
+
+def iterate_blobs(store: BlobStore, prefix: str = "") -> Iterator[BlobInfo]:
+    """Every object under `prefix`, a page at a time."""
+    after = ""
+    while True:
+        page = store.list(prefix, after=after)
+        yield from page
+        if not page:
+            return
+        after = page[-1].key

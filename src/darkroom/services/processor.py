@@ -1,0 +1,197 @@
+"""Processing of one original: validate, render every variant, record, notify.
+
+Events arrive twice, late and out of order, so this is idempotent on the photo id and
+the original's SHA-256 (with the recipe of the variants), and a late event for a
+deleted photo does nothing.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+from collections.abc import Callable
+from datetime import datetime
+from enum import StrEnum
+
+from darkroom import keys
+from darkroom.domain import Photo, PhotoStatus, Variant, VariantSpec, recipe_of
+from darkroom.errors import PERMANENT_IMAGE_ERRORS, Conflict, NotFound
+from darkroom.imaging import ENGINE, Developed, Limits, develop
+from darkroom.ports import BlobStore, Catalog, Notifier
+from darkroom.services.gallery import utcnow
+
+log = logging.getLogger(__name__)
+
+_SAVE_ATTEMPTS = 8
+
+
+class Outcome(StrEnum):
+    READY = "ready"
+    FAILED = "failed"
+    DUPLICATE = "duplicate"
+    SKIPPED = "skipped"
+
+
+class Processor:
+    def __init__(
+        self,
+        originals: BlobStore,
+        variants: BlobStore,
+        catalog: Catalog,
+        notifier: Notifier,
+        specs: tuple[VariantSpec, ...],
+        limits: Limits,
+        *,
+        include_gps: bool = False,
+        clock: Callable[[], datetime] = utcnow,
+    ) -> None:
+        self._originals = originals
+        self._variants = variants
+        self._catalog = catalog
+        self._notifier = notifier
+        self._specs = specs
+        self._limits = limits
+        self._include_gps = include_gps
+        self._now = clock
+        self.recipe = recipe_of(specs, ENGINE)
+
+    def process(self, photo_id: str) -> Outcome:
+        """Raises only for transient trouble (a store or the catalog not answering);
+        everything the image itself is to blame for ends as `failed` with a reason."""
+        try:
+            photo = self._catalog.get(photo_id)
+        except NotFound:
+            log.info("photo %s: gone, nothing to process", photo_id)
+            return Outcome.SKIPPED
+        try:
+            data = self._originals.get(photo.key)
+        except NotFound:
+            if photo.status is PhotoStatus.UPLOADING:
+                log.info("photo %s: not uploaded yet", photo.id)
+                return Outcome.SKIPPED
+            return self._fail(photo, "the original is missing from the store")
+        digest = hashlib.sha256(data).hexdigest()
+        if (
+            photo.status is PhotoStatus.READY
+            and photo.sha256 == digest
+            and (photo.recipe == self.recipe)
+        ):
+            log.info("photo %s: already processed", photo.id)
+            return Outcome.SKIPPED
+        if photo.status is PhotoStatus.DUPLICATE:
+            return Outcome.SKIPPED
+        original = self._older_copy(photo, digest)
+        if original is not None:
+            return self._mark_duplicate(photo, original, digest)
+
+        photo = self._save(photo.id, status=PhotoStatus.PROCESSING, reason="") or photo
+        try:
+            developed = develop(data, self._specs, self._limits, self._include_gps)
+        except PERMANENT_IMAGE_ERRORS as exc:
+            return self._fail(photo, str(exc), sha256=digest, size=len(data))
+        written = self._write_variants(photo, developed)
+        saved = self._save(
+            photo.id,
+            status=PhotoStatus.READY,
+            reason="",
+            sha256=digest,
+            size=len(data),
+            content_type=developed.info.format.content_type,
+            width=developed.info.width,
+            height=developed.info.height,
+            metadata=dict(developed.info.metadata),
+            variants=written,
+            recipe=self.recipe,
+        )
+        if saved is None:
+            log.info("photo %s: deleted while processing; dropping its variants", photo.id)
+            self._delete_variants(written, keep=())
+            return Outcome.SKIPPED
+        self._delete_variants(photo.variants, keep=written)
+        log.info("photo %s: ready with %d variants", photo.id, len(written))
+        self._notify(saved)
+        return Outcome.READY
+
+    def fail(self, photo_id: str, reason: str) -> None:
+        """Give up on a photo, e.g. after its job ran out of attempts."""
+        try:
+            photo = self._catalog.get(photo_id)
+        except NotFound:
+            return
+        self._fail(photo, reason)
+
+    def _older_copy(self, photo: Photo, digest: str) -> Photo | None:
+        """The oldest other photo of this owner with the same bytes. Only an older one
+        counts, so of two copies processed at once exactly one survives."""
+        for other in self._catalog.find_by_hash(photo.owner, digest):
+            if other.id == photo.id or other.status is PhotoStatus.DUPLICATE:
+                continue
+            if (other.created_at, other.id) < (photo.created_at, photo.id):
+                return other
+        return None
+
+    def _mark_duplicate(self, photo: Photo, original: Photo, digest: str) -> Outcome:
+        saved = self._save(
+            photo.id,
+            status=PhotoStatus.DUPLICATE,
+            duplicate_of=original.id,
+            sha256=digest,
+            reason=f"same bytes as photo {original.id}",
+        )
+        if saved is not None:
+            # The record stays as a pointer for clients polling this id; the bytes are
+            # already kept once under the older photo.
+            self._originals.delete(photo.key)
+            self._delete_variants(photo.variants, keep=())
+        log.info("photo %s: duplicate of %s", photo.id, original.id)
+        return Outcome.DUPLICATE
+
+    def _write_variants(self, photo: Photo, developed: Developed) -> tuple[Variant, ...]:
+        written = []
+        for rendered in developed.variants:
+            digest = hashlib.sha256(rendered.data).hexdigest()
+            key = keys.variant_key(photo.id, rendered.name, digest, rendered.extension)
+            self._variants.put(key, rendered.data, rendered.content_type)
+            written.append(
+                Variant(
+                    rendered.name,
+                    key,
+                    rendered.width,
+                    rendered.height,
+                    rendered.content_type,
+                    len(rendered.data),
+                )
+            )
+        return tuple(written)
+
+    def _delete_variants(self, variants: tuple[Variant, ...], keep: tuple[Variant, ...]) -> None:
+        kept = {v.key for v in keep}
+        for variant in variants:
+            if variant.key not in kept:
+                self._variants.delete(variant.key)
+
+    def _fail(self, photo: Photo, reason: str, **changes: object) -> Outcome:
+        log.warning("photo %s: failed: %s", photo.id, reason)
+        saved = self._save(photo.id, status=PhotoStatus.FAILED, reason=reason, **changes)
+        if saved is not None:
+            self._notify(saved)
+        return Outcome.FAILED
+
+    def _save(self, photo_id: str, **changes: object) -> Photo | None:
+        """Apply `changes` to the latest version of the record; None if it was deleted.
+        Other writers (a description edit) may win a race: re-read and apply again."""
+        for _ in range(_SAVE_ATTEMPTS):
+            try:
+                current = self._catalog.get(photo_id)
+                return self._catalog.update(current.evolve(updated_at=self._now(), **changes))
+            except NotFound:
+                return None
+            except Conflict:
+                continue
+        raise Conflict(f"photo {photo_id} kept changing while being saved")
+
+    def _notify(self, photo: Photo) -> None:
+        try:
+            self._notifier.photo_processed(photo)
+        except Exception:  # a notification never undoes or repeats the processing
+            log.exception("photo %s: notification failed", photo.id)

@@ -1,0 +1,76 @@
+"""What every route needs: the wired darkroom, the caller, absolute URLs."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import Depends, Request
+
+from darkroom.bootstrap import Darkroom
+from darkroom.domain import Photo, PhotoStatus, SignedRequest
+from darkroom.services.gallery import LOCAL_OWNER, Gallery
+from darkroom.web.schemas import PhotoOut, VariantOut
+
+
+def darkroom(request: Request) -> Darkroom:
+    app: Darkroom = request.app.state.darkroom
+    return app
+
+
+def gallery(request: Request) -> Gallery:
+    return darkroom(request).gallery
+
+
+def owner(request: Request) -> str:
+    return LOCAL_OWNER
+
+
+Owner = Annotated[str, Depends(owner)]
+GalleryDep = Annotated[Gallery, Depends(gallery)]
+DarkroomDep = Annotated[Darkroom, Depends(darkroom)]
+
+
+def absolute(request: Request, url: str) -> str:
+    """Self-served stores sign root-relative URLs; clients get them whole."""
+    if url.startswith("/"):
+        return str(request.base_url).rstrip("/") + url
+    return url
+
+
+def signed(request: Request, signed_request: SignedRequest) -> str:
+    return absolute(request, signed_request.url)
+
+
+def photo_out(
+    request: Request, gallery: Gallery, photo: Photo, duplicate: bool = False
+) -> PhotoOut:
+    has_original = photo.status not in (PhotoStatus.UPLOADING, PhotoStatus.DUPLICATE)
+    return PhotoOut(
+        id=photo.id,
+        key=photo.key,
+        filename=photo.filename,
+        description=photo.description,
+        status=photo.status,
+        reason=photo.reason,
+        content_type=photo.content_type,
+        size=photo.size,
+        width=photo.width,
+        height=photo.height,
+        created_at=photo.created_at,
+        updated_at=photo.updated_at,
+        metadata=dict(photo.metadata),
+        duplicate=duplicate,
+        duplicate_of=photo.duplicate_of or None,
+        original_url=signed(request, gallery.original_url(photo)) if has_original else None,
+        variants={
+            v.name: VariantOut(
+                name=v.name,
+                width=v.width,
+                height=v.height,
+                content_type=v.content_type,
+                size=v.size,
+                url=signed(request, gallery.variant_url(photo, v.name)),
+            )
+            for v in photo.variants
+        },
+    )

@@ -1,0 +1,65 @@
+"""One table from darkroom's errors to HTTP answers, all as `{"error", "message"}`."""
+
+from __future__ import annotations
+
+import logging
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from starlette.exceptions import HTTPException
+
+from darkroom import errors
+
+log = logging.getLogger(__name__)
+
+STATUS: dict[type[errors.DarkroomError], int] = {
+    errors.BadRequest: 400,
+    errors.Forbidden: 403,
+    errors.NotFound: 404,
+    errors.Conflict: 409,
+    errors.TooLarge: 413,
+    errors.Unsupported: 415,
+    errors.InvalidImage: 422,
+    errors.Unavailable: 503,
+}
+_CODES = {
+    400: "bad_request",
+    401: "unauthorized",
+    403: "forbidden",
+    404: "not_found",
+    405: "method_not_allowed",
+    409: "conflict",
+    413: "too_large",
+    415: "unsupported",
+    422: "invalid_request",
+    429: "too_many_requests",
+    503: "unavailable",
+}
+
+
+def error_body(code: str, message: str, **extra: object) -> dict[str, object]:
+    return {"error": code, "message": message, **extra}
+
+
+def install(app: FastAPI) -> None:
+    @app.exception_handler(errors.DarkroomError)
+    async def _darkroom(request: Request, exc: errors.DarkroomError) -> JSONResponse:
+        status = next((s for t, s in STATUS.items() if isinstance(exc, t)), 500)
+        if status >= 500:
+            log.warning("%s %s: %s", request.method, request.url.path, exc)
+        headers = {"Retry-After": "5"} if status == 503 else None
+        return JSONResponse(error_body(exc.code, str(exc)), status, headers=headers)
+
+    @app.exception_handler(HTTPException)
+    async def _http(request: Request, exc: HTTPException) -> JSONResponse:
+        code = _CODES.get(exc.status_code, "error")
+        return JSONResponse(error_body(code, str(exc.detail)), exc.status_code, headers=exc.headers)
+
+    @app.exception_handler(RequestValidationError)
+    async def _invalid(request: Request, exc: RequestValidationError) -> JSONResponse:
+        problems = "; ".join(
+            f"{'.'.join(str(p) for p in e['loc'][1:]) or e['loc'][0]}: {e['msg']}"
+            for e in exc.errors()[:5]
+        )
+        return JSONResponse(error_body("invalid_request", problems or "invalid request"), 422)

@@ -1,0 +1,83 @@
+"""Signed URLs of the stores darkroom serves itself (filesystem, memory): GET and PUT."""
+
+from __future__ import annotations
+
+import tempfile
+import time
+from typing import Annotated
+from urllib.parse import quote
+
+from fastapi import APIRouter, Header, Request, Response
+from fastapi.responses import FileResponse
+from starlette.concurrency import run_in_threadpool
+
+from darkroom.adapters.filesystem import FilesystemBlobStore
+from darkroom.errors import BadRequest, Conflict, Forbidden, NotFound, TooLarge
+from darkroom.ports import BlobStore
+from darkroom.signing import FILES_PREFIX
+from darkroom.web.deps import DarkroomDep
+
+router = APIRouter(prefix=FILES_PREFIX, include_in_schema=False)
+
+IMMUTABLE = "public, max-age=31536000, immutable"
+"""Variant keys change with their content, so a variant URL's bytes never change."""
+_SPOOL = 8 * 1024 * 1024
+
+
+@router.get("/{store}/{key:path}")
+async def read(store: str, key: str, request: Request, dr: DarkroomDep) -> Response:
+    blobs = _store(dr.served_stores, store)
+    grant = dr.signer.verify("GET", store, key, request.query_params, time.time())
+    headers = {"Cache-Control": IMMUTABLE if store == "variants" else "private, max-age=3600"}
+    if grant.download_name:
+        headers["Content-Disposition"] = (
+            f"attachment; filename*=UTF-8''{quote(grant.download_name, safe='')}"
+        )
+    if isinstance(blobs, FilesystemBlobStore):
+        path = blobs.path(key)
+        info = await run_in_threadpool(blobs.head, key)
+        if info is None:
+            raise NotFound(f"no object {key!r}")
+        return FileResponse(path, media_type=info.content_type, headers=headers)
+    info = await run_in_threadpool(blobs.head, key)
+    if info is None:
+        raise NotFound(f"no object {key!r}")
+    data = await run_in_threadpool(blobs.get, key)
+    return Response(data, media_type=info.content_type, headers=headers)
+
+
+@router.put("/{store}/{key:path}")
+async def write(
+    store: str,
+    key: str,
+    request: Request,
+    dr: DarkroomDep,
+    content_type: Annotated[str, Header()] = "",
+) -> Response:
+    """Like an S3 presigned PUT: the signature binds the key, the content type, the size
+    limit and the expiry. Originals are written once."""
+    blobs = _store(dr.served_stores, store)
+    grant = dr.signer.verify("PUT", store, key, request.query_params, time.time())
+    if content_type.split(";")[0].strip().lower() != grant.content_type:
+        raise Forbidden(f"this URL was signed for Content-Type {grant.content_type}")
+    if await run_in_threadpool(blobs.head, key) is not None:
+        raise Conflict("this object has already been uploaded")
+    with tempfile.SpooledTemporaryFile(_SPOOL) as spool:
+        size = 0
+        async for chunk in request.stream():
+            size += len(chunk)
+            if size > grant.max_bytes:
+                raise TooLarge(f"the upload is over the limit of {grant.max_bytes} bytes")
+            spool.write(chunk)
+        if size == 0:
+            raise BadRequest("the upload is empty")
+        spool.seek(0)
+        info = await run_in_threadpool(blobs.put, key, spool, grant.content_type)  # type: ignore[arg-type]
+    return Response(status_code=200, headers={"ETag": f'"{info.etag}"'})
+
+
+def _store(stores: dict[str, BlobStore], name: str) -> BlobStore:
+    try:
+        return stores[name]
+    except KeyError:
+        raise NotFound(f"no store {name!r}") from None

@@ -1,0 +1,89 @@
+"""Seed 000's routes, in its shapes, for the clients written against it."""
+
+from __future__ import annotations
+
+import base64
+from typing import Annotated
+
+from fastapi import APIRouter, Query
+from starlette.concurrency import run_in_threadpool
+
+from darkroom.errors import NotFound, TooLarge
+from darkroom.services.gallery import Gallery
+from darkroom.web.deps import GalleryDep, Owner
+from darkroom.web.photos import ERRORS
+from darkroom.web.schemas import KeyRequest
+
+router = APIRouter(tags=["seed 000"])
+
+MAX_INLINE_BYTES = 4 * 1024 * 1024
+"""Base64 grows by a third and a Lambda answer stops at 6 MB: larger objects must be
+fetched through `/photos/{id}/original` instead."""
+
+
+@router.get("/list", summary="Keys of the caller's originals")
+async def list_keys(gallery: GalleryDep, owner: Owner) -> list[str]:
+    return await run_in_threadpool(_all_keys, gallery, owner)
+
+
+@router.get("/get", responses=ERRORS, summary="An original as base64")
+async def get_object(
+    gallery: GalleryDep, owner: Owner, key: Annotated[str, Query(max_length=1024)]
+) -> dict[str, str]:
+    return await run_in_threadpool(_inline_original, gallery, owner, key)
+
+
+@router.post("/get", responses=ERRORS, summary="An original as base64")
+async def post_get_object(body: KeyRequest, gallery: GalleryDep, owner: Owner) -> dict[str, str]:
+    return await run_in_threadpool(_inline_original, gallery, owner, body.key)
+
+
+@router.post("/delete", responses=ERRORS, summary="Delete an original; its variants follow")
+async def delete_object(body: KeyRequest, gallery: GalleryDep, owner: Owner) -> dict[str, str]:
+    photo = await run_in_threadpool(gallery.get_by_key, owner, body.key)
+    await run_in_threadpool(gallery.delete, owner, photo.id)
+    return {"key": body.key, "status": "deleted"}
+
+
+@router.get("/thumbnails", responses=ERRORS, summary="An original's thumbnail as base64")
+async def thumbnail(
+    gallery: GalleryDep, owner: Owner, key: Annotated[str, Query(max_length=1024)]
+) -> dict[str, str]:
+    return await run_in_threadpool(_inline_thumbnail, gallery, owner, key)
+
+
+def _all_keys(gallery: Gallery, owner: str) -> list[str]:
+    keys: list[str] = []
+    cursor = None
+    while True:
+        page = gallery.list(owner, 200, cursor)
+        keys.extend(p.key for p in page.items)
+        if page.cursor is None:
+            return keys
+        cursor = page.cursor
+
+
+def _inline_original(gallery: Gallery, owner: str, key: str) -> dict[str, str]:
+    photo = gallery.get_by_key(owner, key)
+    if photo.size > MAX_INLINE_BYTES:
+        raise TooLarge(f"{key} is {photo.size} bytes; fetch it from /photos/{photo.id}/original")
+    data = gallery.originals.get(photo.key)
+    return {
+        "key": key,
+        "content_type": photo.content_type,
+        "content": base64.b64encode(data).decode(),
+    }
+
+
+def _inline_thumbnail(gallery: Gallery, owner: str, key: str) -> dict[str, str]:
+    photo = gallery.get_by_key(owner, key)
+    thumb = photo.variant("thumb") or min(photo.variants, key=lambda v: v.size, default=None)
+    if thumb is None:
+        raise NotFound(f"{key} has no thumbnail yet (status {photo.status})")
+    data = gallery.variants.get(thumb.key)
+    return {
+        "key": key,
+        "thumbnail_key": thumb.key,
+        "content_type": thumb.content_type,
+        "content": base64.b64encode(data).decode(),
+    }

@@ -1,0 +1,276 @@
+"""The photo API: upload (direct and presigned), list, get, status, describe, delete."""
+
+from __future__ import annotations
+
+import base64
+import binascii
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Query, Request, Response
+from fastapi.responses import JSONResponse, RedirectResponse
+from pydantic import ValidationError
+from starlette.concurrency import run_in_threadpool
+from starlette.datastructures import UploadFile
+
+from darkroom.domain import Photo, PhotoStatus
+from darkroom.errors import BadRequest, Unsupported
+from darkroom.services.gallery import Gallery, Uploaded
+from darkroom.web.deps import DarkroomDep, GalleryDep, Owner, photo_out, signed
+from darkroom.web.errors import error_body
+from darkroom.web.schemas import (
+    DescriptionPatch,
+    ErrorOut,
+    PhotoOut,
+    PhotoPage,
+    StatusOut,
+    UploadJson,
+    UploadRequest,
+    UploadTicket,
+)
+
+router = APIRouter()
+ERRORS: dict[int | str, dict[str, Any]] = {
+    code: {"model": ErrorOut} for code in (400, 404, 409, 413, 415, 422, 503)
+}
+ACCEPTED: dict[int | str, dict[str, Any]] = {
+    202: {"model": PhotoOut, "description": "Stored; still processing."}
+}
+_UPLOAD_BODY = {
+    "requestBody": {
+        "required": True,
+        "content": {
+            "application/json": {"schema": UploadJson.model_json_schema()},
+            "multipart/form-data": {
+                "schema": {
+                    "type": "object",
+                    "required": ["file"],
+                    "properties": {
+                        "file": {"type": "string", "format": "binary"},
+                        "description": {"type": "string"},
+                    },
+                }
+            },
+        },
+    }
+}
+
+
+@router.post(
+    "/upload",
+    status_code=201,
+    response_model=PhotoOut,
+    responses=ACCEPTED | ERRORS,
+    openapi_extra=_UPLOAD_BODY,
+    summary="Upload a photo (base64 JSON or multipart) and, by default, wait for its variants",
+)
+async def upload(
+    request: Request, dr: DarkroomDep, owner: Owner, wait: bool = True
+) -> JSONResponse:
+    data, filename, description = await _read_upload(request)
+    uploaded: Uploaded = await run_in_threadpool(
+        dr.gallery.upload, owner, data, filename, description
+    )
+    return await _answer(
+        request,
+        dr.gallery,
+        owner,
+        uploaded.photo,
+        uploaded.duplicate,
+        wait,
+        dr.settings.wait_timeout,
+    )
+
+
+@router.post(
+    "/uploads",
+    status_code=201,
+    response_model=UploadTicket,
+    responses=ERRORS,
+    summary="Get a signed URL to send one photo straight to the store",
+)
+async def start_upload(
+    request: Request, body: UploadRequest, gallery: GalleryDep, owner: Owner
+) -> UploadTicket:
+    pending = await run_in_threadpool(
+        gallery.start_upload,
+        owner,
+        body.filename,
+        body.content_type,
+        body.size,
+        body.description,
+    )
+    photo, req = pending.photo, pending.request
+    return UploadTicket(
+        id=photo.id,
+        key=photo.key,
+        url=signed(request, req),
+        method=req.method,
+        headers=dict(req.headers),
+        fields=dict(req.fields),
+        expires_at=req.expires_at,
+        complete_url=str(request.url_for("complete_upload", photo_id=photo.id)),
+    )
+
+
+@router.post(
+    "/uploads/{photo_id}/complete",
+    response_model=PhotoOut,
+    responses=ACCEPTED | ERRORS,
+    summary="Start processing a presigned upload (stores that send no events)",
+)
+async def complete_upload(
+    request: Request, photo_id: str, dr: DarkroomDep, owner: Owner, wait: bool = True
+) -> JSONResponse:
+    photo = await run_in_threadpool(dr.gallery.complete_upload, owner, photo_id)
+    return await _answer(
+        request, dr.gallery, owner, photo, False, wait, dr.settings.wait_timeout, created=200
+    )
+
+
+@router.get("/photos", response_model=PhotoPage, summary="Photos, newest first")
+async def list_photos(
+    request: Request,
+    gallery: GalleryDep,
+    owner: Owner,
+    limit: Annotated[int, Query(ge=1, le=200)] = 50,
+    cursor: Annotated[str | None, Query(max_length=200)] = None,
+) -> PhotoPage:
+    page = await run_in_threadpool(gallery.list, owner, limit, cursor)
+    return PhotoPage(
+        items=[photo_out(request, gallery, p) for p in page.items], next_cursor=page.cursor
+    )
+
+
+@router.get("/photos/{photo_id}", response_model=PhotoOut, responses=ERRORS)
+async def get_photo(request: Request, photo_id: str, gallery: GalleryDep, owner: Owner) -> PhotoOut:
+    photo = await run_in_threadpool(gallery.get, owner, photo_id)
+    return photo_out(request, gallery, photo)
+
+
+@router.get("/photos/{photo_id}/status", response_model=StatusOut, responses=ERRORS)
+async def photo_status(photo_id: str, gallery: GalleryDep, owner: Owner) -> StatusOut:
+    return _status(await run_in_threadpool(gallery.get, owner, photo_id))
+
+
+@router.get(
+    "/status",
+    response_model=StatusOut,
+    responses=ERRORS,
+    summary="Status by the original's key (seed 002)",
+)
+async def status_by_key(
+    gallery: GalleryDep, owner: Owner, key: Annotated[str, Query(max_length=1024)]
+) -> StatusOut:
+    return _status(await run_in_threadpool(gallery.get_by_key, owner, key))
+
+
+@router.patch("/photos/{photo_id}", response_model=PhotoOut, responses=ERRORS)
+async def describe(
+    request: Request, photo_id: str, body: DescriptionPatch, gallery: GalleryDep, owner: Owner
+) -> PhotoOut:
+    photo = await run_in_threadpool(gallery.describe, owner, photo_id, body.description)
+    return photo_out(request, gallery, photo)
+
+
+@router.delete(
+    "/photos/{photo_id}",
+    status_code=204,
+    responses=ERRORS,
+    summary="Delete the original, every variant and the record",
+)
+async def delete_photo(photo_id: str, gallery: GalleryDep, owner: Owner) -> Response:
+    await run_in_threadpool(gallery.delete, owner, photo_id)
+    return Response(status_code=204)
+
+
+@router.get(
+    "/photos/{photo_id}/original",
+    status_code=307,
+    responses=ERRORS,
+    response_class=RedirectResponse,
+)
+async def original(
+    request: Request, photo_id: str, gallery: GalleryDep, owner: Owner
+) -> RedirectResponse:
+    photo = await run_in_threadpool(gallery.get, owner, photo_id)
+    if photo.status in (PhotoStatus.UPLOADING, PhotoStatus.DUPLICATE):
+        raise BadRequest(f"photo {photo_id} has no original of its own")
+    return RedirectResponse(signed(request, gallery.original_url(photo)), 307)
+
+
+@router.get(
+    "/photos/{photo_id}/variants/{name}",
+    status_code=307,
+    responses=ERRORS,
+    response_class=RedirectResponse,
+)
+async def variant(
+    request: Request, photo_id: str, name: str, gallery: GalleryDep, owner: Owner
+) -> RedirectResponse:
+    photo = await run_in_threadpool(gallery.get, owner, photo_id)
+    return RedirectResponse(signed(request, gallery.variant_url(photo, name)), 307)
+
+
+def _status(photo: Photo) -> StatusOut:
+    return StatusOut(
+        id=photo.id,
+        key=photo.key,
+        status=photo.status,
+        reason=photo.reason,
+        duplicate_of=photo.duplicate_of or None,
+    )
+
+
+async def _read_upload(request: Request) -> tuple[bytes, str, str]:
+    content_type = request.headers.get("content-type", "").split(";")[0].strip().lower()
+    if content_type == "application/json":
+        try:
+            body = UploadJson.model_validate_json(await request.body())
+        except ValidationError as exc:
+            first = exc.errors()[0]
+            where = ".".join(str(p) for p in first["loc"]) or "body"
+            raise BadRequest(f"{where}: {first['msg']}") from None
+        try:
+            data = base64.b64decode(body.content, validate=True)
+        except (binascii.Error, ValueError):
+            raise BadRequest("content: not valid base64") from None
+        return data, body.filename or body.key or "", body.description
+    if content_type == "multipart/form-data":
+        async with request.form(max_files=1, max_fields=10) as form:
+            file = form.get("file")
+            if not isinstance(file, UploadFile):
+                raise BadRequest("multipart upload: the image goes in a file field named 'file'")
+            description = form.get("description")
+            return (
+                await file.read(),
+                file.filename or "",
+                description if isinstance(description, str) else "",
+            )
+    raise Unsupported("send the photo as application/json (base64) or multipart/form-data")
+
+
+async def _answer(
+    request: Request,
+    gallery: Gallery,
+    owner: str,
+    photo: Photo,
+    duplicate: bool,
+    wait: bool,
+    timeout: float,
+    created: int = 201,
+) -> JSONResponse:
+    """201 once processed, 202 while still processing, 422 with the reason if it failed."""
+    if wait and photo.status not in (PhotoStatus.READY, PhotoStatus.FAILED):
+        photo = await run_in_threadpool(gallery.wait, owner, photo.id, timeout)
+    if photo.status is PhotoStatus.DUPLICATE and photo.duplicate_of:
+        photo = await run_in_threadpool(gallery.get, owner, photo.duplicate_of)
+        duplicate = True
+    out = photo_out(request, gallery, photo, duplicate).model_dump(mode="json")
+    if photo.status is PhotoStatus.FAILED:
+        body = error_body("invalid_image", photo.reason, photo=out)
+        return JSONResponse(body, 422)
+    if duplicate:
+        return JSONResponse(out, 200)
+    if photo.status is PhotoStatus.READY:
+        return JSONResponse(out, created)
+    return JSONResponse(out, 202)

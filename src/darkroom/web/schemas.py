@@ -1,0 +1,103 @@
+"""What the HTTP API reads and writes."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from pydantic import BaseModel, Field
+
+from darkroom.domain import MetadataValue, PhotoStatus
+from darkroom.services.gallery import MAX_DESCRIPTION
+
+
+class UploadJson(BaseModel):
+    """Seed 000's upload: the file as base64, its name as `filename` or `key`."""
+
+    content: str = Field(description="The image, base64-encoded.")
+    filename: str | None = Field(None, max_length=1024)
+    key: str | None = Field(None, max_length=1024, description="Seed 000's name for filename.")
+    description: str = Field("", max_length=MAX_DESCRIPTION * 2)
+
+
+class UploadRequest(BaseModel):
+    filename: str = Field("", max_length=1024)
+    content_type: str = Field(
+        description="The image's type, e.g. image/jpeg; the upload "
+        "must send the same Content-Type.",
+        max_length=100,
+    )
+    size: int | None = Field(None, ge=1, description="Bytes, if known; checked early.")
+    description: str = Field("", max_length=MAX_DESCRIPTION * 2)
+
+
+class DescriptionPatch(BaseModel):
+    description: str = Field(max_length=MAX_DESCRIPTION * 2)
+
+
+class KeyRequest(BaseModel):
+    key: str = Field(max_length=1024)
+
+
+class VariantOut(BaseModel):
+    name: str
+    width: int
+    height: int
+    content_type: str
+    size: int
+    url: str
+
+
+class PhotoOut(BaseModel):
+    id: str
+    key: str
+    filename: str
+    description: str
+    status: PhotoStatus
+    reason: str
+    content_type: str
+    size: int
+    width: int
+    height: int
+    created_at: datetime
+    updated_at: datetime
+    metadata: dict[str, MetadataValue]
+    duplicate: bool = Field(
+        False,
+        description="True when these bytes were already uploaded; "
+        "this is the photo made of them then.",
+    )
+    duplicate_of: str | None = None
+    original_url: str | None = Field(None, description="Signed, short-lived.")
+    variants: dict[str, VariantOut]
+
+
+class PhotoPage(BaseModel):
+    items: list[PhotoOut]
+    next_cursor: str | None
+
+
+class StatusOut(BaseModel):
+    id: str
+    key: str
+    status: PhotoStatus
+    reason: str
+    duplicate_of: str | None
+
+
+class UploadTicket(BaseModel):
+    id: str
+    key: str
+    url: str
+    method: str
+    headers: dict[str, str]
+    fields: dict[str, str]
+    expires_at: datetime
+    complete_url: str = Field(
+        description="POST here once the bytes are sent, where the "
+        "store does not start processing by itself."
+    )
+
+
+class ErrorOut(BaseModel):
+    error: str
+    message: str

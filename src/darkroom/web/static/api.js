@@ -1,0 +1,118 @@
+// The public HTTP API, and nothing else. Paths are relative to the page, so the same files
+// work at / and under a prefix (behind CloudFront); every other URL comes from the API.
+
+export class ApiError extends Error {
+  constructor(message, status = 0, code = "") {
+    super(message);
+    this.name = "ApiError";
+    this.status = status;
+    this.code = code;
+  }
+}
+
+const FORBIDDEN_HEADERS = new Set(["content-length", "host", "connection"]);
+
+function resolve(path) {
+  return new URL(path, document.baseURI);
+}
+
+/** The message a person can act on, from darkroom's JSON or an S3 store's XML. */
+async function errorOf(response) {
+  const text = await response.text().catch(() => "");
+  return new ApiError(messageIn(text) || `${response.status} ${response.statusText}`.trim(),
+    response.status, codeIn(text));
+}
+
+function messageIn(text) {
+  try {
+    const body = JSON.parse(text);
+    if (body && typeof body.message === "string") return body.message;
+  } catch {
+    const xml = /<Message>([^<]*)<\/Message>/.exec(text);
+    if (xml) return xml[1];
+  }
+  return "";
+}
+
+function codeIn(text) {
+  try {
+    return JSON.parse(text).error || "";
+  } catch {
+    return "";
+  }
+}
+
+async function call(method, path, body) {
+  const options = { method, headers: { Accept: "application/json" } };
+  if (body !== undefined) {
+    options.headers["Content-Type"] = "application/json";
+    options.body = JSON.stringify(body);
+  }
+  let response;
+  try {
+    response = await fetch(resolve(path), options);
+  } catch {
+    throw new ApiError("The server could not be reached. Check the connection and try again.");
+  }
+  if (!response.ok) throw await errorOf(response);
+  return response.status === 204 ? null : response.json();
+}
+
+const id = (photoId) => encodeURIComponent(photoId);
+
+export const api = {
+  config: () => call("GET", "config"),
+  photos(cursor, limit) {
+    const query = new URLSearchParams({ limit: String(limit) });
+    if (cursor) query.set("cursor", cursor);
+    return call("GET", `photos?${query}`);
+  },
+  photo: (photoId) => call("GET", `photos/${id(photoId)}`),
+  status: (photoId) => call("GET", `photos/${id(photoId)}/status`),
+  describe: (photoId, description) => call("PATCH", `photos/${id(photoId)}`, { description }),
+  remove: (photoId) => call("DELETE", `photos/${id(photoId)}`),
+  startUpload: (request) => call("POST", "uploads", request),
+  /** Starts processing without waiting for it: the page polls the status instead, so that a
+   * batch of uploads never holds all of the browser's connections to the server. */
+  complete(completeUrl) {
+    const url = new URL(completeUrl, document.baseURI);
+    url.searchParams.set("wait", "false");
+    return call("POST", url.href);
+  },
+};
+
+/** Sends a file where an upload ticket says, reporting progress (fetch cannot, yet). */
+export function transfer(ticket, file, onProgress) {
+  return new Promise((resolvePromise, reject) => {
+    const xhr = new XMLHttpRequest();
+    xhr.open(ticket.method, ticket.url);
+    const fields = Object.entries(ticket.fields || {});
+    let body = file;
+    if (fields.length) {
+      // A presigned POST policy: the fields first, the file last.
+      body = new FormData();
+      for (const [name, value] of fields) body.append(name, value);
+      body.append("file", file);
+    }
+    for (const [name, value] of Object.entries(ticket.headers || {})) {
+      const lower = name.toLowerCase();
+      if (FORBIDDEN_HEADERS.has(lower) || (fields.length && lower === "content-type")) continue;
+      xhr.setRequestHeader(name, value);
+    }
+    xhr.upload.addEventListener("progress", (event) => {
+      if (event.lengthComputable) onProgress(event.loaded, event.total);
+    });
+    xhr.addEventListener("load", () => {
+      if (xhr.status >= 200 && xhr.status < 300) {
+        onProgress(file.size, file.size);
+        resolvePromise();
+      } else {
+        reject(new ApiError(messageIn(xhr.responseText) || `The store answered ${xhr.status}`,
+          xhr.status, codeIn(xhr.responseText)));
+      }
+    });
+    xhr.addEventListener("error", () => reject(new ApiError("The upload was cut off.")));
+    xhr.addEventListener("timeout", () => reject(new ApiError("The upload timed out.")));
+    xhr.send(body);
+  });
+}

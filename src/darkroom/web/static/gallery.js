@@ -1,0 +1,203 @@
+// The grid: newest first, a page at a time as its end scrolls into view, one tile per photo.
+
+import { api } from "./api.js";
+import { placeholder } from "./blurhash.js";
+import { el } from "./dom.js";
+import {
+  FINAL, altText, aspect, hasImage, newerFirst, srcset, statusText, variantFor,
+} from "./photo.js";
+
+/** Not shown as tiles: an upload still in flight, or a second copy of a photo. */
+const UNSHOWN = new Set(["uploading", "duplicate"]);
+const sleep = (ms) => new Promise((done) => setTimeout(done, ms));
+
+/** How wide a square tile is: 3 columns on a phone, about a third of the screen up to a
+ * 80rem page of 13rem columns. A landscape photo covering it is drawn wider. */
+function tileSizes(photo) {
+  const cover = Math.max(1, aspect(photo)).toFixed(2);
+  return `(min-width: 80rem) calc(13rem * ${cover}), calc(34vw * ${cover})`;
+}
+
+export class Gallery extends EventTarget {
+  constructor({ grid, more, sentinel, empty, error }, pageSize = 30) {
+    super();
+    Object.assign(this, { grid, more, sentinel, empty, error, pageSize });
+    this.photos = [];
+    this.tiles = new Map();
+    this.watches = new Map();
+    this.cursor = null;
+    this.loaded = false;
+    this.failed = false;
+    this.finished = false;
+    this.pending = null;
+    more.addEventListener("click", () => this.loadMore());
+    this.observer = new IntersectionObserver(
+      (entries) => entries.some((entry) => entry.isIntersecting) && this.loadMore(),
+      { rootMargin: "600px 0px" },
+    );
+  }
+
+  start() {
+    this.observer.observe(this.sentinel);
+    return this.loadMore();
+  }
+
+  /** The next page; resolves at once when everything is loaded. */
+  loadMore() {
+    if (this.finished) return Promise.resolve();
+    this.pending ||= this.#nextPage().finally(() => { this.pending = null; });
+    return this.pending;
+  }
+
+  async #nextPage() {
+    this.grid.setAttribute("aria-busy", "true");
+    this.more.textContent = "Loading…";
+    let ok = false;
+    try {
+      const page = await api.photos(this.cursor, this.pageSize);
+      for (const photo of page.items) this.upsert(photo, true);
+      this.cursor = page.next_cursor;
+      this.finished = !page.next_cursor;
+      this.loaded = true;
+      this.error.hidden = true;
+      ok = true;
+    } catch (error) {
+      this.error.textContent = `The photos could not be loaded: ${error.message}`;
+      this.error.hidden = false;
+    } finally {
+      this.failed = !ok;
+      this.grid.setAttribute("aria-busy", "false");
+      this.more.textContent = ok ? "Load more photos" : "Try again";
+      this.#refresh();
+    }
+    if (ok && !this.finished) {
+      // Observing again reports at once whether the end is still in view (a tall screen).
+      this.observer.unobserve(this.sentinel);
+      this.observer.observe(this.sentinel);
+    }
+  }
+
+  indexOf(id) {
+    return this.photos.findIndex((photo) => photo.id === id);
+  }
+
+  get(id) {
+    return this.photos[this.indexOf(id)];
+  }
+
+  tile(id) {
+    return this.tiles.get(id)?.querySelector("button") || null;
+  }
+
+  /** Asks for a photo again: its signed URLs expire (in an hour by default). */
+  refresh(id) {
+    return api.photo(id).then((photo) => this.upsert(photo), () => {});
+  }
+
+  /** Adds or replaces a photo's tile, in its place (newest first). */
+  upsert(photo, fromPage = false) {
+    if (UNSHOWN.has(photo.status)) return;
+    photo = { ...photo, fetchedAt: Date.now() };
+    const at = this.indexOf(photo.id);
+    const tile = this.#tile(photo);
+    if (at >= 0) {
+      const old = this.tiles.get(photo.id);
+      const hadFocus = old.contains(document.activeElement);
+      old.replaceWith(tile);
+      this.photos[at] = photo;
+      if (hadFocus) tile.querySelector("button").focus();
+    } else {
+      const before = this.photos.findIndex((other) => newerFirst(photo, other) < 0);
+      // Older than every loaded photo while more pages remain: its page will bring it.
+      if (before < 0 && !fromPage && this.loaded && !this.finished) return;
+      if (before < 0) {
+        this.photos.push(photo);
+        this.grid.append(tile);
+      } else {
+        this.tiles.get(this.photos[before].id).before(tile);
+        this.photos.splice(before, 0, photo);
+      }
+    }
+    this.tiles.set(photo.id, tile);
+    if (!FINAL.has(photo.status)) this.watch(photo.id);
+    this.#refresh();
+    this.dispatchEvent(new CustomEvent("change", { detail: { id: photo.id } }));
+  }
+
+  remove(id) {
+    const at = this.indexOf(id);
+    if (at < 0) return;
+    this.photos.splice(at, 1);
+    this.tiles.get(id).remove();
+    this.tiles.delete(id);
+    this.#refresh();
+    this.dispatchEvent(new CustomEvent("change", { detail: { id } }));
+  }
+
+  /** Polls a photo until processing ends; resolves to `{photo, duplicate}`. */
+  watch(id) {
+    if (!this.watches.has(id)) {
+      this.watches.set(id, this.#poll(id).finally(() => this.watches.delete(id)));
+    }
+    return this.watches.get(id);
+  }
+
+  async #poll(id) {
+    let delay = 250;
+    for (;;) {
+      const status = await api.status(id);
+      if (status.status === "duplicate" && status.duplicate_of) {
+        return { photo: await api.photo(status.duplicate_of), duplicate: true };
+      }
+      if (FINAL.has(status.status)) {
+        const photo = await api.photo(id);
+        this.upsert(photo);
+        return { photo, duplicate: false };
+      }
+      await sleep(delay);
+      delay = Math.min(delay * 1.5, 2000);
+    }
+  }
+
+  #refresh() {
+    this.empty.hidden = !this.loaded || this.photos.length > 0;
+    this.more.hidden = this.finished || !(this.loaded || this.failed);
+  }
+
+  #tile(photo) {
+    const open = el("button", {
+      type: "button",
+      class: "tile-open",
+      onclick: () => this.dispatchEvent(new CustomEvent("open", { detail: { id: photo.id } })),
+    });
+    const tile = el("li", { class: "tile", "data-id": photo.id, "data-status": photo.status }, open);
+    if (!hasImage(photo)) {
+      open.append(el("span", { class: "tile-status" },
+        el("span", { class: "tile-name" }, photo.filename), " ", statusText(photo, true)));
+      return tile;
+    }
+    if (photo.blurhash) {
+      const canvas = placeholder(photo.blurhash, aspect(photo));
+      if (canvas) open.append(canvas);
+    }
+    const largest = variantFor(photo, Infinity);
+    const img = el("img", {
+      loading: "lazy",
+      decoding: "async",
+      alt: altText(photo),
+      width: largest.width,
+      height: largest.height,
+      sizes: tileSizes(photo),
+      srcset: srcset(photo),
+      src: variantFor(photo, 320).url,
+      draggable: "false",
+    });
+    img.addEventListener("load", () => tile.classList.add("loaded"), { once: true });
+    // Signed URLs expire: an image that fails is asked for again, once a minute at most.
+    img.addEventListener("error", () => {
+      if (Date.now() - photo.fetchedAt > 60_000) this.refresh(photo.id);
+    }, { once: true });
+    open.append(img);
+    return tile;
+  }
+}

@@ -1,0 +1,178 @@
+// Files dropped, picked or pasted: each is checked against /config, sent straight to the
+// store through a presigned URL with its own progress bar, then followed until processed.
+
+import { api, transfer } from "./api.js";
+import { announce, el } from "./dom.js";
+import { formatBytes, variantFor } from "./photo.js";
+
+const PARALLEL = 3;
+const LABELS = { jpeg: "JPEG", webp: "WebP", heif: "HEIC" };
+
+class Item {
+  constructor(file) {
+    this.name = file.name || "pasted image";
+    this.bar = el("progress", { max: "100", value: "0", "aria-label": `Upload of ${this.name}` });
+    this.status = el("span", { class: "upload-status" }, "Waiting…");
+    this.thumb = el("span", { class: "upload-thumb", "aria-hidden": "true" });
+    this.node = el("li", { class: "upload", "data-state": "queued" },
+      this.thumb,
+      el("span", { class: "upload-main" },
+        el("span", { class: "upload-name" }, this.name), this.bar, this.status));
+  }
+
+  set(state, text) {
+    this.node.dataset.state = state;
+    this.status.textContent = text;
+  }
+
+  progress(loaded, total) {
+    const percent = total ? Math.floor((loaded / total) * 100) : 0;
+    this.bar.value = percent;
+    this.set("uploading", `Uploading… ${percent}%`);
+  }
+
+  processing() {
+    this.bar.removeAttribute("value"); // indeterminate
+    this.set("processing", "Processing…");
+  }
+
+  done(photo, duplicate) {
+    this.bar.hidden = true;
+    const small = variantFor(photo, 100);
+    if (small) this.thumb.append(el("img", { src: small.url, alt: "", draggable: "false" }));
+    this.set("done", duplicate ? "Already in the gallery" : "Added");
+  }
+
+  fail(reason) {
+    this.bar.hidden = true;
+    this.set("error", reason);
+  }
+}
+
+export class Uploads {
+  constructor({ section, list, clear }, config, gallery) {
+    Object.assign(this, { section, list, config, gallery });
+    this.queue = [];
+    this.running = 0;
+    this.busy = 0;
+    this.tally = { added: 0, failed: 0 };
+    const kinds = new Set(Object.values(config.extensions).map((type) => {
+      const sub = type.split("/")[1];
+      return LABELS[sub] || sub.toUpperCase();
+    }));
+    this.kinds = [...kinds].join(", ");
+    clear.addEventListener("click", () => this.clearFinished());
+  }
+
+  /** What the file picker offers: every accepted type and extension. */
+  get accept() {
+    const extensions = Object.keys(this.config.extensions).map((ext) => `.${ext}`);
+    return [...this.config.accepted_types, ...extensions].join(",");
+  }
+
+  add(files) {
+    const items = [];
+    const refused = [];
+    for (const file of files) {
+      const item = new Item(file);
+      items.push(item);
+      const type = this.#contentType(file);
+      const problem = this.#problem(file, type);
+      if (problem) {
+        item.fail(problem);
+        refused.push(`${item.name}: ${problem}`);
+      } else {
+        this.queue.push({ item, file, type });
+        this.busy++;
+      }
+    }
+    if (!items.length) return;
+    this.list.prepend(...items.map((item) => item.node));
+    this.section.hidden = false;
+    const sending = items.length - refused.length;
+    announce([sending ? `Uploading ${sending} ${sending === 1 ? "photo" : "photos"}.` : "",
+      ...refused].join(" ").trim());
+    this.#pump();
+  }
+
+  clearFinished() {
+    for (const node of this.list.querySelectorAll('[data-state="done"], [data-state="error"]')) {
+      node.remove();
+    }
+    this.section.hidden = this.list.children.length === 0;
+  }
+
+  /** The declared type if accepted; else the extension's (browsers often declare none for
+   * HEIC or AVIF); null for anything else. */
+  #contentType(file) {
+    const declared = (file.type || "").toLowerCase();
+    const accepted = this.config.accepted_types;
+    if (accepted.includes(declared)) return declared;
+    const dot = file.name.lastIndexOf(".");
+    const byName = dot > 0 ? this.config.extensions[file.name.slice(dot + 1).toLowerCase()] : null;
+    const vague = !declared || declared === "application/octet-stream" || declared.startsWith("image/");
+    return vague && byName ? byName : null;
+  }
+
+  #problem(file, type) {
+    if (!type) return `Not an image darkroom accepts (${this.kinds}).`;
+    if (file.size === 0) return "The file is empty.";
+    const limit = this.config.max_upload_bytes;
+    if (file.size > limit) {
+      return `Too large: ${formatBytes(file.size)}; the limit is ${formatBytes(limit)}.`;
+    }
+    return null;
+  }
+
+  #pump() {
+    while (this.running < PARALLEL && this.queue.length) {
+      this.running++;
+      this.#send(this.queue.shift());
+    }
+  }
+
+  async #send({ item, file, type }) {
+    try {
+      await this.#upload(item, file, type);
+    } catch (error) {
+      this.#failed(item, error.message);
+    }
+    if (--this.busy === 0) {
+      const { added, failed } = this.tally;
+      announce(`Uploads finished: ${added} added${failed ? `, ${failed} failed` : ""}.`);
+      this.tally = { added: 0, failed: 0 };
+    }
+  }
+
+  async #upload(item, file, type) {
+    let ticket;
+    try {
+      item.progress(0, file.size);
+      ticket = await api.startUpload({ filename: item.name, content_type: type, size: file.size });
+      await transfer(ticket, file, (loaded, total) => item.progress(loaded, total));
+    } catch (error) {
+      if (ticket) api.remove(ticket.id).catch(() => {});
+      throw error;
+    } finally {
+      this.running--;
+      this.#pump();
+    }
+    item.processing();
+    await api.complete(ticket.complete_url).catch((error) => {
+      if (error.status !== 422) throw error; // failed processing: the status says why
+    });
+    const { photo, duplicate } = await this.gallery.watch(ticket.id);
+    if (photo.status === "failed") {
+      this.#failed(item, `Could not be processed: ${photo.reason}`);
+    } else {
+      item.done(photo, duplicate);
+      this.tally.added++;
+    }
+  }
+
+  #failed(item, reason) {
+    item.fail(reason);
+    this.tally.failed++;
+    announce(`${item.name}: ${reason}`);
+  }
+}

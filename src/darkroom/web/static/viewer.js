@@ -1,0 +1,253 @@
+// One photo at a time, large: description (editable), date taken, camera, download, delete.
+// Arrow keys and swipes page through the grid's photos; Escape closes.
+
+import { api } from "./api.js";
+import { announce, el } from "./dom.js";
+import {
+  altText, aspect, camera, formatBytes, hasImage, srcset, statusText, takenAt, variantFor,
+} from "./photo.js";
+
+const SWIPE = 50;
+const STALE_MS = 30 * 60 * 1000; // well within the signed URLs' hour
+
+export class Viewer {
+  constructor(dialog, gallery, fallbackFocus) {
+    Object.assign(this, { dialog, gallery, fallbackFocus });
+    this.id = null;
+    const part = (name) => dialog.querySelector(`[data-part="${name}"]`);
+    this.p = Object.fromEntries([
+      "title", "position", "stage", "image", "message", "description", "edit", "form", "input",
+      "form-error", "cancel-edit", "facts", "download", "delete", "confirm", "confirm-text",
+      "confirm-yes", "confirm-no", "prev", "next", "close",
+    ].map((name) => [name, part(name)]));
+    this.#wire();
+  }
+
+  get photo() {
+    return this.gallery.get(this.id);
+  }
+
+  get editing() {
+    return !this.p.form.hidden;
+  }
+
+  open(id) {
+    this.show(id);
+    if (!this.dialog.open) this.dialog.showModal();
+  }
+
+  show(id) {
+    this.id = id;
+    this.#endEdit();
+    this.#hideConfirm();
+    this.#render();
+    if (Date.now() - this.photo.fetchedAt > STALE_MS) this.gallery.refresh(id);
+  }
+
+  async step(delta) {
+    const photos = this.gallery.photos;
+    const target = this.gallery.indexOf(this.id) + delta;
+    if (target >= photos.length && !this.gallery.finished) await this.gallery.loadMore();
+    const next = this.gallery.photos[target];
+    if (!next) return;
+    this.show(next.id);
+    announce(this.p.position.textContent);
+  }
+
+  #wire() {
+    const { p, dialog } = this;
+    p.prev.addEventListener("click", () => this.step(-1));
+    p.next.addEventListener("click", () => this.step(1));
+    p.close.addEventListener("click", () => dialog.close());
+    p.edit.addEventListener("click", () => this.#startEdit());
+    p["cancel-edit"].addEventListener("click", () => this.#endEdit(true));
+    p.form.addEventListener("submit", (event) => {
+      event.preventDefault();
+      this.#save();
+    });
+    p.input.addEventListener("keydown", (event) => {
+      if (event.key === "Enter" && (event.ctrlKey || event.metaKey)) p.form.requestSubmit();
+    });
+    p.delete.addEventListener("click", () => this.#showConfirm());
+    p["confirm-no"].addEventListener("click", () => this.#hideConfirm(true));
+    p["confirm-yes"].addEventListener("click", () => this.#remove());
+    p.image.addEventListener("load", () => p.stage.classList.remove("loading"));
+    p.image.addEventListener("error", () => {
+      p.stage.classList.remove("loading");
+      const photo = this.photo;
+      if (photo && Date.now() - photo.fetchedAt > 60_000) this.gallery.refresh(photo.id);
+    });
+
+    dialog.addEventListener("keydown", (event) => {
+      const typing = event.target.closest("textarea, input");
+      if (event.key === "Escape" && (this.editing || !p.confirm.hidden)) {
+        // Escape leaves the edit or the question first; a second Escape closes the viewer.
+        event.preventDefault();
+        if (this.editing) this.#endEdit(true);
+        else this.#hideConfirm(true);
+      } else if (!typing && !event.altKey && !event.ctrlKey && !event.metaKey) {
+        if (event.key === "ArrowLeft") this.step(-1);
+        else if (event.key === "ArrowRight") this.step(1);
+        else return;
+        event.preventDefault();
+      }
+    });
+    dialog.addEventListener("close", () => {
+      const tile = this.gallery.tile(this.id);
+      (tile || this.fallbackFocus).focus();
+      tile?.scrollIntoView({ block: "nearest" });
+    });
+
+    let start = null;
+    p.stage.addEventListener("pointerdown", (event) => {
+      if (event.isPrimary && !event.target.closest("button")) {
+        start = { x: event.clientX, y: event.clientY };
+      }
+    });
+    p.stage.addEventListener("pointercancel", () => { start = null; });
+    p.stage.addEventListener("pointerup", (event) => {
+      if (!start) return;
+      const dx = event.clientX - start.x;
+      const dy = event.clientY - start.y;
+      start = null;
+      if (Math.abs(dx) > SWIPE && Math.abs(dx) > 1.5 * Math.abs(dy)) this.step(dx < 0 ? 1 : -1);
+    });
+
+    this.gallery.addEventListener("change", (event) => {
+      if (dialog.open && event.detail.id === this.id && this.photo && !this.editing) this.#render();
+    });
+  }
+
+  #render() {
+    const { p } = this;
+    const photo = this.photo;
+    if (!photo) return;
+    const index = this.gallery.indexOf(photo.id);
+    const count = this.gallery.photos.length;
+    p.title.textContent = photo.filename || "Photo";
+    p.position.textContent = `Photo ${index + 1} of ${count}${this.gallery.finished ? "" : "+"}`;
+    p.prev.setAttribute("aria-disabled", String(index === 0));
+    p.next.setAttribute("aria-disabled", String(index === count - 1 && this.gallery.finished));
+
+    if (hasImage(photo)) {
+      const ratio = aspect(photo).toFixed(3);
+      // The stage: beside a 22rem panel on a wide screen, above it (62% high) on a phone.
+      const sizes = `(min-width: 60rem) min(calc(100vw - 22rem), calc(100vh * ${ratio})),`
+        + ` min(100vw, calc(62vh * ${ratio}))`;
+      const set = srcset(photo);
+      if (p.image.getAttribute("srcset") !== set) {
+        p.stage.classList.add("loading");
+        p.image.sizes = sizes;
+        p.image.srcset = set;
+        p.image.src = variantFor(photo, Infinity).url;
+      }
+      p.image.alt = altText(photo);
+      p.image.hidden = false;
+      p.message.hidden = true;
+    } else {
+      p.stage.classList.remove("loading");
+      p.image.hidden = true;
+      p.image.removeAttribute("srcset");
+      p.image.removeAttribute("src");
+      p.message.textContent = statusText(photo);
+      p.message.hidden = false;
+    }
+
+    p.description.textContent = photo.description || "No description yet.";
+    p.description.classList.toggle("muted", !photo.description);
+    p.edit.textContent = photo.description ? "Edit description" : "Add a description";
+
+    const facts = [
+      ["Taken", takenAt(photo)],
+      ["Camera", camera(photo)],
+      ["Size", photo.width ? `${photo.width} × ${photo.height} pixels, ${formatBytes(photo.size)}`
+        : photo.size ? formatBytes(photo.size) : null],
+    ].filter(([, value]) => value);
+    p.facts.replaceChildren(...facts.flatMap(([name, value]) => [el("dt", {}, name), el("dd", {}, value)]));
+
+    p.download.hidden = !photo.original_url;
+    if (photo.original_url) {
+      p.download.href = photo.original_url;
+      p.download.download = photo.filename || "";
+    }
+  }
+
+  #startEdit() {
+    const { p } = this;
+    p.input.value = this.photo.description;
+    p["form-error"].textContent = "";
+    p.form.hidden = false;
+    p.edit.hidden = true;
+    p.description.hidden = true;
+    p.input.focus();
+  }
+
+  #endEdit(refocus = false) {
+    const { p } = this;
+    p.form.hidden = true;
+    p.edit.hidden = false;
+    p.description.hidden = false;
+    if (refocus) p.edit.focus();
+  }
+
+  async #save() {
+    const { p } = this;
+    const save = p.form.querySelector('[type="submit"]');
+    save.disabled = true;
+    try {
+      const updated = await api.describe(this.id, p.input.value.trim());
+      this.#endEdit();
+      this.gallery.upsert(updated);
+      this.#render();
+      p.edit.focus();
+      announce("Description saved.");
+    } catch (error) {
+      p["form-error"].textContent = `Not saved: ${error.message}`;
+    } finally {
+      save.disabled = false;
+    }
+  }
+
+  #showConfirm() {
+    const { p } = this;
+    p["confirm-text"].textContent =
+      `Delete “${this.photo.filename}” and every size of it? This cannot be undone.`;
+    p.confirm.hidden = false;
+    p.delete.hidden = true;
+    p["confirm-no"].focus();
+  }
+
+  #hideConfirm(refocus = false) {
+    const { p } = this;
+    p.confirm.hidden = true;
+    p.delete.hidden = false;
+    if (refocus) p.delete.focus();
+  }
+
+  async #remove() {
+    const { p } = this;
+    const photo = this.photo;
+    p["confirm-yes"].disabled = true;
+    try {
+      await api.remove(photo.id);
+    } catch (error) {
+      if (error.status !== 404) {
+        p["confirm-text"].textContent = `Not deleted: ${error.message}`;
+        return;
+      }
+    } finally {
+      p["confirm-yes"].disabled = false;
+    }
+    const index = this.gallery.indexOf(photo.id);
+    this.gallery.remove(photo.id);
+    const photos = this.gallery.photos;
+    if (!photos.length) {
+      this.dialog.close();
+      announce(`${photo.filename} deleted. The gallery is empty.`);
+      return;
+    }
+    this.show(photos[Math.min(index, photos.length - 1)].id);
+    p.title.focus();
+    announce(`${photo.filename} deleted.`);
+  }
+}

@@ -1,0 +1,98 @@
+"""Raw Lambda events into plain values: the traps of S3 notifications."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import pytest
+
+from darkroom.aws import events
+from darkroom.aws.events import JobMessage, MalformedEvent, ObjectEvent
+
+
+def s3_record(name: str, key: str, **object_fields: Any) -> dict[str, Any]:
+    return {
+        "eventVersion": "2.1",
+        "eventSource": "aws:s3",
+        "awsRegion": "us-east-1",
+        "eventName": name,
+        "s3": {"bucket": {"name": "originals"}, "object": {"key": key, **object_fields}},
+    }
+
+
+def sqs_record(body: str, message_id: str = "m1", receive_count: str = "1") -> dict[str, Any]:
+    return {
+        "messageId": message_id,
+        "body": body,
+        "attributes": {"ApproximateReceiveCount": receive_count},
+        "eventSource": "aws:sqs",
+    }
+
+
+def test_keys_are_url_decoded_and_missing_fields_tolerated() -> None:
+    event = {"Records": [s3_record("ObjectCreated:Put", "Holiday+2026%2FIMG+%C3%A9+1.jpg")]}
+    assert events.is_s3_event(event) and not events.is_sqs_batch(event)
+    assert events.s3_records(event) == [
+        ObjectEvent("created", "originals", "Holiday 2026/IMG é 1.jpg")
+    ]
+
+
+def test_sizes_etags_and_sequencers_are_kept_when_present() -> None:
+    record = s3_record(
+        "ObjectRemoved:DeleteMarkerCreated", "a.jpg", size=5, eTag="e", sequencer="0A"
+    )
+    assert events.s3_records({"Records": [record]}) == [
+        ObjectEvent("removed", "originals", "a.jpg", 5, "e", "0A")
+    ]
+
+
+def test_other_s3_events_are_left_out() -> None:
+    event = {"Records": [s3_record("ObjectRestore:Completed", "a.jpg"), {"eventSource": "aws:sns"}]}
+    assert events.s3_records(event) == []
+
+
+def test_an_sqs_batch_carries_notifications_test_events_jobs_and_sns_envelopes() -> None:
+    notification = json.dumps({"Records": [s3_record("ObjectCreated:Post", "b.jpg")]})
+    envelope = json.dumps({"Type": "Notification", "Message": notification})
+    test_event = json.dumps({"Service": "Amazon S3", "Event": "s3:TestEvent", "Bucket": "o"})
+    job = json.dumps({"darkroom_job": "j1", "photo_id": "p1"})
+    batch = {
+        "Records": [
+            sqs_record(notification, "m1", "3"),
+            sqs_record(envelope, "m2"),
+            sqs_record(test_event, "m3"),
+            sqs_record(job, "m4"),
+        ]
+    }
+    assert events.is_sqs_batch(batch)
+    found = events.sqs_batch(batch)
+    created = (ObjectEvent("created", "originals", "b.jpg"),)
+    assert found == [
+        events.QueuedRecord("m1", 3, created),
+        events.QueuedRecord("m2", 1, created),
+        events.QueuedRecord("m3", 1, ()),
+        events.QueuedRecord("m4", 1, (JobMessage("j1", "p1"),)),
+    ]
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        "not json",
+        "[1, 2]",
+        json.dumps({"hello": "world"}),
+        json.dumps({"Records": [{"eventSource": "aws:s3", "eventName": "ObjectCreated:Put"}]}),
+    ],
+)
+def test_unreadable_messages_are_reported_one_by_one(body: str) -> None:
+    good = sqs_record(json.dumps({"darkroom_job": "j1", "photo_id": "p1"}), "good")
+    bad, fine = events.sqs_batch({"Records": [sqs_record(body, "bad"), good]})
+    assert isinstance(bad, MalformedEvent) and "bad" in str(bad)
+    assert isinstance(fine, events.QueuedRecord) and fine.message_id == "good"
+
+
+def test_other_events_are_neither_sqs_nor_s3() -> None:
+    others: list[dict[str, Any]] = [{}, {"Records": []}, {"version": "2.0", "rawPath": "/"}]
+    for event in others:
+        assert not events.is_sqs_batch(event) and not events.is_s3_event(event)

@@ -1,0 +1,132 @@
+"""The Lambda functions end to end on moto's server: presigned upload → S3 notification →
+SQS → `process` → variants, record and SNS message; delete through `api` → S3 removal →
+`cleanup` → nothing left. API Gateway events of both payload versions drive `api`."""
+
+from __future__ import annotations
+
+import base64
+import json
+
+import httpx
+import pytest
+
+from darkroom.aws import handlers
+from darkroom.domain import JobState
+from tests.aws.conftest import Stack
+from tests.aws.lambda_events import answer_json, api_v1, api_v2
+from tests.corpus import corpus
+
+PHOTO = "S01_canon_sd300_2mp.jpg"
+
+
+def test_a_presigned_upload_is_processed_and_a_delete_leaves_nothing(stack: Stack) -> None:
+    data = corpus(PHOTO)
+    request = {"filename": "Canon shot.jpg", "content_type": "image/jpeg", "size": len(data)}
+    answer = handlers.api(api_v2("POST", "/uploads", json.dumps(request).encode()), None)
+    assert answer["statusCode"] == 201, answer
+    ticket = answer_json(answer)
+    assert ticket["method"] == "POST" and ticket["fields"]["key"] == ticket["key"]
+    sent = httpx.post(
+        ticket["url"],
+        data=ticket["fields"],
+        files={"file": ("Canon shot.jpg", data, "image/jpeg")},
+        timeout=30,
+    )
+    assert sent.is_success, sent.text
+    assert stack.objects(stack.originals) == [ticket["key"]]
+
+    batch = stack.drain(stack.queue_url, stack.queue_arn)
+    bodies = [json.loads(record["body"]) for record in batch["Records"]]
+    assert {"s3:TestEvent"} <= {b.get("Event") for b in bodies}
+    assert any("Records" in b for b in bodies)
+    assert handlers.process(batch, None) == {"batchItemFailures": []}
+
+    photo = answer_json(handlers.api(api_v1("GET", f"/photos/{ticket['id']}"), None))
+    assert photo["status"] == "ready" and photo["filename"] == "Canon shot.jpg"
+    assert (photo["width"], photo["height"]) == (1600, 1200)
+    variant_keys = sorted(stack.objects(stack.variants))
+    assert len(variant_keys) == len(photo["variants"]) == 6
+    assert all(key.startswith(f"{ticket['id']}/") for key in variant_keys)
+    thumb = httpx.get(photo["variants"]["thumb"]["url"], timeout=10)
+    assert thumb.is_success and thumb.content.startswith(b"\xff\xd8")
+    assert stack.items() == sorted([f"PHOTO#{ticket['id']}", f"KEY#{ticket['key']}"])
+
+    told = stack.client("sqs").receive_message(QueueUrl=stack.inbox_url)["Messages"]
+    message = json.loads(told[0]["Body"])
+    assert message["event"] == "photo.ready" and message["id"] == ticket["id"]
+    assert set(message["variants"]) == set(photo["variants"])
+
+    again = handlers.process(batch, None)
+    assert again == {"batchItemFailures": []}
+    assert sorted(stack.objects(stack.variants)) == variant_keys
+
+    deleted = handlers.api(api_v2("DELETE", f"/photos/{ticket['id']}"), None)
+    assert deleted["statusCode"] in (200, 204), deleted
+    removals = stack.drain(stack.removals_url)
+    assert removals["Records"], "moto sent no ObjectRemoved notification"
+    assert handlers.cleanup(removals, None) == {"batchItemFailures": []}
+    assert stack.objects(stack.originals) == []
+    assert stack.objects(stack.variants) == []
+    assert stack.items() == []
+    gone = handlers.api(api_v1("GET", f"/photos/{ticket['id']}"), None)
+    assert gone["statusCode"] == 404
+
+
+def test_a_photo_dropped_in_the_bucket_is_adopted_from_a_direct_s3_event(stack: Stack) -> None:
+    s3 = stack.client("s3")
+    s3.put_object(
+        Bucket=stack.originals,
+        Key="Holiday 2026/IMG 0001.jpg",
+        Body=corpus(PHOTO),
+        ContentType="image/jpeg",
+    )
+    batch = stack.drain(stack.queue_url)
+    s3_events = [json.loads(r["body"]) for r in batch["Records"]]
+    direct = next(e for e in s3_events if "Records" in e)
+    assert direct["Records"][0]["s3"]["object"]["key"] != "Holiday 2026/IMG 0001.jpg"
+    assert handlers.process(direct, None) == {}
+    listed = answer_json(handlers.api(api_v2("GET", "/photos"), None))
+    (photo,) = listed["items"]
+    assert photo["key"] == "Holiday 2026/IMG 0001.jpg" and photo["filename"] == "IMG 0001.jpg"
+    assert photo["status"] == "ready" and len(photo["variants"]) == 6
+
+
+def test_a_bad_image_fails_once_and_is_not_retried(stack: Stack) -> None:
+    stack.client("s3").put_object(
+        Bucket=stack.originals, Key="broken.jpg", Body=b"\xff\xd8\xff" + b"\0" * 500
+    )
+    batch = stack.drain(stack.queue_url)
+    assert handlers.process(batch, None) == {"batchItemFailures": []}
+    (photo,) = answer_json(handlers.api(api_v2("GET", "/photos"), None))["items"]
+    assert photo["status"] == "failed" and photo["reason"]
+    told = stack.client("sqs").receive_message(QueueUrl=stack.inbox_url)["Messages"]
+    assert json.loads(told[0]["Body"])["event"] == "photo.failed"
+
+
+def test_a_direct_upload_through_the_api_is_processed_once(stack: Stack) -> None:
+    content = base64.b64encode(corpus(PHOTO)).decode()
+    body = json.dumps({"content": content, "key": "a.jpg"}).encode()
+    answer = handlers.api(api_v2("POST", "/upload?wait=false", body), None)
+    assert answer["statusCode"] in (201, 202), answer
+    photo_id = answer_json(answer)["id"]
+    batch = stack.drain(stack.queue_url)
+    kinds = sorted("darkroom_job" in json.loads(r["body"]) for r in batch["Records"])
+    assert kinds.count(True) == 1 and kinds.count(False) >= 1
+    assert handlers.process(batch, None) == {"batchItemFailures": []}
+    photo = answer_json(handlers.api(api_v2("GET", f"/photos/{photo_id}"), None))
+    assert photo["status"] == "ready"
+    jobs = handlers.runtime().darkroom.queue.jobs(frozenset(JobState))
+    assert [job.state.value for job in jobs] == ["done"]
+
+
+def test_only_transient_failures_come_back(stack: Stack, monkeypatch: pytest.MonkeyPatch) -> None:
+    stack.client("s3").put_object(
+        Bucket=stack.originals, Key="fine.jpg", Body=corpus(PHOTO), ContentType="image/jpeg"
+    )
+    batch = stack.drain(stack.queue_url)
+    created = next(r for r in batch["Records"] if "Records" in json.loads(r["body"]))
+    garbage = created | {"messageId": "garbage", "body": "not json"}
+    monkeypatch.setenv("DARKROOM_CATALOG", "dynamodb://no-such-table")
+    handlers.runtime.cache_clear()
+    answer = handlers.process({"Records": [created, garbage]}, None)
+    assert answer == {"batchItemFailures": [{"itemIdentifier": created["messageId"]}]}

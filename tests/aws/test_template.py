@@ -1,0 +1,99 @@
+"""infra/template.yaml, checked offline on every run: cfn-lint, the SAM translator and
+cfn-lint of its output (scripts/check_template.py), and what the code relies on."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from darkroom.adapters.dynamodb_table import TABLE_SCHEMA
+from darkroom.aws import handlers
+
+ROOT = Path(__file__).resolve().parents[2]
+INFRA_PYTHON = ROOT / "build" / "infra-venv" / "bin" / "python"
+
+
+@pytest.fixture(scope="module")
+def translated(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
+    """Runs every check, in the template tools' own venv, and keeps the translated template."""
+    if not INFRA_PYTHON.exists():
+        pytest.fail(f"no {INFRA_PYTHON}: run `make infra-tools` (part of `make test`)")
+    out = tmp_path_factory.mktemp("template") / "translated.json"
+    result = subprocess.run(
+        [str(INFRA_PYTHON), str(ROOT / "scripts" / "check_template.py"), "--translated", str(out)],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
+    loaded: dict[str, Any] = json.loads(out.read_text())
+    return loaded
+
+
+def resources(template: dict[str, Any], kind: str) -> dict[str, dict[str, Any]]:
+    return {
+        name: resource["Properties"]
+        for name, resource in template["Resources"].items()
+        if resource["Type"] == kind
+    }
+
+
+def test_cfn_lint_and_the_sam_translator_find_nothing(translated: dict[str, Any]) -> None:
+    assert translated["Resources"]["ProcessFunction"]["Type"] == "AWS::Lambda::Function"
+
+
+def test_the_table_is_the_one_the_catalog_expects(translated: dict[str, Any]) -> None:
+    (table,) = resources(translated, "AWS::DynamoDB::Table").values()
+    for name, value in TABLE_SCHEMA.items():
+        assert table[name] == value, name
+    assert table["TimeToLiveSpecification"]["AttributeName"] == "expires"
+
+
+def test_functions_run_arm64_python_312_with_their_handlers_and_log_retention(
+    translated: dict[str, Any],
+) -> None:
+    functions = resources(translated, "AWS::Lambda::Function")
+    assert len(functions) == 3
+    log_groups = resources(translated, "AWS::Logs::LogGroup")
+    for function in functions.values():
+        assert function["Architectures"] == ["arm64"] and function["Runtime"] == "python3.12"
+        module, name = function["Handler"].rsplit(".", 1)
+        assert module == "darkroom.aws.handlers" and callable(getattr(handlers, name))
+        group = function["LoggingConfig"]["LogGroup"]["Ref"]
+        assert log_groups[group]["RetentionInDays"] == {"Ref": "LogRetentionDays"}
+
+
+def test_the_queue_outlasts_the_processor_and_dead_letters_after_the_attempts(
+    translated: dict[str, Any],
+) -> None:
+    functions = {
+        props["Handler"].rsplit(".", 1)[1]: props
+        for props in resources(translated, "AWS::Lambda::Function").values()
+    }
+    queue = resources(translated, "AWS::SQS::Queue")["JobsQueue"]
+    assert queue["VisibilityTimeout"] >= 6 * functions["process"]["Timeout"]
+    attempts = functions["process"]["Environment"]["Variables"]["DARKROOM_JOB_ATTEMPTS"]
+    assert queue["RedrivePolicy"]["maxReceiveCount"] == int(attempts)
+    (mapping,) = resources(translated, "AWS::Lambda::EventSourceMapping").values()
+    assert mapping["FunctionResponseTypes"] == ["ReportBatchItemFailures"]
+
+
+def test_originals_events_go_to_the_queue_and_removals_to_cleanup(
+    translated: dict[str, Any],
+) -> None:
+    buckets = resources(translated, "AWS::S3::Bucket")
+    notifications = buckets["OriginalsBucket"]["NotificationConfiguration"]
+    (queued,) = notifications["QueueConfigurations"]
+    (removal,) = notifications["LambdaConfigurations"]
+    assert queued["Event"] == "s3:ObjectCreated:*"
+    assert removal["Event"] == "s3:ObjectRemoved:*"
+    assert "NotificationConfiguration" not in buckets["VariantsBucket"]
+    for bucket in buckets.values():
+        assert all(bucket["PublicAccessBlockConfiguration"].values())
+        assert bucket["BucketEncryption"]["ServerSideEncryptionConfiguration"]
+    assert buckets["OriginalsBucket"]["VersioningConfiguration"]["Status"] == "Enabled"

@@ -1,0 +1,185 @@
+"""The grid's pages, blurhash placeholders, and the page served under a path prefix with
+photos dropped and pasted onto it."""
+
+from __future__ import annotations
+
+import base64
+import json
+import math
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+from urllib.parse import parse_qs, urlsplit
+
+import httpx
+import pytest
+from playwright.sync_api import Page, Route, expect
+
+from tests.browser.conftest import DESKTOP, PHONE, SEED, jpeg
+from tests.e2e.conftest import Server
+
+pytestmark = pytest.mark.browser
+
+LIMIT = 200_000
+BLURHASH = "LEHV6nWB2yk8pyo0adR*.7kCMdnj"
+"""The example of blurha.sh."""
+GIVE = """async ([kind, files]) => {
+  // Files dragged onto the page and dropped, or pasted: what a person's browser would send.
+  const transfer = new DataTransfer();
+  for (const [name, type, b64] of files) {
+    const bytes = Uint8Array.from(atob(b64), (c) => c.charCodeAt(0));
+    transfer.items.add(new File([bytes], name, { type }));
+  }
+  const target = document.querySelector("main");
+  if (kind === "paste") {
+    document.dispatchEvent(new ClipboardEvent("paste", { clipboardData: transfer, bubbles: true }));
+    return;
+  }
+  for (const type of kind === "drag" ? ["dragenter", "dragover"] : ["drop"]) {
+    const init = { bubbles: true, cancelable: true, dataTransfer: transfer };
+    target.dispatchEvent(new DragEvent(type, init));
+  }
+}"""
+
+
+def _listed(server: Server) -> list[dict[str, Any]]:
+    items: list[dict[str, Any]] = httpx.get(
+        f"{server.url}/photos", params={"limit": 200}, timeout=30
+    ).json()["items"]
+    return items
+
+
+def _is_list(url: str) -> bool:
+    return urlsplit(url).path.endswith("/photos")
+
+
+def test_the_grid_loads_page_after_page_newest_first(seeded: Server, open_page: Any) -> None:
+    """Two photos a page: the end of the grid in view asks for the next, until the last."""
+    asked: list[dict[str, list[str]]] = []
+
+    def two_a_page(route: Route) -> None:
+        parts = urlsplit(route.request.url)
+        query = parse_qs(parts.query)
+        asked.append(query)
+        query["limit"] = ["2"]
+        url = parts._replace(query="&".join(f"{k}={v[0]}" for k, v in query.items())).geturl()
+        route.continue_(url=url)
+
+    page: Page = open_page(seeded, DESKTOP, before=lambda p: p.route(_is_list, two_a_page))
+    listed = _listed(seeded)
+    assert len(listed) == len(SEED)
+    expect(page.locator("#grid > li")).to_have_count(len(SEED))
+    ids = page.eval_on_selector_all("#grid > li", "els => els.map(e => e.dataset.id)")
+    assert ids == [p["id"] for p in listed]
+    assert len(asked) == math.ceil(len(SEED) / 2)
+    assert "cursor" not in asked[0] and all("cursor" in q for q in asked[1:])
+    expect(page.get_by_role("button", name="Load more photos")).to_be_hidden()
+    described = next(p for p in listed if p["description"])
+    expect(page.locator(f'#grid > li[data-id="{described["id"]}"] img')).to_have_attribute(
+        "alt", described["description"]
+    )
+
+    # the viewer pages through all of them
+    page.locator("#grid > li button").first.click()
+    for _ in range(len(SEED) - 1):
+        page.keyboard.press("ArrowRight")
+    expect(page.locator("#viewer [data-part=title]")).to_have_text(listed[-1]["filename"])
+    expect(page.locator("#viewer [data-part=position]")).to_have_text(
+        f"Photo {len(SEED)} of {len(SEED)}"
+    )
+
+
+def test_blurhash_placeholders_until_the_images_arrive(seeded: Server, open_page: Any) -> None:
+    """The API has no blurhash yet: one is added to its answer here, and the images are held
+    back until the placeholders have been seen. A malformed hash is no placeholder."""
+    held: list[Route] = []
+
+    def with_blurhash(route: Route) -> None:
+        response = route.fetch()
+        body = response.json()
+        for index, item in enumerate(body["items"]):
+            item["blurhash"] = "not a hash" if index == 0 else BLURHASH
+        route.fulfill(response=response, body=json.dumps(body))
+
+    def hold(route: Route) -> None:
+        held.append(route)
+
+    def before(page: Page) -> None:
+        page.route(_is_list, with_blurhash)
+        page.route("**/files/variants/**", hold)
+
+    page: Page = open_page(seeded, PHONE, before=before)
+    tiles = page.locator("#grid > li")
+    expect(tiles).to_have_count(len(SEED))
+    expect(tiles.first.locator("canvas")).to_have_count(0)
+    expect(page.locator("#grid > li canvas")).to_have_count(len(SEED) - 1)
+    colours = page.evaluate(
+        """() => [...document.querySelectorAll("#grid canvas")].map((c) => {
+             const data = c.getContext("2d").getImageData(0, 0, c.width, c.height).data;
+             return new Set(Array.from({ length: data.length / 4 }, (_, i) =>
+               data.slice(i * 4, i * 4 + 3).join())).size;
+           })"""
+    )
+    assert all(count > 20 for count in colours), colours  # a blur of colours, not a blank
+    expect(page.locator("#grid > li.loaded")).to_have_count(0)
+    page.unroute("**/files/variants/**")
+    for route in held:
+        route.continue_()
+    for tile in tiles.all():
+        tile.scroll_into_view_if_needed()
+        expect(tile).to_have_class("tile loaded")
+
+
+@pytest.fixture
+def small_limit(tmp_path: Path) -> Iterator[Server]:
+    """A server that takes originals up to `LIMIT` bytes."""
+    running = Server(tmp_path / "data", env={"DARKROOM_MAX_UPLOAD_BYTES": str(LIMIT)})
+    running.start()
+    yield running
+    running.stop()
+
+
+def test_under_a_path_prefix_with_drop_and_paste(small_limit: Server, open_page: Any) -> None:
+    """Served at /gallery/ (as behind CloudFront with a path), the page finds the API by
+    relative paths; photos dropped or pasted are uploaded like picked ones, and one over the
+    server's limit (from /config) is refused before it is sent."""
+    server = small_limit
+    paths: list[str] = []
+
+    def listen(page: Page) -> None:
+        page.on("request", lambda request: paths.append(urlsplit(request.url).path))
+
+    page: Page = open_page(server, DESKTOP, prefix="/gallery", before=listen)
+    red = ("red.jpg", "image/jpeg", base64.b64encode(jpeg((200, 30, 30))).decode())
+    blue = ("", "image/jpeg", base64.b64encode(jpeg((30, 30, 200))).decode())
+
+    page.evaluate(GIVE, ["drag", [red]])
+    expect(page.locator("#drop-overlay")).to_be_visible()
+    page.evaluate(GIVE, ["drop", [red]])
+    expect(page.locator("#drop-overlay")).to_be_hidden()
+    item = page.locator("li.upload").filter(has_text="red.jpg")
+    expect(item).to_have_attribute("data-state", "done")
+
+    page.evaluate(GIVE, ["paste", [blue]])
+    pasted = page.locator("li.upload").filter(has_text="pasted image")
+    expect(pasted).to_have_attribute("data-state", "done")
+
+    page.evaluate(GIVE, ["drop", [("red again.jpg", *red[1:])]])
+    again = page.locator("li.upload").filter(has_text="red again.jpg")
+    expect(again).to_have_attribute("data-state", "done")
+    expect(again).to_contain_text("Already in the gallery")
+
+    big = ("big.jpg", "image/jpeg", base64.b64encode(b"\xff\xd8\xff" + bytes(2 * LIMIT)).decode())
+    page.evaluate(GIVE, ["drop", [big]])
+    too_large = page.locator("li.upload").filter(has_text="big.jpg")
+    expect(too_large).to_have_attribute("data-state", "error")
+    expect(too_large).to_contain_text("Too large: 391 KB; the limit is 195 KB.")
+
+    expect(page.locator("#grid > li")).to_have_count(2)
+    # the API keeps a record of the second copy; the page does not show it as a photo
+    assert sorted(p["status"] for p in _listed(server)) == ["duplicate", "ready", "ready"]
+    assert "/gallery/uploads" in paths and "/gallery/config" in paths
+    assert not any(p in ("/config", "/photos", "/uploads") for p in paths), paths
+
+    page.get_by_role("button", name="Clear finished").click()
+    expect(page.locator("#uploads")).to_be_hidden()

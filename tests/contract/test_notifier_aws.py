@@ -1,0 +1,54 @@
+"""The Notifier contract (`test_notifier.py`'s own tests) over SNS on moto's server, and
+what a subscriber receives."""
+
+from __future__ import annotations
+
+import json
+import logging
+
+import pytest
+
+from darkroom.adapters.sns import SnsNotifier
+from darkroom.ports import Notifier
+from tests.aws.servers import aws_client, moto_endpoint, unique
+from tests.contract import test_notifier
+from tests.contract.reuse import suite_of
+from tests.contract.test_notifier import FAILED, READY
+
+globals().update(suite_of(test_notifier, "notifier"))
+
+
+@pytest.fixture
+def notifier() -> Notifier:
+    sns = aws_client("sns", moto_endpoint())
+    return SnsNotifier(sns.create_topic(Name=unique("darkroom"))["TopicArn"], sns)
+
+
+def test_subscribers_get_the_log_notifiers_message() -> None:
+    endpoint = moto_endpoint()
+    sns, sqs = aws_client("sns", endpoint), aws_client("sqs", endpoint)
+    topic = sns.create_topic(Name=unique("darkroom"))["TopicArn"]
+    inbox = sqs.create_queue(QueueName=unique("inbox"))["QueueUrl"]
+    inbox_arn = sqs.get_queue_attributes(QueueUrl=inbox, AttributeNames=["QueueArn"])
+    sns.subscribe(
+        TopicArn=topic,
+        Protocol="sqs",
+        Endpoint=inbox_arn["Attributes"]["QueueArn"],
+        Attributes={"RawMessageDelivery": "true"},
+    )
+    notifier = SnsNotifier(topic, sns)
+    notifier.photo_processed(READY)
+    notifier.photo_processed(FAILED)
+    received = sqs.receive_message(QueueUrl=inbox, MaxNumberOfMessages=10)["Messages"]
+    bodies = sorted((json.loads(m["Body"]) for m in received), key=lambda b: str(b["id"]))
+    assert [b["event"] for b in bodies] == ["photo.ready", "photo.failed"]
+    assert bodies[0]["variants"]["thumb"]["key"] == "p1/thumb-1.jpg"
+    assert bodies[1]["reason"] == "the JPEG header is damaged"
+
+
+def test_a_missing_topic_is_logged_not_raised(caplog: pytest.LogCaptureFixture) -> None:
+    sns = aws_client("sns", moto_endpoint())
+    missing = "arn:aws:sns:us-east-1:123456789012:no-such-topic"
+    with caplog.at_level(logging.WARNING, "darkroom.adapters.sns"):
+        SnsNotifier(missing, sns).photo_processed(READY)
+    assert "photo p1: cannot publish photo.ready" in caplog.text

@@ -1,0 +1,89 @@
+"""The command line, run as a user runs it: `python -m darkroom …` on a data directory."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import sqlite3
+import subprocess
+import sys
+from datetime import UTC, datetime
+from pathlib import Path
+
+import pytest
+
+from darkroom.bootstrap import build
+from darkroom.config import Settings
+from darkroom.domain import Job
+from tests.corpus import CORPUS
+
+pytestmark = pytest.mark.e2e
+
+
+def darkroom(
+    data: Path, *args: str, env: dict[str, str] | None = None
+) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "darkroom", *args, "--data", str(data)],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
+        env=os.environ
+        | {"DARKROOM_SECRET": "cli-secret-0123456789", "COLUMNS": "200"}
+        | (env or {}),
+    )
+
+
+def test_import_skips_what_is_not_an_image_then_reprocess(tmp_path: Path) -> None:
+    folder = tmp_path / "photos"
+    (folder / "nested").mkdir(parents=True)
+    shutil.copy(CORPUS / "S01_canon_sd300_2mp.jpg", folder / "a.jpg")
+    shutil.copy(CORPUS / "W02_webp_tree_1024.webp", folder / "nested" / "tree.webp")
+    (folder / "notes.txt").write_text("not a photo")
+    (folder / "fake.jpg").write_bytes(b"<html>nope</html>")
+    data = tmp_path / "data"
+
+    result = darkroom(data, "import", str(folder))
+    assert result.returncode == 0, result.stderr
+    assert "2 imported, 0 already there, 2 skipped" in result.stderr
+    assert "notes.txt: not an image" in result.stderr and "fake.jpg: not an image" in result.stderr
+    with sqlite3.connect(data / "darkroom.db") as db:
+        assert db.execute("select status from photos").fetchall() == [("ready",), ("ready",)]
+
+    again = darkroom(data, "import", str(folder / "a.jpg"))
+    assert "0 imported, 1 already there" in again.stderr
+
+    variants = data / "variants"
+    before = {p.name for p in variants.rglob("*") if p.is_file()}
+    assert len(before) == 12
+    reprocess = darkroom(data, "reprocess", env={"DARKROOM_VARIANTS": "thumb:100x100,big:2000"})
+    assert reprocess.returncode == 0, reprocess.stderr
+    after = {p.name for p in variants.rglob("*") if p.is_file()}
+    assert len(after) == 4 and all(n.startswith(("thumb-", "big-")) for n in after)
+
+
+def test_jobs_lists_and_retries_dead_jobs(tmp_path: Path) -> None:
+    data = tmp_path / "data"
+    assert "no failed or dead jobs" in darkroom(data, "jobs").stdout
+    queue = build(Settings(data_dir=data, secret="cli-secret-0123456789")).queue
+    now = datetime.now(UTC)
+    queue.enqueue(Job("j1", "p1", now, now))
+    assert queue.claim("test", 60) is not None
+    queue.fail("j1", "Unavailable: store down", None)
+    listed = darkroom(data, "jobs")
+    assert "j1" in listed.stdout and "store down" in listed.stdout
+    retried = darkroom(data, "jobs", "retry", "j1")
+    assert retried.returncode == 0 and "queued again" in retried.stderr
+    assert darkroom(data, "jobs", "retry", "nope").returncode == 1
+
+
+def test_every_command_has_help() -> None:
+    for command in (["serve"], ["import"], ["reprocess"], ["jobs"], ["jobs", "retry"], ["process"]):
+        result = subprocess.run(
+            [sys.executable, "-m", "darkroom", *command, "--help"],
+            capture_output=True,
+            text=True,
+            check=False,
+        )
+        assert result.returncode == 0 and "Usage" in result.stdout, command

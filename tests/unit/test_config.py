@@ -1,0 +1,92 @@
+"""Settings: defaults, the seeds' aliases, and errors that name the setting."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from pydantic import ValidationError
+
+from darkroom.bootstrap import ConfigError, build
+from darkroom.config import Settings, format_variants, parse_variants
+from darkroom.domain import DEFAULT_VARIANTS, VariantSpec
+
+
+def test_defaults_are_the_embedded_local_setup(tmp_path: Path) -> None:
+    settings = Settings(data_dir=tmp_path)
+    assert settings.originals_url() == (tmp_path / "originals").resolve().as_uri()
+    assert settings.variants_url() == (tmp_path / "variants").resolve().as_uri()
+    assert settings.catalog_url() == f"sqlite:///{(tmp_path / 'darkroom.db').resolve()}"
+    assert settings.variant_specs() == DEFAULT_VARIANTS
+    assert parse_variants(format_variants(DEFAULT_VARIANTS)) == DEFAULT_VARIANTS
+
+
+def test_seed_names_are_aliases(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("RESIZE_WIDTH", "1200")
+    monkeypatch.setenv("RESIZE_HEIGHT", "900")
+    monkeypatch.setenv("DESTINATION_BUCKET", "my-resized-bucket")
+    settings = Settings()
+    display = next(s for s in settings.variant_specs() if s.name == "display")
+    assert (display.width, display.height) == (1200, 900)
+    assert settings.variants_url() == "s3://my-resized-bucket"
+
+
+def test_variant_syntax() -> None:
+    assert parse_variants("tall:x600,hero:1600:webp") == (
+        VariantSpec("tall", None, 600),
+        VariantSpec("hero", 1600, None, "webp"),
+    )
+    for bad in ("thumb", "thumb:", "a:10,a:20", "Big:10", "x:10:gif", ""):
+        with pytest.raises(ValueError, match="DARKROOM_VARIANTS"):
+            parse_variants(bad)
+
+
+def test_bad_values_name_their_setting(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("DARKROOM_VARIANTS", "thumb:abc")
+    with pytest.raises(ValidationError, match="DARKROOM_VARIANTS"):
+        Settings()
+    monkeypatch.delenv("DARKROOM_VARIANTS")
+    monkeypatch.setenv("DARKROOM_SECRET", "short")
+    with pytest.raises(ValidationError, match="DARKROOM_SECRET"):
+        Settings()
+
+
+@pytest.mark.parametrize(
+    ("field", "value", "setting"),
+    [
+        ("catalog", "dynamo://table", "DARKROOM_CATALOG"),
+        ("originals", "ftp://host/dir", "DARKROOM_ORIGINALS"),
+        ("queue", "rabbit://x", "DARKROOM_QUEUE"),
+        ("notify", "pigeon", "DARKROOM_NOTIFY"),
+    ],
+)
+def test_unknown_backends_are_refused_by_name(
+    tmp_path: Path, field: str, value: str, setting: str
+) -> None:
+    settings = Settings(data_dir=tmp_path, catalog="memory://", queue="memory")
+    setattr(settings, field, value)
+    with pytest.raises(ConfigError, match=setting):
+        build(settings)
+
+
+def test_variants_may_not_share_the_originals_store(tmp_path: Path) -> None:
+    settings = Settings(
+        data_dir=tmp_path,
+        originals="memory://",
+        variants_store="memory://",
+        catalog="memory://",
+        queue="memory",
+    )
+    with pytest.raises(ConfigError, match="DARKROOM_VARIANTS_STORE"):
+        build(settings)
+
+
+def test_the_secret_is_generated_once_and_kept(tmp_path: Path) -> None:
+    settings = Settings(data_dir=tmp_path, catalog="memory://", queue="memory")
+    first = build(settings).signer
+    second = build(settings).signer
+    assert (tmp_path / ".secret").stat().st_mode & 0o777 == 0o600
+    from darkroom.signing import Grant
+
+    grant = Grant("GET", "variants", "a.jpg", 2_000_000_000)
+    assert first.sign(grant) == second.sign(grant)

@@ -1,0 +1,370 @@
+"""Broken, hostile and oversized inputs, made by the tests from the corpus: each is refused
+with exactly one of darkroom's permanent image errors, quickly, and never turns into
+variants of garbage."""
+
+from __future__ import annotations
+
+import io
+import random
+from collections.abc import Callable
+from functools import cache
+
+import pytest
+from PIL import AvifImagePlugin, Image, ImageFile, TiffImagePlugin, WebPImagePlugin
+from pillow_heif import as_plugin as heif_plugin
+
+from darkroom.domain import VariantSpec
+from darkroom.errors import (
+    PERMANENT_IMAGE_ERRORS,
+    DarkroomError,
+    InvalidImage,
+    TooLarge,
+    Unsupported,
+)
+from darkroom.imaging import Developed, Limits, develop, probe
+from tests.unit.imaging_helpers import (
+    corpus_bytes,
+    decode,
+    encode,
+    fit_problems,
+    flip_middle,
+    gif_with_screen,
+    jpeg_with_size,
+    png_bomb,
+    png_claiming,
+    sample_image,
+)
+
+pytestmark = pytest.mark.timeout(20)
+
+SPECS = (VariantSpec("small", 64, 64), VariantSpec("w150", 150))
+
+
+@cache
+def source(kind: str) -> bytes:
+    """A well-formed file of each kind: from the corpus, or made with Pillow."""
+    corpus = {
+        "jpeg": "S01_canon_sd300_2mp.jpg",
+        "progressive-jpeg": "P02_japanese_shop_12mp_prog.jpg",
+        "png": "A01_alpha_paper_2048.png",
+        "png16": "N01_png16_724x1024.png",
+        "webp": "W02_webp_tree_1024.webp",
+        "heic": "H02_iphone8_12mp.heic",
+        "gif": "G02_anim_300.gif",
+    }
+    if kind in corpus:
+        return corpus_bytes(corpus[kind])
+    image = sample_image((320, 240))
+    made: dict[str, Callable[[], bytes]] = {
+        "avif": lambda: encode(image, "AVIF", quality=60),
+        "bmp": lambda: encode(image, "BMP"),
+        "tiff": lambda: encode(image, "TIFF", compression="tiff_deflate"),
+    }
+    return made[kind]()
+
+
+PILLOW_WARNINGS = pytest.mark.parametrize(
+    "pillow_warnings",
+    [
+        pytest.param("errors", id="warnings-are-errors"),
+        pytest.param(
+            "ignored",
+            id="warnings-ignored",
+            marks=pytest.mark.filterwarnings("ignore::UserWarning"),
+        ),
+    ],
+)
+"""Pillow warns (UserWarning) about damaged tags and EXIF. The tests make warnings errors;
+a worker in production only logs them: the outcome must be one of darkroom's errors either way."""
+
+KINDS = ("jpeg", "progressive-jpeg", "png", "png16", "webp", "heic", "gif", "avif", "bmp", "tiff")
+CHECKSUMMED = {"png", "png16"}
+"""Formats whose every byte of pixel data is covered by a checksum (PNG's chunk CRCs)."""
+
+
+DEFAULT_LIMITS = Limits()
+
+
+def refuse(data: bytes, limits: Limits = DEFAULT_LIMITS) -> DarkroomError:
+    """`develop(data)` must raise exactly one of the permanent image errors."""
+    try:
+        result = develop(data, SPECS, limits)
+    except PERMANENT_IMAGE_ERRORS as exc:
+        return exc
+    except Exception as exc:  # the point of the test: nothing else may escape
+        pytest.fail(f"develop raised {type(exc).__name__}: {exc}")
+    pytest.fail(f"develop made variants from broken input: {_sizes(result)}")
+
+
+def _sizes(result: Developed) -> list[tuple[str, int, int]]:
+    return [(v.name, v.width, v.height) for v in result.variants]
+
+
+def _assert_sane(result: Developed) -> None:
+    for spec, rendered in zip(SPECS, result.variants, strict=True):
+        source_size = (result.info.width, result.info.height)
+        assert fit_problems((rendered.width, rendered.height), source_size, spec) == []
+        assert decode(rendered.data).size == (rendered.width, rendered.height)
+
+
+# ------------------------------------------------------------------ nothing like an image
+
+
+def test_empty_bytes() -> None:
+    assert isinstance(refuse(b""), InvalidImage)
+
+
+@pytest.mark.parametrize("kind", ["jpeg", "png", "heic"])
+def test_zero_filled(kind: str) -> None:
+    assert isinstance(refuse(bytes(len(source(kind)))), Unsupported)
+
+
+@pytest.mark.parametrize("seed", range(3))
+def test_random_bytes(seed: int) -> None:
+    data = random.Random(seed).randbytes(50_000)
+    assert isinstance(refuse(data), Unsupported)
+
+
+@PILLOW_WARNINGS
+@pytest.mark.parametrize("kind", KINDS)
+def test_random_bytes_behind_a_real_signature(kind: str, pillow_warnings: str) -> None:
+    head = source(kind)[:32]
+    data = head + random.Random(kind).randbytes(20_000)
+    refuse(data)
+
+
+# ------------------------------------------------------------------ truncated
+
+
+@PILLOW_WARNINGS
+@pytest.mark.parametrize("kind", KINDS)
+@pytest.mark.parametrize("cut", [10, 100, 0.5, 0.9, -2])
+def test_truncated(kind: str, cut: float, pillow_warnings: str) -> None:
+    data = source(kind)
+    length = int(len(data) * cut) if isinstance(cut, float) else cut % len(data)
+    error = refuse(data[:length])
+    if length >= 100:
+        assert isinstance(error, InvalidImage), error
+
+
+def test_truncated_jpeg_is_invalid_even_though_pillow_could_show_part_of_it() -> None:
+    assert not ImageFile.LOAD_TRUNCATED_IMAGES
+    data = source("jpeg")
+    error = refuse(data[: len(data) * 3 // 4])
+    assert isinstance(error, InvalidImage)
+    assert "truncated" in str(error)
+
+
+def test_truncated_heic_is_not_filled_with_grey() -> None:
+    """libheif decodes a HEIC whose tiles are missing; darkroom must not."""
+    data = source("heic")
+    assert isinstance(refuse(data[: len(data) // 2]), InvalidImage)
+
+
+def test_gif_cut_after_its_first_frame_is_invalid() -> None:
+    data = source("gif")
+    assert isinstance(refuse(data[: len(data) // 2]), InvalidImage)
+
+
+# ------------------------------------------------------------------ corrupted
+
+
+@PILLOW_WARNINGS
+@pytest.mark.parametrize("kind", KINDS)
+@pytest.mark.parametrize("at", [0.3, 0.5, 0.7])
+def test_flipped_bytes_in_the_middle(kind: str, at: float, pillow_warnings: str) -> None:
+    """Damage inside the pixel data. Where the format checksums it (PNG), it is refused.
+    JPEG, WebP, GIF, HEIC, AVIF, BMP and TIFF carry no checksum over their pixel data, and
+    their decoders may show a damaged picture: then the variants must still be sound."""
+    data = flip_middle(source(kind), 16, at)
+    if kind in CHECKSUMMED:
+        assert isinstance(refuse(data), InvalidImage)
+        return
+    try:
+        result = develop(data, SPECS)
+    except PERMANENT_IMAGE_ERRORS:
+        return
+    _assert_sane(result)
+
+
+@PILLOW_WARNINGS
+@pytest.mark.parametrize("kind", KINDS)
+def test_flipped_bytes_in_the_header(kind: str, pillow_warnings: str) -> None:
+    data = bytearray(source(kind))
+    for offset in (12, 16, 20, 24, 28):
+        data[offset] ^= 0xFF
+    try:
+        result = develop(bytes(data), SPECS)
+    except PERMANENT_IMAGE_ERRORS:
+        return
+    except Exception as exc:
+        pytest.fail(f"develop raised {type(exc).__name__}: {exc}")
+    _assert_sane(result)
+
+
+def _jpeg_with_damaged_exif() -> bytes:
+    exif = Image.Exif()
+    exif[0x010F] = "Maker"
+    exif[0x0110] = "Model X"
+    exif[0x0112] = 6
+    data = bytearray(encode(sample_image((60, 40)), "JPEG", exif=exif))
+    ifd0 = data.index(b"Exif\x00\x00") + 6 + 8
+    data[ifd0 : ifd0 + 2] = b"\x00\xc8"  # 200 entries claimed, 3 present
+    return bytes(data)
+
+
+@pytest.mark.filterwarnings("ignore::UserWarning")
+def test_damaged_exif_does_not_cost_the_photo() -> None:
+    result = develop(_jpeg_with_damaged_exif(), SPECS)
+    assert (result.info.width, result.info.height) in ((60, 40), (40, 60))
+    _assert_sane(result)
+
+
+def test_damaged_exif_with_warnings_as_errors_is_a_permanent_error_at_worst() -> None:
+    try:
+        result = develop(_jpeg_with_damaged_exif(), SPECS)
+    except PERMANENT_IMAGE_ERRORS:
+        return
+    _assert_sane(result)
+
+
+def test_png_bytes_behind_a_jpeg_signature() -> None:
+    data = b"\xff\xd8\xff\xe0\x00\x10JFIF\x00" + source("png")[11:]
+    assert isinstance(refuse(data), InvalidImage)
+
+
+def test_jpeg_bytes_behind_a_png_signature() -> None:
+    data = b"\x89PNG\r\n\x1a\n" + source("jpeg")[8:]
+    assert isinstance(refuse(data), InvalidImage)
+
+
+def test_webp_bytes_behind_a_gif_signature() -> None:
+    data = b"GIF89a" + source("webp")[6:]
+    assert isinstance(refuse(data), InvalidImage)
+
+
+def test_png_with_a_bad_idat_checksum() -> None:
+    data = bytearray(source("png16"))
+    idat = data.index(b"IDAT")
+    data[idat + 100] ^= 0x01  # one bit, inside the first IDAT chunk's data
+    error = refuse(bytes(data))
+    assert isinstance(error, InvalidImage)
+    assert "checksum" in str(error)
+
+
+# ------------------------------------------------------------------ too large
+
+
+def test_png_header_claiming_50000_square() -> None:
+    assert isinstance(refuse(png_claiming(50_000, 50_000)), TooLarge)
+
+
+def test_png_header_claiming_a_side_over_the_limit() -> None:
+    assert isinstance(refuse(png_claiming(70_000, 1)), TooLarge)
+
+
+def test_jpeg_sof_claiming_50000_square() -> None:
+    data = jpeg_with_size(source("jpeg"), 50_000, 50_000)
+    assert isinstance(refuse(data), TooLarge)
+
+
+def test_gif_screen_claiming_50000_square() -> None:
+    data = gif_with_screen(source("gif"), 50_000, 50_000)
+    assert isinstance(refuse(data), TooLarge)
+
+
+def test_png_decompression_bomb() -> None:
+    bomb = png_bomb(30_000)
+    assert len(bomb) < 1_000_000
+    error = refuse(bomb)
+    assert isinstance(error, TooLarge)
+    assert "30000×30000" in str(error)
+    with pytest.raises(TooLarge):
+        probe(bomb)
+
+
+def _header_size(data: bytes) -> tuple[int, int]:
+    with Image.open(io.BytesIO(data)) as image:
+        return image.size
+
+
+def test_crafted_headers_are_well_formed() -> None:
+    """The crafted files are refused for their size, not for being malformed: Pillow reads
+    each header and reports the claimed size."""
+    big = (50_000, 50_000)
+    assert _header_size(png_claiming(*big)) == big
+    assert _header_size(png_bomb(30_000)) == (30_000, 30_000)
+    assert _header_size(jpeg_with_size(source("jpeg"), *big)) == big
+    assert _header_size(gif_with_screen(source("gif"), *big)) == big
+
+
+# ------------------------------------------------------------------ limits, before decode
+
+
+@pytest.fixture
+def no_decoding(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Any pixel decode fails the test: the limits must be checked from the header."""
+
+    def forbidden(self: ImageFile.ImageFile) -> None:
+        raise AssertionError("pixels were decoded before the limits were checked")
+
+    for decoder in (
+        ImageFile.ImageFile,
+        WebPImagePlugin.WebPImageFile,
+        AvifImagePlugin.AvifImageFile,
+        TiffImagePlugin.TiffImageFile,
+        heif_plugin.HeifImageFile,
+    ):
+        monkeypatch.setattr(decoder, "load", forbidden)
+
+
+def test_max_pixels() -> None:
+    data = source("jpeg")  # 1600×1200
+    assert isinstance(refuse(data, Limits(max_pixels=1600 * 1200 - 1)), TooLarge)
+    assert len(develop(data, SPECS, Limits(max_pixels=1600 * 1200)).variants) == len(SPECS)
+
+
+def test_max_bytes() -> None:
+    data = source("jpeg")
+    assert isinstance(refuse(data, Limits(max_bytes=len(data) - 1)), TooLarge)
+    assert len(develop(data, SPECS, Limits(max_bytes=len(data))).variants) == len(SPECS)
+
+
+def test_max_bytes_comes_before_anything_else() -> None:
+    garbage = random.Random(7).randbytes(5000)
+    assert isinstance(refuse(garbage, Limits(max_bytes=4999)), TooLarge)
+
+
+def test_max_frames() -> None:
+    data = source("gif")  # 11 frames
+    assert isinstance(refuse(data, Limits(max_frames=10)), TooLarge)
+    assert develop(data, SPECS, Limits(max_frames=11)).info.frames == 11
+
+
+def test_max_side() -> None:
+    data = source("jpeg")
+    assert isinstance(refuse(data, Limits(max_side=1599)), TooLarge)
+
+
+@pytest.mark.usefixtures("no_decoding")
+@pytest.mark.parametrize(
+    ("kind", "limits"),
+    [
+        ("jpeg", Limits(max_pixels=1000)),
+        ("png", Limits(max_pixels=1000)),
+        ("webp", Limits(max_pixels=1000)),
+        ("heic", Limits(max_pixels=1000)),
+        ("avif", Limits(max_pixels=1000)),
+        ("gif", Limits(max_frames=2)),
+        ("jpeg", Limits(max_bytes=1000)),
+        ("tiff", Limits(max_side=100)),
+    ],
+)
+def test_limits_are_checked_before_decoding(kind: str, limits: Limits) -> None:
+    assert isinstance(refuse(source(kind), limits), TooLarge)
+
+
+def test_pixel_limit_wins_over_a_truncated_body() -> None:
+    """Only the header is needed to refuse: a cut-off body does not matter."""
+    data = source("jpeg")
+    assert isinstance(refuse(data[: len(data) // 2], Limits(max_pixels=1000)), TooLarge)

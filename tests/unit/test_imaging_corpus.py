@@ -1,0 +1,295 @@
+"""The imaging engine on every real photo of the shared corpus: sizes, formats, colour,
+orientation, metadata, and quality against Pillow LANCZOS from the full image."""
+
+from __future__ import annotations
+
+import io
+from collections.abc import Callable
+
+import numpy as np
+import pytest
+from PIL import Image, ImageOps, ImageSequence
+
+from darkroom.domain import DEFAULT_VARIANTS, VariantSpec
+from darkroom.imaging import develop, probe
+from tests.corpus import CORPUS, corpus_files
+from tests.unit.imaging_helpers import (
+    CASE_BY_NAME,
+    CASES,
+    CorpusCase,
+    corpus_bytes,
+    decode,
+    developed,
+    encode,
+    fit_problems,
+    luma,
+    mean_abs_diff,
+    pixels,
+    reference_image,
+    roundtrip,
+    sample_image,
+    ssim,
+)
+
+IDS = [case.name.split("_")[0] for case in CASES]
+SSIM_FLOOR = -0.01
+"""Worst SSIM change allowed against Pillow LANCZOS from the full image (both through q85)."""
+
+
+def _variant(name: str, variant: str) -> Image.Image:
+    rendered = next(v for v in developed(name).variants if v.name == variant)
+    return decode(rendered.data)
+
+
+def test_every_corpus_image_is_known() -> None:
+    assert CORPUS.is_dir(), f"no test corpus at {CORPUS}; set DARKROOM_CORPUS"
+    assert sorted(p.name for p in corpus_files()) == sorted(CASE_BY_NAME)
+
+
+@pytest.mark.parametrize("case", CASES, ids=IDS)
+def test_develop_reads_the_image_info(case: CorpusCase) -> None:
+    info = developed(case.name).info
+    assert info.format.name == case.format
+    assert (info.width, info.height) == (case.width, case.height)
+    assert info.frames == case.frames
+    assert info.has_alpha is case.alpha
+
+
+@pytest.mark.parametrize("case", CASES, ids=IDS)
+def test_probe_agrees_with_develop(case: CorpusCase) -> None:
+    info = probe(corpus_bytes(case.name))
+    assert info.format.name == case.format
+    assert (info.width, info.height, info.frames) == (case.width, case.height, case.frames)
+    assert not any("gps" in key for key in info.metadata)
+
+
+@pytest.mark.parametrize("case", CASES, ids=IDS)
+def test_every_default_variant_fits_and_decodes(case: CorpusCase) -> None:
+    variants = developed(case.name).variants
+    assert [v.name for v in variants] == [spec.name for spec in DEFAULT_VARIANTS]
+    for spec, rendered in zip(DEFAULT_VARIANTS, variants, strict=True):
+        size = (rendered.width, rendered.height)
+        assert fit_problems(size, (case.width, case.height), spec) == [], spec.name
+        image = decode(rendered.data)
+        assert image.size == size, spec.name
+        if case.alpha:
+            assert (rendered.content_type, rendered.extension) == ("image/webp", "webp")
+            assert image.format == "WEBP"
+            assert image.mode == "RGBA"
+            low, _ = image.getchannel("A").getextrema()
+            assert isinstance(low, int | float)
+            assert low < 255, f"{spec.name}: the transparency is gone"
+        else:
+            assert (rendered.content_type, rendered.extension) == ("image/jpeg", "jpg")
+            assert image.format == "JPEG"
+            assert image.mode == "RGB", f"{spec.name}: {image.mode}, not 8-bit sRGB"
+
+
+@pytest.mark.parametrize("case", CASES, ids=IDS)
+def test_variants_carry_no_metadata(case: CorpusCase) -> None:
+    for rendered in developed(case.name).variants:
+        image = decode(rendered.data)
+        assert not image.getexif(), f"{rendered.name} carries EXIF"
+        leaked = {"exif", "xmp", "XML:com.adobe.xmp", "comment", "icc_profile"} & set(image.info)
+        assert not leaked, f"{rendered.name} carries {leaked}"
+
+
+@pytest.mark.parametrize("case", CASES, ids=IDS)
+def test_metadata_summary_names_the_camera_and_never_locates(case: CorpusCase) -> None:
+    metadata = developed(case.name).info.metadata
+    assert metadata.get("camera_make") == case.make
+    assert metadata.get("camera_model") == case.model
+    assert not any("gps" in key for key in metadata)
+
+
+@pytest.mark.parametrize("case", CASES, ids=IDS)
+def test_gps_only_when_asked_for(case: CorpusCase) -> None:
+    metadata = develop(corpus_bytes(case.name), specs=(), include_gps=True).info.metadata
+    if case.gps is None:
+        assert not any("gps" in key for key in metadata)
+    else:
+        latitude, longitude = case.gps
+        assert metadata["gps_latitude"] == pytest.approx(latitude, abs=1e-3)
+        assert metadata["gps_longitude"] == pytest.approx(longitude, abs=1e-3)
+
+
+@pytest.mark.parametrize(
+    ("name", "variant", "size"),
+    [
+        ("N01_png16_724x1024.png", "w1024", (724, 1024)),  # narrower than the box: not upscaled
+        ("N01_png16_724x1024.png", "thumb", (71, 100)),
+        ("N01_png16_724x1024.png", "display", (424, 600)),
+        ("G02_anim_300.gif", "thumb", (100, 100)),
+        ("G02_anim_300.gif", "w150", (150, 150)),
+        ("G02_anim_300.gif", "w320", (300, 300)),
+        ("G02_anim_300.gif", "w640", (300, 300)),
+        ("G02_anim_300.gif", "w1024", (300, 300)),
+        ("O02_canon_1000d_10mp_o6.jpg", "w1024", (1024, 1536)),  # orientation 6: portrait
+        ("O02_canon_1000d_10mp_o6.jpg", "display", (400, 600)),
+        ("O02_canon_1000d_10mp_o6.jpg", "thumb", (67, 100)),
+        ("C01_cmyk_canon300d.jpg", "w640", (500, 333)),
+        ("H02_iphone8_12mp.heic", "w1024", (1024, 768)),
+        ("L01_issue266_22mp.jpg", "w1024", (1024, 683)),
+        ("L01_issue266_22mp.jpg", "display", (800, 533)),
+        ("M01_flickr_saw_6mp.jpg", "display", (735, 600)),
+        ("A01_alpha_paper_2048.png", "display", (800, 600)),
+    ],
+)
+def test_known_variant_sizes(name: str, variant: str, size: tuple[int, int]) -> None:
+    rendered = next(v for v in developed(name).variants if v.name == variant)
+    assert (rendered.width, rendered.height) == size
+    assert decode(rendered.data).size == size
+
+
+def test_cmyk_jpeg_becomes_srgb_through_its_profile() -> None:
+    name = "C01_cmyk_canon300d.jpg"
+    got = _variant(name, "w640")  # 500×333: the full image
+    reference = reference_image(corpus_bytes(name)).resize(got.size, Image.Resampling.LANCZOS)
+    naive = decode(corpus_bytes(name)).convert("RGB").resize(got.size, Image.Resampling.LANCZOS)
+    mean = pixels(got).mean(axis=(0, 1))
+    assert np.abs(mean - pixels(reference).mean(axis=(0, 1))).max() < 2.0
+    # the check can tell: a conversion that ignores the profile is far off
+    assert np.abs(mean - pixels(naive).mean(axis=(0, 1))).max() > 4.0
+    assert mean_abs_diff(got, reference) < 6.0 < mean_abs_diff(got, naive)
+    for rendered in developed(name).variants:
+        assert decode(rendered.data).mode == "RGB"
+
+
+def test_exif_orientation_turns_the_pixels_not_just_the_size() -> None:
+    name = "O02_canon_1000d_10mp_o6.jpg"
+    stored = decode(corpus_bytes(name))
+    assert stored.size == (3888, 2592)
+    assert stored.getexif()[0x0112] == 6
+    got = _variant(name, "w320")
+    assert got.size == (320, 480)
+    right = ImageOps.exif_transpose(stored).resize(got.size, Image.Resampling.LANCZOS)
+    assert mean_abs_diff(got, right) < 4.0
+    for wrong_way in (
+        Image.Transpose.ROTATE_90,
+        Image.Transpose.TRANSPOSE,
+        Image.Transpose.TRANSVERSE,
+    ):
+        wrong = stored.transpose(wrong_way).resize(got.size, Image.Resampling.LANCZOS)
+        assert mean_abs_diff(got, wrong) > 20.0, wrong_way
+
+
+def test_heic_decodes_as_shown() -> None:
+    name = "H02_iphone8_12mp.heic"
+    info = developed(name).info
+    assert (info.width, info.height) == (4032, 3024)
+    got = _variant(name, "w640")
+    assert got.size == (640, 480)
+    reference = reference_image(corpus_bytes(name)).resize(got.size, Image.Resampling.LANCZOS)
+    assert mean_abs_diff(got, reference) < 4.0
+
+
+def test_16_bit_png_becomes_8_bit() -> None:
+    name = "N01_png16_724x1024.png"
+    with Image.open(io.BytesIO(corpus_bytes(name))) as original:
+        assert original.info.get("icc_profile")
+    got = _variant(name, "w1024")
+    assert got.mode == "RGB"
+    reference = reference_image(corpus_bytes(name))
+    assert mean_abs_diff(got, reference) < 4.0
+
+
+def test_16_bit_greyscale_keeps_its_tones() -> None:
+    """A 16-bit ramp must come out as the same ramp in 8 bits: dark stays dark."""
+    ramp = np.repeat(np.linspace(0, 65535, 256).astype(np.uint16)[np.newaxis, :], 16, axis=0)
+    data = encode(Image.fromarray(ramp), "PNG")
+    assert decode(data).mode == "I;16"
+    (rendered,) = develop(data, [VariantSpec("full", 256)]).variants
+    row = np.asarray(decode(rendered.data).convert("L"), dtype=np.float64)[8]
+    expected = np.linspace(0, 255, 256)
+    assert np.abs(row - expected).max() < 8.0
+    assert np.all(np.diff(np.convolve(row, np.ones(9) / 9, mode="valid")) > -1.0)
+
+
+def test_animated_gif_gives_its_first_frame() -> None:
+    name = "G02_anim_300.gif"
+    got = _variant(name, "w320")
+    with Image.open(io.BytesIO(corpus_bytes(name))) as animation:
+        frames = [frame.convert("RGB") for frame in ImageSequence.Iterator(animation)]
+    assert len(frames) == 11
+    first, *others = (mean_abs_diff(got, frame) for frame in frames)
+    assert first < 8.0
+    assert min(others) > 3 * first
+
+
+def test_transparency_is_kept() -> None:
+    name = "A01_alpha_paper_2048.png"
+    reference = reference_image(corpus_bytes(name))
+    assert reference.mode == "RGBA"
+    for rendered in developed(name).variants:
+        got = decode(rendered.data)
+        expected = reference.resize(got.size, Image.Resampling.LANCZOS)
+        alpha = np.asarray(got.getchannel("A"), dtype=np.float64)
+        expected_alpha = np.asarray(expected.getchannel("A"), dtype=np.float64)
+        assert abs(alpha.mean() - expected_alpha.mean()) < 2.0, rendered.name
+        assert np.abs(alpha - expected_alpha).mean() < 3.0, rendered.name
+
+
+def test_metadata_never_reaches_any_output_format() -> None:
+    """EXIF with GPS, XMP, a JPEG comment: none of it reaches a variant, in any format."""
+    exif = Image.Exif()
+    exif[0x010F] = "Maker"
+    exif[0x0112] = 6
+    gps = exif.get_ifd(0x8825)
+    gps.update({1: "N", 2: (1.0, 2.0, 3.0), 3: "E", 4: (4.0, 5.0, 6.0)})
+    data = encode(
+        sample_image((120, 80)),
+        "JPEG",
+        exif=exif,
+        comment=b"home: 12 Secret Road",
+        xmp=b"<x:xmpmeta>secret</x:xmpmeta>",
+    )
+    specs = [VariantSpec(fmt, 60, format=fmt) for fmt in ("jpeg", "webp", "png", "avif")]
+    result = develop(data, specs, include_gps=True)
+    assert result.info.metadata["gps_latitude"] == pytest.approx(1.0341667)
+    assert (result.info.width, result.info.height) == (80, 120)
+    for rendered in result.variants:
+        image = decode(rendered.data)
+        assert image.size == (60, 90), rendered.name
+        assert not image.getexif(), rendered.name
+        assert not {"exif", "xmp", "comment", "icc_profile"} & set(image.info), rendered.name
+        assert b"Secret" not in rendered.data and b"secret" not in rendered.data
+
+
+def test_variants_come_back_in_spec_order_even_with_repeated_names() -> None:
+    specs = [VariantSpec("a", 40), VariantSpec("b", 90), VariantSpec("a", 20)]
+    variants = develop(encode(sample_image((100, 50)), "PNG"), specs).variants
+    assert [(v.name, v.width, v.height) for v in variants] == [
+        ("a", 40, 20),
+        ("b", 90, 45),
+        ("a", 20, 10),
+    ]
+
+
+@pytest.mark.parametrize("case", CASES, ids=IDS)
+def test_quality_against_lanczos_from_the_full_image(
+    case: CorpusCase, record_property: Callable[[str, object], None]
+) -> None:
+    """SSIM (luma) of each variant against Pillow LANCZOS from the full, oriented, sRGB image,
+    minus the SSIM of that same LANCZOS image after the same encoder at the same quality."""
+    reference = reference_image(corpus_bytes(case.name))
+    deltas: dict[str, float] = {}
+    for rendered in developed(case.name).variants:
+        got = decode(rendered.data)
+        truth = reference.resize(got.size, Image.Resampling.LANCZOS)
+        baseline = roundtrip(truth, "WEBP" if rendered.content_type == "image/webp" else "JPEG")
+        truth_luma = luma(truth)
+        deltas[rendered.name] = ssim(luma(got), truth_luma) - ssim(luma(baseline), truth_luma)
+    record_property("ssim_deltas", deltas)
+    worst = min(deltas, key=deltas.__getitem__)
+    shown = ", ".join(f"{name} {delta:+.4f}" for name, delta in deltas.items())
+    assert deltas[worst] >= SSIM_FLOOR, f"{case.name}: {shown}"
+
+
+def test_ssim_sanity() -> None:
+    """The SSIM helper: 1 for identical images, lower for a blurred or shifted one."""
+    image = luma(sample_image((120, 90)))
+    assert ssim(image, image) == pytest.approx(1.0)
+    shifted = np.roll(image, 3, axis=1)
+    assert ssim(image, shifted) < 0.9
+    tiny = image[:5, :7]
+    assert ssim(tiny, tiny) == pytest.approx(1.0)

@@ -1,0 +1,114 @@
+"""Format detection: from the first bytes of the file, never from its name."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from PIL import Image
+
+from darkroom.errors import InvalidImage, Unsupported
+from darkroom.imaging import ACCEPTED, BY_CONTENT_TYPE, SNIFF_BYTES, Format, detect, develop
+from darkroom.imaging.formats import AVIF, BMP, GIF, HEIF, JPEG, PNG, TIFF, WEBP
+from tests.unit.imaging_helpers import CASES, CorpusCase, corpus_bytes, encode, sample_image
+
+FORMAT_BY_NAME = {fmt.name: fmt for fmt in ACCEPTED}
+
+
+@pytest.mark.parametrize("case", CASES, ids=[case.name.split("_")[0] for case in CASES])
+def test_detects_every_corpus_file(case: CorpusCase) -> None:
+    data = corpus_bytes(case.name)
+    assert detect(data[:SNIFF_BYTES]) is FORMAT_BY_NAME[case.format]
+    assert detect(data) is FORMAT_BY_NAME[case.format]
+
+
+def _made(fmt: str, mode: str = "RGB", **params: object) -> bytes:
+    return encode(sample_image((48, 32), mode), fmt, **params)
+
+
+MADE: list[tuple[str, bytes, Format]] = [
+    ("jpeg", _made("JPEG"), JPEG),
+    ("png", _made("PNG"), PNG),
+    ("png-rgba", _made("PNG", "RGBA"), PNG),
+    ("gif", _made("GIF"), GIF),
+    ("bmp", _made("BMP"), BMP),
+    ("tiff-little-endian", _made("TIFF"), TIFF),
+    ("tiff-big-endian", _made("TIFF", big_endian=True, compression="tiff_deflate"), TIFF),
+    ("webp-lossy", _made("WEBP"), WEBP),
+    ("webp-lossless", _made("WEBP", "RGBA", lossless=True), WEBP),
+    ("avif", _made("AVIF", quality=60), AVIF),
+    ("avif-alpha", _made("AVIF", "RGBA", quality=60), AVIF),
+    ("heic", _made("HEIF", quality=60), HEIF),
+]
+
+
+@pytest.mark.parametrize(("data", "expected"), [m[1:] for m in MADE], ids=[m[0] for m in MADE])
+def test_detects_files_made_with_pillow_and_develops_them(data: bytes, expected: Format) -> None:
+    assert detect(data[:SNIFF_BYTES]) is expected
+    result = develop(data)
+    assert result.info.format is expected
+    assert (result.info.width, result.info.height) == (48, 32)
+    assert all(v.width <= 48 and v.height <= 32 for v in result.variants)
+
+
+def test_the_file_name_is_never_trusted(tmp_path: Path) -> None:
+    """PNG bytes saved as .jpg (and JPEG bytes as .png) are what their bytes say."""
+    png_as_jpg = tmp_path / "holiday.jpg"
+    png_as_jpg.write_bytes(_made("PNG"))
+    jpeg_as_png = tmp_path / "holiday.png"
+    jpeg_as_png.write_bytes(_made("JPEG"))
+    assert detect(png_as_jpg.read_bytes()) is PNG
+    assert develop(png_as_jpg.read_bytes()).info.format is PNG
+    assert detect(jpeg_as_png.read_bytes()) is JPEG
+    assert develop(jpeg_as_png.read_bytes()).info.format is JPEG
+
+
+@pytest.mark.parametrize(
+    "head",
+    [
+        b"",
+        b"hello, world",
+        b"%PDF-1.7\n%\xe2\xe3\xcf\xd3\n",
+        b"<svg xmlns='http://www.w3.org/2000/svg'/>",
+        b"<?xml version='1.0'?><svg/>",
+        b"PK\x03\x04\x14\x00\x00\x00",
+        b"\x00\x00\x00\x18ftypmp42\x00\x00\x00\x00mp42isom",  # MP4 video
+        b"\x00\x00\x00\x14ftypqt  \x00\x00\x00\x00qt  ",  # QuickTime
+        b"RIFF\x24\x00\x00\x00AVI LIST",
+        b"RIFF\x24\x00\x00\x00WAVEfmt ",
+        b"\xff\x0a\xfa\x7f",  # JPEG XL codestream
+        b"\x00\x00\x00\x0cJXL \r\n\x87\n",  # JPEG XL container
+        b"\x00\x00\x01\x00\x01\x00\x10\x10",  # ICO
+        b"BM",  # a BMP signature and nothing else
+        b"\xff\xd8",  # half a JPEG signature
+        b"\x89PNG\r\n",  # a cut PNG signature
+        b"GIF88a",
+        b"8BPS\x00\x01",  # Photoshop
+    ],
+)
+def test_refuses_what_is_not_an_accepted_image(head: bytes) -> None:
+    with pytest.raises(Unsupported):
+        detect(head)
+    # "BM" and 26 more bytes is all a BMP signature is: zeros after it make a broken BMP
+    with pytest.raises(InvalidImage if head == b"BM" else Unsupported):
+        develop(head + bytes(100))
+
+
+def test_heif_and_avif_brands() -> None:
+    def ftyp(major: bytes, *compatible: bytes) -> bytes:
+        body = major + b"\x00\x00\x00\x00" + b"".join(compatible)
+        return (8 + len(body)).to_bytes(4, "big") + b"ftyp" + body
+
+    assert detect(ftyp(b"heic", b"mif1", b"heic")) is HEIF
+    assert detect(ftyp(b"mif1", b"heic")) is HEIF
+    assert detect(ftyp(b"avif", b"mif1", b"miaf")) is AVIF
+    assert detect(ftyp(b"mif1", b"avif")) is AVIF
+    with pytest.raises(Unsupported):
+        detect(ftyp(b"isom", b"iso2", b"mp41"))
+
+
+def test_content_types_name_accepted_formats() -> None:
+    assert set(BY_CONTENT_TYPE.values()) == set(ACCEPTED)
+    for fmt in ACCEPTED:
+        assert BY_CONTENT_TYPE[fmt.content_type] is fmt
+        assert fmt.name in Image.registered_extensions().values()

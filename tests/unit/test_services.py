@@ -1,0 +1,211 @@
+"""The use cases on memory adapters: upload, dedupe, processing, retries, deletion."""
+
+from __future__ import annotations
+
+import threading
+from datetime import UTC, datetime, timedelta
+from typing import BinaryIO
+
+import pytest
+
+from darkroom.adapters.memory import MemoryNotifier
+from darkroom.bootstrap import Darkroom
+from darkroom.domain import BlobInfo, Job, JobState, PhotoStatus
+from darkroom.errors import BadRequest, NotFound, TooLarge, Unavailable, Unsupported
+from darkroom.services.gallery import clean_filename
+from darkroom.services.processor import Outcome
+from darkroom.services.worker import RetryPolicy, Worker
+from tests.corpus import corpus
+
+JPEG = "S01_canon_sd300_2mp.jpg"
+
+
+def _process_all(dr: Darkroom) -> int:
+    return dr.worker().drain()
+
+
+def test_upload_stores_original_and_queues_processing(memory_darkroom: Darkroom) -> None:
+    dr = memory_darkroom
+    uploaded = dr.gallery.upload("ann", corpus(JPEG), "holiday.jpg", "at the beach")
+    photo = uploaded.photo
+    assert photo.status is PhotoStatus.PENDING
+    assert dr.originals.get(photo.key) == corpus(JPEG)
+    assert photo.key.endswith(f"_{photo.id}.jpg")
+    assert _process_all(dr) == 1
+    ready = dr.catalog.get(photo.id)
+    assert ready.status is PhotoStatus.READY
+    assert (ready.width, ready.height) == (1600, 1200)
+    assert {v.name for v in ready.variants} == {"thumb", "w150", "w320", "w640", "w1024", "display"}
+    for variant in ready.variants:
+        assert dr.variants.head(variant.key) is not None
+        assert variant.key.startswith(f"{photo.id}/{variant.name}-")
+    assert ready.metadata["camera_model"] == "Canon PowerShot SD300"
+    assert isinstance(dr.notifier, MemoryNotifier)
+    assert [p.id for p in dr.notifier.sent] == [photo.id]
+
+
+def test_same_bytes_twice_give_the_first_photo(memory_darkroom: Darkroom) -> None:
+    first = memory_darkroom.gallery.upload("ann", corpus(JPEG), "a.jpg").photo
+    again = memory_darkroom.gallery.upload("ann", corpus(JPEG), "b.jpg")
+    assert again.duplicate and again.photo.id == first.id
+    other_owner = memory_darkroom.gallery.upload("bob", corpus(JPEG), "a.jpg")
+    assert not other_owner.duplicate
+
+
+def test_presigned_duplicate_is_marked_and_its_bytes_dropped(memory_darkroom: Darkroom) -> None:
+    dr = memory_darkroom
+    first = dr.gallery.upload("ann", corpus(JPEG), "a.jpg").photo
+    pending = dr.gallery.start_upload("ann", "copy.jpg", "image/jpeg", None, "")
+    dr.originals.put(pending.photo.key, corpus(JPEG), "image/jpeg")
+    dr.gallery.complete_upload("ann", pending.photo.id)
+    _process_all(dr)
+    copy = dr.catalog.get(pending.photo.id)
+    assert copy.status is PhotoStatus.DUPLICATE and copy.duplicate_of == first.id
+    assert dr.originals.head(copy.key) is None
+    assert dr.catalog.get(first.id).status is PhotoStatus.READY
+
+
+def test_not_an_image_and_too_large_are_refused_before_storing(memory_darkroom: Darkroom) -> None:
+    gallery = memory_darkroom.gallery
+    with pytest.raises(Unsupported):
+        gallery.upload("ann", b"%PDF-1.4 not a photo", "doc.pdf")
+    with pytest.raises(Unsupported):
+        gallery.upload("ann", b"", "empty.jpg")
+    with pytest.raises(TooLarge):
+        gallery.upload("ann", b"\xff\xd8\xff" + b"\0" * gallery.max_upload_bytes, "big.jpg")
+    assert memory_darkroom.originals.list() == []
+
+
+def test_a_broken_image_ends_failed_with_a_reason(memory_darkroom: Darkroom) -> None:
+    dr = memory_darkroom
+    data = corpus(JPEG)
+    broken = dr.gallery.upload("ann", data[: len(data) // 2], "half.jpg").photo
+    good = dr.gallery.upload("ann", data, "whole.jpg").photo
+    _process_all(dr)
+    failed = dr.catalog.get(broken.id)
+    assert failed.status is PhotoStatus.FAILED
+    assert "truncated" in failed.reason or "decode" in failed.reason
+    assert failed.variants == ()
+    assert dr.catalog.get(good.id).status is PhotoStatus.READY
+    assert dr.queue.jobs(frozenset({JobState.DEAD, JobState.QUEUED})) == []
+
+
+def test_processing_twice_is_harmless(memory_darkroom: Darkroom) -> None:
+    dr = memory_darkroom
+    photo = dr.gallery.upload("ann", corpus(JPEG), "a.jpg").photo
+    assert dr.processor.process(photo.id) is Outcome.READY
+    before = dr.catalog.get(photo.id)
+    assert dr.processor.process(photo.id) is Outcome.SKIPPED
+    assert dr.catalog.get(photo.id).variants == before.variants
+    assert len(dr.variants.list()) == len(before.variants)
+
+
+def test_a_late_event_for_a_deleted_photo_does_nothing(memory_darkroom: Darkroom) -> None:
+    dr = memory_darkroom
+    photo = dr.gallery.upload("ann", corpus(JPEG), "a.jpg").photo
+    dr.gallery.delete("ann", photo.id)
+    assert dr.processor.process(photo.id) is Outcome.SKIPPED
+    assert dr.variants.list() == [] and dr.originals.list() == []
+
+
+def test_delete_removes_original_variants_and_record(memory_darkroom: Darkroom) -> None:
+    dr = memory_darkroom
+    photo = dr.gallery.upload("ann", corpus(JPEG), "a.jpg").photo
+    _process_all(dr)
+    with pytest.raises(NotFound):
+        dr.gallery.delete("bob", photo.id)
+    dr.gallery.delete("ann", photo.id)
+    assert dr.originals.list() == [] and dr.variants.list() == []
+    with pytest.raises(NotFound):
+        dr.catalog.get(photo.id)
+
+
+def test_deleted_while_processing_leaves_no_variant(memory_darkroom: Darkroom) -> None:
+    dr = memory_darkroom
+    photo = dr.gallery.upload("ann", corpus(JPEG), "a.jpg").photo
+    real_put = dr.variants.put
+    deleted = threading.Event()
+
+    def put_then_delete(key: str, data: bytes | BinaryIO, content_type: str) -> BlobInfo:
+        info = real_put(key, data, content_type)
+        if not deleted.is_set():
+            deleted.set()
+            dr.gallery.delete("ann", photo.id)
+        return info
+
+    dr.variants.put = put_then_delete  # type: ignore[method-assign]
+    assert dr.processor.process(photo.id) is Outcome.SKIPPED
+    assert dr.variants.list() == [] and dr.originals.list() == []
+
+
+def test_changed_variant_settings_render_again(memory_darkroom: Darkroom) -> None:
+    from darkroom.domain import VariantSpec
+    from darkroom.imaging import Limits
+    from darkroom.services.processor import Processor
+
+    dr = memory_darkroom
+    photo = dr.gallery.upload("ann", corpus(JPEG), "a.jpg").photo
+    dr.processor.process(photo.id)
+    old_keys = {v.key for v in dr.catalog.get(photo.id).variants}
+    other = Processor(
+        dr.originals,
+        dr.variants,
+        dr.catalog,
+        dr.notifier,
+        (VariantSpec("small", 64, 64),),
+        Limits(),
+    )
+    assert other.process(photo.id) is Outcome.READY
+    again = dr.catalog.get(photo.id)
+    assert [v.name for v in again.variants] == ["small"]
+    assert {i.key for i in dr.variants.list()} == {again.variants[0].key}
+    assert old_keys.isdisjoint({again.variants[0].key})
+
+
+def test_transient_failures_retry_with_backoff_then_die(memory_darkroom: Darkroom) -> None:
+    dr = memory_darkroom
+    photo = dr.gallery.upload("ann", corpus(JPEG), "a.jpg").photo
+    calls = 0
+
+    def unavailable(key: str) -> bytes:
+        nonlocal calls
+        calls += 1
+        raise Unavailable("store down")
+
+    dr.originals.get = unavailable  # type: ignore[method-assign]
+    policy = RetryPolicy(attempts=3, base_delay=2.0)
+    assert policy.next_run(
+        Job("j", "p", datetime.now(UTC), datetime.now(UTC), attempts=1),
+        datetime(2026, 1, 1, tzinfo=UTC),
+    ) == datetime(2026, 1, 1, 0, 0, 2, tzinfo=UTC)
+    worker = Worker(dr.queue, dr.processor, name="w", lease_seconds=60, retry=policy)
+    for _ in range(3):
+        worker.run_once()
+        queued = dr.queue.jobs(frozenset({JobState.QUEUED}))
+        for job in queued:  # make the retry due now instead of waiting for the backoff
+            dr.queue.fail(job.id, job.last_error, datetime.now(UTC) - timedelta(seconds=1))
+    assert calls >= 1
+    dead = dr.queue.jobs(frozenset({JobState.DEAD}))
+    failed = dr.catalog.get(photo.id)
+    assert len(dead) == 1 and "store down" in dead[0].last_error
+    assert failed.status is PhotoStatus.FAILED and "gave up after" in failed.reason
+
+
+@pytest.mark.parametrize(
+    ("given", "kept"),
+    [
+        ("../../etc/passwd", "passwd"),
+        ("C:\\Users\\me\\IMG_1.JPG", "IMG_1.JPG"),
+        ("/abs/path/a.png", "a.png"),
+        ("..", ""),
+        ("we\x00ird\n.jpg", "weird.jpg"),
+    ],
+)
+def test_user_file_names_are_display_data_only(given: str, kept: str) -> None:
+    assert clean_filename(given) == kept
+
+
+def test_keys_that_escape_a_store_are_refused(memory_darkroom: Darkroom) -> None:
+    for key in ("../x.jpg", "/etc/passwd", "a/../../b", "", "a//b"):
+        with pytest.raises(BadRequest):
+            memory_darkroom.originals.put(key, b"x", "image/jpeg")
