@@ -17,7 +17,7 @@ from urllib.parse import unquote, urlsplit
 
 from darkroom.config import Settings
 from darkroom.imaging import Limits
-from darkroom.ports import BlobStore, Catalog, JobQueue, Notifier, Transactions
+from darkroom.ports import BlobStore, Catalog, JobQueue, Mailer, Notifier, Transactions
 from darkroom.services.cleanup import Cleanup
 from darkroom.services.gallery import Gallery
 from darkroom.services.processor import Processor
@@ -48,6 +48,7 @@ class Darkroom:
     queue: JobQueue
     transactions: Transactions
     notifier: Notifier
+    mailer: Mailer
     gallery: Gallery
     processor: Processor
     cleanup: Cleanup
@@ -137,6 +138,7 @@ def build(settings: Settings | None = None) -> Darkroom:
         queue,
         transactions,
         notifier,
+        _mailer(settings),
         gallery,
         processor,
         cleanup,
@@ -294,6 +296,29 @@ def _notifier(url: str) -> Notifier:
 
     factories = {"log": logged, "none": none, "memory": memory, "sns": sns}
     return _pick(factories, url, "DARKROOM_NOTIFY")()
+
+
+def _mailer(settings: Settings) -> Mailer:
+    def logged() -> Mailer:
+        from darkroom.adapters.log import LogMailer
+
+        return LogMailer()
+
+    def memory() -> Mailer:
+        from darkroom.adapters.memory import MemoryMailer
+
+        return MemoryMailer()
+
+    def smtp() -> Mailer:
+        from darkroom.adapters.smtp import SmtpMailer
+
+        try:
+            return SmtpMailer(settings.mail, settings.mail_from)
+        except ValueError as exc:
+            raise ConfigError(f"DARKROOM_MAIL: {exc}") from None
+
+    factories = {"log": logged, "memory": memory, "smtp": smtp}
+    return _pick(factories, settings.mail, "DARKROOM_MAIL")()
 
 
 def _pick(factories: dict[str, F], url: str, setting: str) -> F:

@@ -89,6 +89,12 @@ class Settings(BaseSettings):
         description="Where processing results go: log, none, memory or "
         "sns://arn:aws:sns:REGION:ACCOUNT:TOPIC (seed alias SNS_TOPIC_ARN=arn).",
     )
+    mail: str = Field(
+        "log",
+        description="Where mail goes: log (the log shows it), memory, or "
+        "smtp://[user:password@]host[:port][?tls=starttls|ssl].",
+    )
+    mail_from: str = Field("darkroom <darkroom@localhost>", description="Sender of mail.")
     auth: str = Field("none", description="none: one user, no sign-in.")
     secret: str = Field(
         "",

@@ -151,3 +151,11 @@ class SignedRequest:
     fields: Mapping[str, str]
     """Form fields for a POST policy upload; empty otherwise."""
     expires_at: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class Mail:
+    to: str
+    subject: str
+    body: str
+    """Plain text."""

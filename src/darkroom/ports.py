@@ -11,7 +11,7 @@ from contextlib import AbstractContextManager
 from datetime import datetime
 from typing import BinaryIO, Protocol
 
-from darkroom.domain import BlobInfo, Job, JobState, Page, Photo, SignedRequest
+from darkroom.domain import BlobInfo, Job, JobState, Mail, Page, Photo, SignedRequest
 
 
 class BlobStore(Protocol):
@@ -125,6 +125,12 @@ class Notifier(Protocol):
     def photo_processed(self, photo: Photo) -> None:
         """Tell whoever listens that `photo` is ready or failed. Must not raise for delivery
         problems: log them instead, processing already succeeded."""
+        ...
+
+
+class Mailer(Protocol):
+    def send(self, mail: Mail) -> None:
+        """Hand `mail` to the mail server. Raises `Unavailable` when it cannot take it."""
         ...
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 import logging
 
-from darkroom.domain import Photo, PhotoStatus
+from darkroom.domain import Mail, Photo, PhotoStatus
 
 log = logging.getLogger("darkroom.notify")
 
@@ -13,6 +13,16 @@ log = logging.getLogger("darkroom.notify")
 class LogNotifier:
     def photo_processed(self, photo: Photo) -> None:
         log.info("%s", json.dumps(message(photo), sort_keys=True))
+
+
+class LogMailer:
+    """Where no mail server is set up: the mail, links and all, goes to the log, so that a
+    single-user install can still follow a verification or reset link."""
+
+    def send(self, mail: Mail) -> None:
+        logging.getLogger("darkroom.mail").warning(
+            "mail to %s (no DARKROOM_MAIL server set): %s\n%s", mail.to, mail.subject, mail.body
+        )
 
 
 class NullNotifier:

@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import BinaryIO, TypeVar
 
-from darkroom.domain import BlobInfo, Job, JobState, Page, Photo, SignedRequest
+from darkroom.domain import BlobInfo, Job, JobState, Mail, Page, Photo, SignedRequest
 from darkroom.errors import Conflict, NotFound
 from darkroom.keys import check_key
 from darkroom.signing import UrlSigner, presigned_get, presigned_put
@@ -271,3 +271,11 @@ class MemoryNotifier:
 
     def photo_processed(self, photo: Photo) -> None:
         self.sent.append(photo)
+
+
+class MemoryMailer:
+    def __init__(self) -> None:
+        self.sent: builtins.list[Mail] = []
+
+    def send(self, mail: Mail) -> None:
+        self.sent.append(mail)
