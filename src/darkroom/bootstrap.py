@@ -16,7 +16,6 @@ from typing import TYPE_CHECKING, TypeVar
 from urllib.parse import unquote, urlsplit
 
 from darkroom.config import Settings
-from darkroom.imaging import Limits
 from darkroom.ports import BlobStore, Catalog, JobQueue, Mailer, Notifier, Transactions
 from darkroom.services.cleanup import Cleanup
 from darkroom.services.gallery import Gallery
@@ -120,11 +119,7 @@ def build(settings: Settings | None = None) -> Darkroom:
         catalog,
         notifier,
         settings.variant_specs(),
-        Limits(
-            max_bytes=settings.max_upload_bytes,
-            max_pixels=settings.max_pixels,
-            max_frames=settings.max_frames,
-        ),
+        settings.limits(),
         include_gps=settings.include_gps,
     )
     served = {

@@ -19,7 +19,7 @@ from darkroom.bootstrap import ConfigError, Darkroom, build
 from darkroom.config import Settings
 from darkroom.domain import JobState, Photo
 from darkroom.errors import DarkroomError
-from darkroom.imaging import SNIFF_BYTES, detect
+from darkroom.imaging import SNIFF_BYTES, detect, develop
 from darkroom.services.gallery import LOCAL_OWNER
 
 app = typer.Typer(
@@ -201,6 +201,32 @@ def jobs_retry(
             console.print(f"[red]{exc}[/red]")
             raise typer.Exit(1) from None
         console.print(f"job {job_id} queued again")
+
+
+@app.command()
+def render(
+    files: Annotated[list[Path], typer.Argument(help="Image files and folders.")],
+    out: Annotated[Path, typer.Option("--out", help="Where the variants go.")] = Path(),
+) -> None:
+    """Render the configured variants (DARKROOM_VARIANTS) of each image into OUT, as
+    NAME.VARIANT.EXT; nothing is stored or catalogued. Exit status 1 if any image failed."""
+    settings = _settings()
+    specs, limits = settings.variant_specs(), settings.limits()
+    out.mkdir(parents=True, exist_ok=True)
+    failed = 0
+    for path in sorted(_files(files)):
+        try:
+            variants = develop(path.read_bytes(), specs, limits).variants
+        except (DarkroomError, OSError) as exc:
+            failed += 1
+            console.print(f"{path}: {exc}")
+            continue
+        for variant in variants:
+            (out / f"{path.stem}.{variant.name}.{variant.extension}").write_bytes(variant.data)
+        sizes = ", ".join(f"{v.name} {v.width}×{v.height}" for v in variants)
+        console.print(f"{path}: {sizes}")
+    if failed:
+        raise typer.Exit(1)
 
 
 def _files(paths: list[Path]) -> Iterator[Path]:

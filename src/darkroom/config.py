@@ -14,6 +14,7 @@ from pydantic import AliasChoices, Field, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from darkroom.domain import DEFAULT_VARIANTS, VariantSpec
+from darkroom.imaging import Limits
 
 _SPEC = re.compile(
     r"(?P<name>[a-z][a-z0-9_-]{0,31}):(?P<w>\d+)?(?:x(?P<h>\d+))?(?::(?P<fmt>auto|jpeg|png|webp|avif))?"
@@ -159,6 +160,13 @@ class Settings(BaseSettings):
         if self.notify.startswith("arn:"):
             self.notify = f"sns://{self.notify}"
         return self
+
+    def limits(self) -> Limits:
+        return Limits(
+            max_bytes=self.max_upload_bytes,
+            max_pixels=self.max_pixels,
+            max_frames=self.max_frames,
+        )
 
     def variant_specs(self) -> tuple[VariantSpec, ...]:
         specs = parse_variants(self.variants)

@@ -11,6 +11,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
+from PIL import Image
 
 from darkroom.bootstrap import build
 from darkroom.config import Settings
@@ -87,3 +88,34 @@ def test_every_command_has_help() -> None:
             check=False,
         )
         assert result.returncode == 0 and "Usage" in result.stdout, command
+
+
+def test_render_writes_the_variants_and_reports_what_failed(tmp_path: Path) -> None:
+    out = tmp_path / "out"
+    (tmp_path / "broken.jpg").write_bytes((CORPUS / "S01_canon_sd300_2mp.jpg").read_bytes()[:900])
+    result = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "darkroom",
+            "render",
+            str(CORPUS / "O02_canon_1000d_10mp_o6.jpg"),
+            str(tmp_path / "broken.jpg"),
+            "--out",
+            str(out),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
+        env=os.environ | {"DARKROOM_VARIANTS": "small:200,big:640x640:webp", "COLUMNS": "200"},
+    )
+    assert result.returncode == 1
+    assert "O02_canon_1000d_10mp_o6.jpg: small 200×300, big 427×640" in result.stderr
+    assert "broken.jpg:" in result.stderr
+    assert sorted(p.name for p in out.iterdir()) == [
+        "O02_canon_1000d_10mp_o6.big.webp",
+        "O02_canon_1000d_10mp_o6.small.jpg",
+    ]
+    with Image.open(out / "O02_canon_1000d_10mp_o6.big.webp") as big:
+        assert big.size == (427, 640) and big.format == "WEBP"

@@ -11,7 +11,7 @@ import pytest
 from PIL import Image
 
 from darkroom.domain import DEFAULT_VARIANTS
-from darkroom.imaging.pillow_engine import fit
+from darkroom.imaging.engine import fit
 from tests.corpus import corpus_files
 from tests.e2e.conftest import Server
 

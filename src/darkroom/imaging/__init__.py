@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 from darkroom.domain import DEFAULT_VARIANTS, MetadataValue, VariantSpec
 from darkroom.imaging.formats import ACCEPTED, BY_CONTENT_TYPE, SNIFF_BYTES, Format, detect
 
-ENGINE = "pillow-1"
+ENGINE = "darkroom-2"
 """Names the engine in each photo's recipe: a new engine re-renders on `darkroom reprocess`."""
 
 
@@ -62,9 +62,9 @@ def develop(
 
     Raises `Unsupported` (not an image), `TooLarge` (over a limit) or `InvalidImage`.
     """
-    from darkroom.imaging import pillow_engine
+    from darkroom.imaging import engine
 
-    return pillow_engine.develop(data, specs, limits, include_gps)
+    return engine.develop(data, specs, limits, include_gps)
 
 
 def render(
@@ -75,9 +75,9 @@ def render(
 
 def probe(data: bytes, limits: Limits = Limits()) -> ImageInfo:
     """Read the header only: format, size, frames. Raises like `develop`."""
-    from darkroom.imaging import pillow_engine
+    from darkroom.imaging import engine
 
-    return pillow_engine.probe(data, limits)
+    return engine.probe(data, limits)
 
 
 __all__ = [

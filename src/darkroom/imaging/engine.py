@@ -1,4 +1,6 @@
-"""The Pillow engine: shrink-on-load where the format allows it, then one cascade of resizes."""
+"""darkroom's engine: Pillow reads headers and metadata and decodes most formats, JPEG is
+decoded by libjpeg-turbo scaled to what the largest variant needs, libvips resamples and
+libjpeg-turbo encodes."""
 
 from __future__ import annotations
 
@@ -6,15 +8,19 @@ import io
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 
+import numpy as np
 import pillow_heif
+import simplejpeg
 from PIL import Image, ImageCms, UnidentifiedImageError
 
 from darkroom.domain import VariantSpec
-from darkroom.errors import DarkroomError, InvalidImage, TooLarge, Unsupported
-from darkroom.imaging import Developed, ImageInfo, Limits, Rendered
-from darkroom.imaging.formats import JPEG, SNIFF_BYTES, Format, detect
+from darkroom.errors import DarkroomError, InvalidImage, TooLarge
+from darkroom.imaging import Developed, ImageInfo, Limits
+from darkroom.imaging.encode import encode
+from darkroom.imaging.formats import HEIF, JPEG, SNIFF_BYTES, Format, detect
 from darkroom.imaging.integrity import check_container
 from darkroom.imaging.metadata import summarize
+from darkroom.imaging.resample import Pixels, cascade
 
 pillow_heif.register_heif_opener()
 # darkroom checks its own pixel limit from the header before decoding (see `_open`);
@@ -31,7 +37,7 @@ _TRANSPOSE = {
     7: Image.Transpose.TRANSVERSE,
     8: Image.Transpose.ROTATE_90,
 }
-_SHRINK_HEADROOM = 2
+_SHRINK_HEADROOM = 2.5
 """Decode at least this many times the largest variant, so LANCZOS has pixels to work with."""
 
 
@@ -66,22 +72,82 @@ def develop(
     with image:
         info = _info(image, fmt, include_gps)
         orientation = _orientation(image)
-        targets = [(spec, fit(info.width, info.height, spec)) for spec in specs]
+        # Resampled as stored, turned upright afterwards: turning the small outputs is cheap.
+        sizes = [_as_stored(fit(info.width, info.height, spec), orientation) for spec in specs]
         with _decoding(fmt, "cannot decode"):
-            if fmt is JPEG and targets:
-                widest = max(size for _, size in targets)
-                _draft(image, widest, orientation)
-            image.seek(0)
-            image.load()
-            base = _to_srgb(_normalise(image))
-            if orientation in _TRANSPOSE:
-                base = base.transpose(_TRANSPOSE[orientation])
-    # Nothing of the original's metadata (EXIF, XMP, comments, ICC) rides along into a
-    # variant: some encoders copy `info` entries they find (JPEG comments, PNG/AVIF ICC).
-    base.info.clear()
-    alpha = _has_alpha(base)
-    rendered = _cascade(base, targets, alpha)
-    return Developed(info=_with_alpha(info, alpha), variants=tuple(rendered))
+            pixels, icc = _decode(image, data, fmt, sizes)
+    if pixels.ndim == 3 and pixels.shape[2] == 4 and pixels[:, :, 3].min() == 255:
+        pixels = pixels[:, :, :3]
+    alpha = pixels.ndim == 3 and pixels.shape[2] == 4
+    # Colour is converted on the outputs, a fraction of the decoded pixels.
+    to_srgb = _srgb_transform(icc, "RGBA" if alpha else "RGB") if pixels.ndim == 3 else None
+    rendered = tuple(
+        encode(spec, _upright(_converted(variant, to_srgb), orientation))
+        for spec, variant in zip(specs, cascade(pixels, sizes), strict=True)
+    )
+    return Developed(info=_with_alpha(info, alpha), variants=rendered)
+
+
+def _decode(
+    image: Image.Image, data: bytes, fmt: Format, sizes: Sequence[tuple[int, int]]
+) -> tuple[Pixels, bytes | None]:
+    """The first frame as 8-bit grey, RGB or RGBA pixels, and the ICC profile they are still
+    in. Decoded with as few pixels as the largest size needs where the format can scale
+    while decoding (JPEG), all of them otherwise."""
+    icc = image.info.get("icc_profile")
+    if fmt is JPEG and sizes:
+        widest = (
+            round(max(w for w, _ in sizes) * _SHRINK_HEADROOM),
+            round(max(h for _, h in sizes) * _SHRINK_HEADROOM),
+        )
+        if image.mode in ("RGB", "L"):
+            return _scaled_jpeg(data, image.mode, widest), icc
+        image.draft(image.mode if image.mode == "CMYK" else None, widest)
+    if fmt is HEIF:
+        # pillow-heif hands its buffer over without the copy Pillow's would cost.
+        heif = pillow_heif.open_heif(data, convert_hdr_to_8bit=True)
+        return np.asarray(heif), heif.info.get("icc_profile")
+    image.seek(0)
+    image.load()
+    normal = _normalise(image)
+    if normal.mode == "CMYK":  # no CMYK past this point: converted here, whole
+        return np.asarray(_cmyk_to_srgb(normal, icc)), None
+    return np.asarray(normal), icc
+
+
+def _scaled_jpeg(data: bytes, mode: str, at_least: tuple[int, int]) -> Pixels:
+    """Decoded at the smallest of 1/8, 1/4, 1/2 or full size that is at least `at_least`.
+    libjpeg-turbo scales to any eighth, but only these four have SIMD inverse DCTs: the
+    others (3/8, 5/8, 6/8, 7/8) decode slower than the full size, and look worse."""
+    height, width = simplejpeg.decode_jpeg_header(data)[:2]
+    divisor = 8
+    while divisor > 1 and (
+        -(-width // divisor) < at_least[0] or -(-height // divisor) < at_least[1]
+    ):
+        divisor //= 2
+    try:
+        pixels = simplejpeg.decode_jpeg(
+            data,
+            colorspace="GRAY" if mode == "L" else "RGB",
+            min_width=-(-width // divisor),
+            min_height=-(-height // divisor),
+        )
+    except ValueError as exc:
+        if "Premature end" in str(exc):
+            raise InvalidImage("cannot decode this JPG image: the file is truncated") from None
+        raise
+    result: Pixels = pixels[:, :, 0] if mode == "L" else pixels
+    return result
+
+
+def _as_stored(size: tuple[int, int], orientation: int) -> tuple[int, int]:
+    return (size[1], size[0]) if orientation in (5, 6, 7, 8) else size
+
+
+def _upright(pixels: Pixels, orientation: int) -> Pixels:
+    if orientation not in _TRANSPOSE:
+        return pixels
+    return np.asarray(Image.fromarray(pixels).transpose(_TRANSPOSE[orientation]))
 
 
 def fit(width: int, height: int, spec: VariantSpec) -> tuple[int, int]:
@@ -158,14 +224,6 @@ def _orientation(image: Image.Image) -> int:
     return value if isinstance(value, int) and 1 <= value <= 8 else 1
 
 
-def _draft(image: Image.Image, widest: tuple[int, int], orientation: int) -> None:
-    width, height = widest
-    if orientation in (5, 6, 7, 8):
-        width, height = height, width
-    mode = image.mode if image.mode in ("RGB", "L", "CMYK") else None
-    image.draft(mode, (width * _SHRINK_HEADROOM, height * _SHRINK_HEADROOM))
-
-
 def _normalise(image: Image.Image) -> Image.Image:
     """Any decoded mode to 8-bit L, RGB or RGBA, keeping its ICC profile in `info`."""
     icc = image.info.get("icc_profile")
@@ -192,79 +250,35 @@ def _normalise(image: Image.Image) -> Image.Image:
     return image
 
 
-def _to_srgb(image: Image.Image) -> Image.Image:
-    icc = image.info.get("icc_profile")
-    if icc and image.mode in ("RGB", "RGBA", "CMYK"):
+def _srgb_transform(icc: bytes | None, mode: str) -> ImageCms.ImageCmsTransform | None:
+    """From the image's profile to sRGB; None where there is nothing to convert (no profile,
+    already sRGB) or the profile is broken (the pixels are shown as they are, rather than
+    failing the photo)."""
+    if not icc:
+        return None
+    try:
+        source = ImageCms.ImageCmsProfile(io.BytesIO(icc))
+        if "sRGB" in ImageCms.getProfileDescription(source):
+            return None
+        return ImageCms.buildTransform(source, _SRGB, mode, mode)
+    except (ImageCms.PyCMSError, OSError, ValueError, TypeError):
+        return None
+
+
+def _converted(pixels: Pixels, transform: ImageCms.ImageCmsTransform | None) -> Pixels:
+    if transform is None:
+        return pixels
+    converted = ImageCms.applyTransform(Image.fromarray(pixels), transform)
+    return pixels if converted is None else np.asarray(converted)
+
+
+def _cmyk_to_srgb(image: Image.Image, icc: bytes | None) -> Image.Image:
+    if icc:
         try:
             source = ImageCms.ImageCmsProfile(io.BytesIO(icc))
-            if image.mode == "CMYK" or "sRGB" not in ImageCms.getProfileDescription(source):
-                out_mode = "RGBA" if image.mode == "RGBA" else "RGB"
-                converted = ImageCms.profileToProfile(image, source, _SRGB, outputMode=out_mode)
-                if converted is not None:
-                    return converted
+            converted = ImageCms.profileToProfile(image, source, _SRGB, outputMode="RGB")
+            if converted is not None:
+                return converted
         except (ImageCms.PyCMSError, OSError, ValueError, TypeError):
-            pass  # a broken profile: show the pixels as they are rather than fail the photo
-    if image.mode == "CMYK":
-        return image.convert("RGB")
-    return image
-
-
-def _has_alpha(image: Image.Image) -> bool:
-    if image.mode != "RGBA":
-        return False
-    low, _ = image.getchannel("A").getextrema()
-    return isinstance(low, int | float) and low < 255
-
-
-def _cascade(
-    base: Image.Image, targets: Sequence[tuple[VariantSpec, tuple[int, int]]], alpha: bool
-) -> list[Rendered]:
-    """Largest first, each variant resized from the smallest one already made that is big
-    enough, so no pixel is resampled from the full image more than once."""
-    if not alpha and base.mode == "RGBA":
-        base = base.convert("RGB")
-    made: list[Image.Image] = [base]
-    rendered: dict[int, Rendered] = {}
-    largest_first = sorted(
-        range(len(targets)), key=lambda i: targets[i][1][0] * targets[i][1][1], reverse=True
-    )
-    for index in largest_first:
-        spec, size = targets[index]
-        source = min(
-            (m for m in made if m.width >= size[0] and m.height >= size[1]),
-            key=lambda m: m.width * m.height,
-        )
-        resized = source if source.size == size else source.resize(size, Image.Resampling.LANCZOS)
-        made.append(resized)
-        rendered[index] = _encode(spec, resized, alpha)
-    return [rendered[index] for index in range(len(targets))]
-
-
-def _encode(spec: VariantSpec, image: Image.Image, alpha: bool) -> Rendered:
-    fmt = spec.format
-    if fmt == "auto":
-        fmt = "webp" if alpha else "jpeg"
-    out = io.BytesIO()
-    if fmt == "jpeg":
-        if image.mode == "RGBA":
-            image = _flatten(image)
-        image.save(out, "JPEG", quality=spec.quality)
-        content_type, extension = "image/jpeg", "jpg"
-    elif fmt == "webp":
-        image.save(out, "WEBP", quality=spec.quality, method=4)
-        content_type, extension = "image/webp", "webp"
-    elif fmt == "avif":
-        image.save(out, "AVIF", quality=spec.quality)
-        content_type, extension = "image/avif", "avif"
-    elif fmt == "png":
-        image.save(out, "PNG")
-        content_type, extension = "image/png", "png"
-    else:
-        raise Unsupported(f"variant {spec.name!r}: unknown output format {fmt!r}")
-    return Rendered(spec.name, out.getvalue(), image.width, image.height, content_type, extension)
-
-
-def _flatten(image: Image.Image) -> Image.Image:
-    background = Image.new("RGB", image.size, (255, 255, 255))
-    background.paste(image, mask=image.getchannel("A"))
-    return background
+            pass  # a broken profile: the naive conversion below
+    return image.convert("RGB")

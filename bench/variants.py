@@ -1,0 +1,218 @@
+"""darkroom's `develop()` against naive Pillow and libvips' own cascade, on the shared corpus.
+
+    .venv/bin/python -m bench.variants [--repeat N] [FILE…]
+
+All three make the same five JPEG q85 variants (widths 1024/640/320/150/100) of each file,
+on one core, in the same run; each engine's peak RSS is read from a fresh process per file.
+`bench/README.md` holds the latest figures and what they mean.
+"""
+
+from __future__ import annotations
+
+import argparse
+import io
+import os
+import statistics
+import subprocess
+import sys
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+# One core for every engine, libvips' own thread pool included; set before pyvips loads.
+os.environ["VIPS_CONCURRENCY"] = "1"
+os.environ.setdefault("OMP_NUM_THREADS", "1")
+
+import numpy as np
+import pillow_heif
+import pyvips
+from PIL import Image, ImageOps
+from rich.progress import Progress
+from tests.corpus import corpus_files
+from tests.unit.imaging_helpers import decode, luma, reference_image, roundtrip, ssim
+
+from darkroom.domain import VariantSpec
+from darkroom.imaging import develop
+from darkroom.imaging.formats import detect
+
+pillow_heif.register_heif_opener()
+Image.MAX_IMAGE_PIXELS = None
+
+WIDTHS = (1024, 640, 320, 150, 100)
+SPECS = tuple(VariantSpec(f"w{w}", w, format="jpeg") for w in WIDTHS)
+QUALITY = 85
+
+Outputs = list[bytes]
+Engine = Callable[[bytes], Outputs]
+
+
+def darkroom(data: bytes) -> Outputs:
+    return [v.data for v in develop(data, SPECS).variants]
+
+
+def naive_pillow(data: bytes) -> Outputs:
+    """What most code does: decode everything, then resize each variant from the full image."""
+    image = ImageOps.exif_transpose(Image.open(io.BytesIO(data))).convert("RGB")
+    outputs = []
+    for width in WIDTHS:
+        height = max(1, round(image.height * width / image.width))
+        out = io.BytesIO()
+        image.resize((width, height), Image.Resampling.LANCZOS).save(out, "JPEG", quality=QUALITY)
+        outputs.append(out.getvalue())
+    return outputs
+
+
+def libvips(data: bytes) -> Outputs:
+    """libvips' best: shrink-on-load to the largest width, then `thumbnail_image` down the
+    cascade. HEIC goes through pillow-heif first: pyvips-binary carries no HEVC decoder."""
+    if detect(data).name == "HEIF":
+        array = np.asarray(pillow_heif.open_heif(data))
+        image = pyvips.Image.new_from_array(array, interpretation="srgb")
+        image = image.thumbnail_image(WIDTHS[0])
+    else:
+        image = pyvips.Image.thumbnail_buffer(data, WIDTHS[0])
+    # Each step is made once in memory and the next made from it (a lazy chain would read
+    # the sequential source again for every output).
+    image = image.copy_memory()
+    outputs = []
+    for width in WIDTHS:
+        if image.width > width:
+            image = image.thumbnail_image(width).copy_memory()
+        if image.hasalpha():
+            image = image.flatten(background=[255, 255, 255])
+        outputs.append(image.jpegsave_buffer(Q=QUALITY, keep="none"))
+    return outputs
+
+
+ENGINES: dict[str, Engine] = {"darkroom": darkroom, "libvips": libvips, "pillow": naive_pillow}
+
+
+@dataclass(frozen=True)
+class Result:
+    file: str
+    kind: str
+    ms: dict[str, float]
+    rss_mb: dict[str, float]
+    worst_ssim: dict[str, float]
+    """Worst change of SSIM against Pillow LANCZOS from the full image, both through q85."""
+
+
+def kind_of(data: bytes) -> str:
+    """The image class a file belongs to, read from its bytes."""
+    image = Image.open(io.BytesIO(data))
+    megapixels = image.width * image.height / 1e6
+    fmt = detect(data).name
+    if fmt == "JPEG":
+        progressive = bool(image.info.get("progressive") or image.info.get("progression"))
+        rotated = image.getexif().get(0x0112, 1) in (5, 6, 7, 8)
+        shape = "progressive" if progressive else "rotated" if rotated else "baseline"
+        return f"JPEG {shape} {megapixels:.0f} MP"
+    return f"{fmt} {megapixels:.0f} MP"
+
+
+def median_ms(engine: Engine, data: bytes, repeat: int) -> float:
+    engine(data)  # warm caches and lazy imports
+    times = []
+    for _ in range(repeat):
+        start = time.perf_counter()
+        engine(data)
+        times.append((time.perf_counter() - start) * 1000)
+    return statistics.median(times)
+
+
+def worst_ssim(outputs: Outputs, data: bytes) -> float:
+    reference = reference_image(data)
+    worst = 1.0
+    for encoded in outputs:
+        got = decode(encoded)
+        truth = reference.resize(got.size, Image.Resampling.LANCZOS)
+        truth_luma = luma(truth)
+        baseline = ssim(luma(roundtrip(truth, "JPEG", QUALITY)), truth_luma)
+        worst = min(worst, ssim(luma(got), truth_luma) - baseline)
+    return worst
+
+
+def peak_rss_mb(engine: str, path: Path) -> float:
+    """The whole process's peak RSS for one file, in a fresh interpreter."""
+    done = subprocess.run(
+        [sys.executable, "-m", "bench.variants", "--rss-of", engine, str(path)],
+        check=True,
+        capture_output=True,
+        text=True,
+    )
+    return float(done.stdout.strip())
+
+
+def measure(path: Path, repeat: int) -> Result:
+    data = path.read_bytes()
+    return Result(
+        file=path.name,
+        kind=kind_of(data),
+        ms={name: median_ms(engine, data, repeat) for name, engine in ENGINES.items()},
+        rss_mb={name: peak_rss_mb(name, path) for name in ENGINES},
+        worst_ssim={
+            name: worst_ssim(ENGINES[name](data), data) for name in ("darkroom", "libvips")
+        },
+    )
+
+
+def report(results: Sequence[Result]) -> str:
+    """A Markdown table, one row per file, and a summary line."""
+    lines = [
+        f"Five JPEG q85 variants ({'/'.join(map(str, WIDTHS))}), one core, median ms.",
+        "",
+        "| file | class | darkroom | libvips | naive Pillow | ÷ libvips | ÷ Pillow "
+        "| peak RSS MB darkroom / libvips | worst ΔSSIM darkroom / libvips |",
+        "|---|---|---:|---:|---:|---:|---:|---:|---:|",
+    ]
+    for r in results:
+        lines.append(
+            f"| {r.file} | {r.kind} | {r.ms['darkroom']:.0f} | {r.ms['libvips']:.0f} "
+            f"| {r.ms['pillow']:.0f} | {r.ms['darkroom'] / r.ms['libvips']:.2f}× "
+            f"| {r.ms['darkroom'] / r.ms['pillow']:.2f}× "
+            f"| {r.rss_mb['darkroom']:.0f} / {r.rss_mb['libvips']:.0f} "
+            f"| {r.worst_ssim['darkroom']:+.4f} / {r.worst_ssim['libvips']:+.4f} |"
+        )
+    ratios = [r.ms["darkroom"] / r.ms["libvips"] for r in results]
+    lines += [
+        "",
+        f"darkroom ÷ libvips: median {statistics.median(ratios):.2f}×, worst {max(ratios):.2f}×;"
+        f" worst ΔSSIM {min(r.worst_ssim['darkroom'] for r in results):+.4f}",
+    ]
+    return "\n".join(lines)
+
+
+def rss_of(engine: str, path: Path) -> None:
+    """Prints the peak RSS in MB. `VmHWM`, not `ru_maxrss`: Linux carries the latter over
+    from the parent through fork and exec, so a big parent would hide the engine's peak."""
+    ENGINES[engine](path.read_bytes())
+    status = Path("/proc/self/status").read_text()
+    kilobytes = next(line.split()[1] for line in status.splitlines() if line.startswith("VmHWM:"))
+    print(int(kilobytes) / 1024)
+
+
+def main(argv: Sequence[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(description=(__doc__ or "").split("\n\n")[0])
+    parser.add_argument("files", nargs="*", type=Path, help="images (default: the corpus)")
+    parser.add_argument("--repeat", type=int, default=7, help="timed runs per engine and file")
+    parser.add_argument("--rss-of", metavar="ENGINE", help=argparse.SUPPRESS)
+    args = parser.parse_args(argv)
+    if hasattr(os, "sched_setaffinity"):
+        os.sched_setaffinity(0, {min(os.sched_getaffinity(0))})
+    if args.rss_of:
+        rss_of(args.rss_of, args.files[0])
+        return
+    files = args.files or corpus_files()
+    results = []
+    with Progress(transient=True) as progress:
+        for path in progress.track(files, description="measuring"):
+            try:
+                results.append(measure(path, args.repeat))
+            except Exception as exc:  # one engine refusing a file is a finding, not the end
+                progress.console.print(f"{path.name}: not measured, {type(exc).__name__}: {exc}")
+    print(report(results))
+
+
+if __name__ == "__main__":
+    main()
