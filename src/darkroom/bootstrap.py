@@ -121,6 +121,7 @@ def build(settings: Settings | None = None) -> Darkroom:
         settings.variant_specs(),
         settings.limits(),
         include_gps=settings.include_gps,
+        watermark=settings.watermark(),
     )
     served = {
         name: s for name, s in (("originals", originals), ("variants", variants)) if _self_served(s)

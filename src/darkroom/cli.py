@@ -216,7 +216,9 @@ def render(
     failed = 0
     for path in sorted(_files(files)):
         try:
-            variants = develop(path.read_bytes(), specs, limits).variants
+            variants = develop(
+                path.read_bytes(), specs, limits, watermark=settings.watermark()
+            ).variants
         except (DarkroomError, OSError) as exc:
             failed += 1
             console.print(f"{path}: {exc}")

@@ -14,7 +14,8 @@ from pydantic import AliasChoices, Field, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from darkroom.domain import DEFAULT_VARIANTS, VariantSpec
-from darkroom.imaging import Limits
+from darkroom.imaging import Limits, Watermark
+from darkroom.imaging.watermark import Position
 
 _SPEC = re.compile(
     r"(?P<name>[a-z][a-z0-9_-]{0,31}):(?P<w>\d+)?(?:x(?P<h>\d+))?(?::(?P<fmt>auto|jpeg|png|webp|avif))?"
@@ -120,6 +121,15 @@ class Settings(BaseSettings):
     max_upload_bytes: int = Field(50 * 1024 * 1024, ge=1, description="Largest original.")
     max_pixels: int = Field(100_000_000, ge=1, description="Largest image, in pixels.")
     max_frames: int = Field(1000, ge=1, description="Most frames in an animation.")
+    watermark_text: str = Field("", description="Text of the watermark; empty: none.")
+    watermark_variants: str = Field(
+        "w640,w1024,display", description="Variants that carry the watermark, comma-separated."
+    )
+    watermark_position: Position = Field("bottom-right", description="Where it sits.")
+    watermark_opacity: float = Field(0.5, gt=0, le=1, description="0 (invisible) to 1.")
+    watermark_size: float = Field(
+        0.25, gt=0, le=1, description="Width of the text as a fraction of the variant's."
+    )
     include_gps: bool = Field(False, description="Keep GPS position in the catalog summary.")
     upload_url_ttl: int = Field(
         300, ge=10, le=7 * 86400, description="Seconds an upload URL lives."
@@ -160,6 +170,17 @@ class Settings(BaseSettings):
         if self.notify.startswith("arn:"):
             self.notify = f"sns://{self.notify}"
         return self
+
+    def watermark(self) -> Watermark | None:
+        if not self.watermark_text.strip():
+            return None
+        return Watermark(
+            self.watermark_text,
+            frozenset(filter(None, (n.strip() for n in self.watermark_variants.split(",")))),
+            self.watermark_position,
+            self.watermark_opacity,
+            self.watermark_size,
+        )
 
     def limits(self) -> Limits:
         return Limits(

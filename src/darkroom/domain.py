@@ -66,9 +66,12 @@ DEFAULT_VARIANTS: tuple[VariantSpec, ...] = (
 )
 
 
-def recipe_of(specs: tuple[VariantSpec, ...], engine: str) -> str:
-    """Changes when the variants would come out different: other specs or another engine."""
-    parts = [engine] + [f"{s.name}:{s.width}x{s.height}:{s.format}:{s.quality}" for s in specs]
+def recipe_of(specs: tuple[VariantSpec, ...], engine: str, extra: str = "") -> str:
+    """Changes when the variants would come out different: other specs, another engine, or
+    anything else that changes pixels (`extra`, e.g. the watermark)."""
+    parts = [engine, extra] + [
+        f"{s.name}:{s.width}x{s.height}:{s.format}:{s.quality}" for s in specs
+    ]
     return hashlib.sha256("|".join(parts).encode()).hexdigest()[:16]
 
 
@@ -106,6 +109,8 @@ class Photo:
     duplicate_of: str = ""
     recipe: str = ""
     """Fingerprint of the variant settings the variants were made with (see `recipe_of`)."""
+    blurhash: str = ""
+    """A blurred preview for the gallery to paint while the variants load (blurha.sh)."""
     version: int = 1
 
     def evolve(self, **changes: object) -> Photo:

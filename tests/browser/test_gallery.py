@@ -171,7 +171,10 @@ def test_upload_browse_view_describe_delete(
         assert len(str(img.get_attribute("srcset")).split(",")) >= 4
         chosen = img.evaluate("i => i.currentSrc")
         assert chosen in widths and widths[chosen] <= 640, (chosen, widths)
-    assert page.locator("#grid canvas").count() == 0  # no blurhash from the API yet
+    # every ready photo has a blurhash from the API, painted under its image
+    ready = [p for p in photos if p["status"] == "ready"]
+    assert all(p["blurhash"] for p in ready)
+    assert page.locator("#grid > li[data-status=ready] canvas.placeholder").count() == len(ready)
 
     # --- the viewer: the newest photo, then through the rest by keys, swipes and buttons
     names = [p["filename"] for p in photos]

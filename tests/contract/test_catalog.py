@@ -48,6 +48,7 @@ def test_every_field_survives_the_round_trip(catalog: Catalog) -> None:
         metadata={"camera": "Fujifilm X-T5 ✓", "iso": 3200, "exposure": 0.004, "f": 2.8},
         duplicate_of="p0",
         recipe="0123456789abcdef",
+        blurhash="LSHLJVAV}TO@*I^kXm$%^+-qoz$$",
     )
     catalog.add(photo)
     for found in (catalog.get("p1"), catalog.get_by_key(photo.key)):

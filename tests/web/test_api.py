@@ -58,6 +58,8 @@ def test_json_upload_answers_the_processed_photo(client: TestClient) -> None:
     assert photo["status"] == "ready" and photo["filename"] == "holiday.jpg"
     assert photo["description"] == "beach" and (photo["width"], photo["height"]) == (1600, 1200)
     assert set(photo["variants"]) == {"thumb", "w150", "w320", "w640", "w1024", "display"}
+    assert len(photo["blurhash"]) == 28  # 4×3 components
+    assert client.get("/photos").json()["items"][0]["blurhash"] == photo["blurhash"]
     thumb = client.get(photo["variants"]["thumb"]["url"])
     assert thumb.status_code == 200
     assert thumb.headers["cache-control"] == "public, max-age=31536000, immutable"

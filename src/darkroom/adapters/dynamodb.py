@@ -38,6 +38,7 @@ _STRINGS = (
     "sha256",
     "duplicate_of",
     "recipe",
+    "blurhash",
 )
 _NUMBERS = ("size", "width", "height", "version")
 
@@ -217,7 +218,7 @@ def _variant_json(variant: Variant) -> list[object]:
 
 
 def _photo(item: Mapping[str, Any]) -> Photo:
-    text = {name: item[name]["S"] for name in _STRINGS}
+    text = {name: item[name]["S"] for name in _STRINGS if name in item}
     numbers = {name: int(item[name]["N"]) for name in _NUMBERS}
     variants = tuple(
         Variant(name, key, int(width), int(height), content_type, int(size))
@@ -237,6 +238,7 @@ def _photo(item: Mapping[str, Any]) -> Photo:
         sha256=text["sha256"],
         duplicate_of=text["duplicate_of"],
         recipe=text["recipe"],
+        blurhash=text.get("blurhash", ""),
         variants=variants,
         metadata=json.loads(item["metadata"]["S"]),
         **numbers,

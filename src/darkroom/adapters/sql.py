@@ -119,6 +119,7 @@ photos_table = Table(
     Column("metadata", _long_text(), nullable=False),
     Column("duplicate_of", _exact(64), nullable=False),
     Column("recipe", String(64), nullable=False),
+    Column("blurhash", String(128), nullable=False, server_default=""),
     Column("version", Integer, nullable=False),
     Column("created_at", _UtcDateTime, nullable=False),
     Column("updated_at", _UtcDateTime, nullable=False),

@@ -10,6 +10,7 @@ from dataclasses import dataclass, field
 
 from darkroom.domain import DEFAULT_VARIANTS, MetadataValue, VariantSpec
 from darkroom.imaging.formats import ACCEPTED, BY_CONTENT_TYPE, SNIFF_BYTES, Format, detect
+from darkroom.imaging.watermark import Watermark
 
 ENGINE = "darkroom-2"
 """Names the engine in each photo's recipe: a new engine re-renders on `darkroom reprocess`."""
@@ -50,6 +51,8 @@ class Rendered:
 class Developed:
     info: ImageInfo
     variants: tuple[Rendered, ...]
+    blurhash: str = ""
+    """A placeholder for the gallery to paint while the variants load (blurha.sh)."""
 
 
 def develop(
@@ -57,14 +60,16 @@ def develop(
     specs: Sequence[VariantSpec] = DEFAULT_VARIANTS,
     limits: Limits = Limits(),
     include_gps: bool = False,
+    watermark: Watermark | None = None,
 ) -> Developed:
-    """Validate `data`, read its metadata and render every variant in `specs`.
+    """Validate `data`, read its metadata and render every variant in `specs`, with
+    `watermark` on those it names.
 
     Raises `Unsupported` (not an image), `TooLarge` (over a limit) or `InvalidImage`.
     """
     from darkroom.imaging import engine
 
-    return engine.develop(data, specs, limits, include_gps)
+    return engine.develop(data, specs, limits, include_gps, watermark)
 
 
 def render(
@@ -90,6 +95,7 @@ __all__ = [
     "ImageInfo",
     "Limits",
     "Rendered",
+    "Watermark",
     "detect",
     "develop",
     "probe",

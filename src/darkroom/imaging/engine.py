@@ -20,7 +20,9 @@ from darkroom.imaging.encode import encode
 from darkroom.imaging.formats import HEIF, JPEG, SNIFF_BYTES, Format, detect
 from darkroom.imaging.integrity import check_container
 from darkroom.imaging.metadata import summarize
+from darkroom.imaging.placeholder import placeholder
 from darkroom.imaging.resample import Pixels, cascade
+from darkroom.imaging.watermark import Watermark, apply
 
 pillow_heif.register_heif_opener()
 # darkroom checks its own pixel limit from the header before decoding (see `_open`);
@@ -66,7 +68,11 @@ def probe(data: bytes, limits: Limits) -> ImageInfo:
 
 
 def develop(
-    data: bytes, specs: Sequence[VariantSpec], limits: Limits, include_gps: bool
+    data: bytes,
+    specs: Sequence[VariantSpec],
+    limits: Limits,
+    include_gps: bool,
+    watermark: Watermark | None = None,
 ) -> Developed:
     image, fmt = _open(data, limits)
     with image:
@@ -81,11 +87,23 @@ def develop(
     alpha = pixels.ndim == 3 and pixels.shape[2] == 4
     # Colour is converted on the outputs, a fraction of the decoded pixels.
     to_srgb = _srgb_transform(icc, "RGBA" if alpha else "RGB") if pixels.ndim == 3 else None
-    rendered = tuple(
-        encode(spec, _upright(_converted(variant, to_srgb), orientation))
+    finished = [
+        _marked(spec, _upright(_converted(variant, to_srgb), orientation), watermark)
         for spec, variant in zip(specs, cascade(pixels, sizes), strict=True)
+    ]
+    rendered = tuple(encode(spec, variant) for spec, variant in zip(specs, finished, strict=True))
+    smallest = min(finished, key=lambda p: p.shape[0] * p.shape[1], default=None)
+    return Developed(
+        info=_with_alpha(info, alpha),
+        variants=rendered,
+        blurhash="" if smallest is None else placeholder(smallest),
     )
-    return Developed(info=_with_alpha(info, alpha), variants=rendered)
+
+
+def _marked(spec: VariantSpec, pixels: Pixels, watermark: Watermark | None) -> Pixels:
+    if watermark is None or spec.name not in watermark.variants:
+        return pixels
+    return apply(watermark, pixels)
 
 
 def _decode(

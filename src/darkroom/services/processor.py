@@ -16,7 +16,7 @@ from enum import StrEnum
 from darkroom import keys
 from darkroom.domain import Photo, PhotoStatus, Variant, VariantSpec, recipe_of
 from darkroom.errors import PERMANENT_IMAGE_ERRORS, Conflict, NotFound
-from darkroom.imaging import ENGINE, Developed, Limits, develop
+from darkroom.imaging import ENGINE, Developed, Limits, Watermark, develop
 from darkroom.ports import BlobStore, Catalog, Notifier
 from darkroom.services.gallery import utcnow
 
@@ -43,6 +43,7 @@ class Processor:
         limits: Limits,
         *,
         include_gps: bool = False,
+        watermark: Watermark | None = None,
         clock: Callable[[], datetime] = utcnow,
     ) -> None:
         self._originals = originals
@@ -52,8 +53,9 @@ class Processor:
         self._specs = specs
         self._limits = limits
         self._include_gps = include_gps
+        self._watermark = watermark
         self._now = clock
-        self.recipe = recipe_of(specs, ENGINE)
+        self.recipe = recipe_of(specs, ENGINE, watermark.fingerprint if watermark else "")
 
     def process(self, photo_id: str) -> Outcome:
         """Raises only for transient trouble (a store or the catalog not answering);
@@ -86,7 +88,7 @@ class Processor:
 
         photo = self._save(photo.id, status=PhotoStatus.PROCESSING, reason="") or photo
         try:
-            developed = develop(data, self._specs, self._limits, self._include_gps)
+            developed = develop(data, self._specs, self._limits, self._include_gps, self._watermark)
         except PERMANENT_IMAGE_ERRORS as exc:
             return self._fail(photo, str(exc), sha256=digest, size=len(data))
         written = self._write_variants(photo, developed)
@@ -102,6 +104,7 @@ class Processor:
             metadata=dict(developed.info.metadata),
             variants=written,
             recipe=self.recipe,
+            blurhash=developed.blurhash,
         )
         if saved is None:
             log.info("photo %s: deleted while processing; dropping its variants", photo.id)

@@ -59,6 +59,7 @@ def photo_out(
         created_at=photo.created_at,
         updated_at=photo.updated_at,
         metadata=dict(photo.metadata),
+        blurhash=photo.blurhash,
         duplicate=duplicate,
         duplicate_of=photo.duplicate_of or None,
         original_url=signed(request, gallery.original_url(photo)) if has_original else None,

@@ -61,6 +61,9 @@ class PhotoOut(BaseModel):
     created_at: datetime
     updated_at: datetime
     metadata: dict[str, MetadataValue]
+    blurhash: str = Field(
+        "", description="A blurred preview (blurha.sh) to paint while the variants load."
+    )
     duplicate: bool = Field(
         False,
         description="True when these bytes were already uploaded; "
