@@ -2,7 +2,8 @@
 
     .venv/bin/python -m bench.variants [--repeat N] [FILE…]
 
-All three make the same five JPEG q85 variants (widths 1024/640/320/150/100) of each file,
+All three make the same five JPEG q85 variants (widths 1024/640/320/150/100) of each file
+(the corpus, and a 12 MP WebP and PNG made from one of its photos),
 on one core, in the same run; each engine's peak RSS is read from a fresh process per file.
 `bench/README.md` holds the latest figures and what they mean.
 """
@@ -12,9 +13,11 @@ from __future__ import annotations
 import argparse
 import io
 import os
+import shutil
 import statistics
 import subprocess
 import sys
+import tempfile
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -183,6 +186,22 @@ def report(results: Sequence[Result]) -> str:
     return "\n".join(lines)
 
 
+def derived(folder: Path) -> list[Path]:
+    """Photo-sized WebP and PNG, which the corpus lacks: a 12 MP phone photo re-encoded."""
+    source = next(p for p in corpus_files() if p.name.startswith("L04_"))
+    with Image.open(source) as image:
+        photo = ImageOps.exif_transpose(image).convert("RGB")
+    made = []
+    for name, fmt, options in (
+        ("derived_12mp.webp", "WEBP", {"quality": 90}),
+        ("derived_12mp.png", "PNG", {"compress_level": 6}),
+    ):
+        path = folder / name
+        photo.save(path, fmt, **options)
+        made.append(path)
+    return made
+
+
 def rss_of(engine: str, path: Path) -> None:
     """Prints the peak RSS in MB. `VmHWM`, not `ru_maxrss`: Linux carries the latter over
     from the parent through fork and exec, so a big parent would hide the engine's peak."""
@@ -203,7 +222,8 @@ def main(argv: Sequence[str] | None = None) -> None:
     if args.rss_of:
         rss_of(args.rss_of, args.files[0])
         return
-    files = args.files or corpus_files()
+    scratch = Path(tempfile.mkdtemp(prefix="darkroom-bench-"))
+    files = args.files or [*corpus_files(), *derived(scratch)]
     results = []
     with Progress(transient=True) as progress:
         for path in progress.track(files, description="measuring"):
@@ -211,6 +231,7 @@ def main(argv: Sequence[str] | None = None) -> None:
                 results.append(measure(path, args.repeat))
             except Exception as exc:  # one engine refusing a file is a finding, not the end
                 progress.console.print(f"{path.name}: not measured, {type(exc).__name__}: {exc}")
+    shutil.rmtree(scratch)
     print(report(results))
 
 

@@ -15,11 +15,11 @@ from PIL import Image, ImageCms, UnidentifiedImageError
 
 from darkroom.domain import VariantSpec
 from darkroom.errors import DarkroomError, InvalidImage, TooLarge
-from darkroom.imaging import Developed, ImageInfo, Limits
+from darkroom.imaging import Developed, ImageInfo, Limits, vipsload
 from darkroom.imaging.encode import encode
-from darkroom.imaging.formats import HEIF, JPEG, SNIFF_BYTES, Format, detect
+from darkroom.imaging.formats import HEIF, JPEG, PNG, SNIFF_BYTES, WEBP, Format, detect
 from darkroom.imaging.integrity import check_container
-from darkroom.imaging.metadata import summarize
+from darkroom.imaging.metadata import exif_of, summarize
 from darkroom.imaging.placeholder import placeholder
 from darkroom.imaging.resample import Pixels, cascade
 from darkroom.imaging.watermark import Watermark, apply
@@ -121,6 +121,8 @@ def _decode(
         if image.mode in ("RGB", "L"):
             return _scaled_jpeg(data, image.mode, widest), icc
         image.draft(image.mode if image.mode == "CMYK" else None, widest)
+    if fmt in (PNG, WEBP):
+        return vipsload.load(data, _decode_scale(image.size, sizes))
     if fmt is HEIF:
         # pillow-heif hands its buffer over without the copy Pillow's would cost.
         heif = pillow_heif.open_heif(data, convert_hdr_to_8bit=True)
@@ -131,6 +133,14 @@ def _decode(
     if normal.mode == "CMYK":  # no CMYK past this point: converted here, whole
         return np.asarray(_cmyk_to_srgb(normal, icc)), None
     return np.asarray(normal), icc
+
+
+def _decode_scale(stored: tuple[int, int], sizes: Sequence[tuple[int, int]]) -> float:
+    """The fraction of the stored size that gives the largest size its headroom."""
+    if not sizes:
+        return 1.0
+    need = max(max(w / stored[0], h / stored[1]) for w, h in sizes) * _SHRINK_HEADROOM
+    return min(1.0, need)
 
 
 def _scaled_jpeg(data: bytes, mode: str, at_least: tuple[int, int]) -> Pixels:
@@ -236,7 +246,7 @@ def _with_alpha(info: ImageInfo, alpha: bool) -> ImageInfo:
 
 def _orientation(image: Image.Image) -> int:
     try:
-        value = image.getexif().get(0x0112, 1)
+        value = exif_of(image).get(0x0112, 1)
     except Exception:  # a damaged EXIF block means "as stored"
         return 1
     return value if isinstance(value, int) and 1 <= value <= 8 else 1

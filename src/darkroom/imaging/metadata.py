@@ -19,9 +19,18 @@ _EXIF = {
 }
 
 
+def exif_of(image: Image.Image) -> Image.Exif:
+    """The image's EXIF, read without decoding pixels. Pillow's PNG reader decodes the whole
+    image to look for an eXIf chunk after the pixels; darkroom reads only one before them,
+    where the PNG specification puts it."""
+    if image.format == "PNG" and "exif" not in image.info:
+        return Image.Exif()
+    return image.getexif()
+
+
 def summarize(image: Image.Image, include_gps: bool = False) -> dict[str, MetadataValue]:
     try:
-        exif = image.getexif()
+        exif = exif_of(image)
         sub = exif.get_ifd(ExifTags.IFD.Exif)
     except Exception:  # a damaged EXIF block must not cost the photo
         return {}

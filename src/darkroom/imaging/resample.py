@@ -8,7 +8,8 @@ invisible pixels (Pillow does the same).
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
+from typing import Protocol, TypeVar
 
 import numpy as np
 import pyvips
@@ -17,49 +18,79 @@ from numpy.typing import NDArray
 Pixels = NDArray[np.uint8]
 """height × width (× bands): 1 band grey, 3 RGB, 4 RGBA, 8 bits a sample."""
 
-KERNEL = "lanczos3"
 _MAX_PURE_REDUCTION = 100
 SOURCE_RATIO = 3.0
 """Each variant is made from an image at least this many times its size (or the decoded
 image): Lanczos from a barely larger image loses detail that one from far above keeps."""
+_ALPHA_SOURCE_RATIO = 10.0
+"""8-bit premultiplied alpha loses a little more at each step."""
 
 # Each image is resized once: the operation cache would only hold pixels nobody asks for.
 pyvips.cache_set_max(0)
 
 
+class _Sized(Protocol):
+    @property
+    def width(self) -> int: ...
+
+    @property
+    def height(self) -> int: ...
+
+
+S = TypeVar("S", bound=_Sized)
+
+
 def cascade(pixels: Pixels, sizes: Sequence[tuple[int, int]]) -> list[Pixels]:
     """`pixels` resized to each (width, height) of `sizes`, in the order given."""
-    height, width = pixels.shape[:2]
-    bands = 1 if pixels.ndim == 2 else pixels.shape[2]
     source = np.ascontiguousarray(pixels)
+    height, width = source.shape[:2]
+    bands = 1 if source.ndim == 2 else source.shape[2]
     image = pyvips.Image.new_from_memory(source.data, width, height, bands, "uchar")
     alpha = bands == 4
     if alpha:
-        # Premultiplied in floats: slower than integers, but 8 or 16 bits lose detail at the
-        # small sizes (measured with the SSIM gate of the corpus tests).
-        image = image.premultiply()
-    made: list[pyvips.Image] = [image]
+        # 8-bit premultiplied, as Pillow resamples RGBA: libvips resamples floats several
+        # times slower. Made once, in memory: every variant starts from it.
+        image = (image.premultiply() + 0.5).cast("uchar").copy_memory()
+    return _cascade(
+        image,
+        sizes,
+        _vips_resize,
+        lambda made: _pixels((made.unpremultiply() + 0.5).cast("uchar") if alpha else made, source),
+        _ALPHA_SOURCE_RATIO if alpha else SOURCE_RATIO,
+    )
+
+
+def _cascade(
+    start: S,
+    sizes: Sequence[tuple[int, int]],
+    resize: Callable[[S, int, int], S],
+    pixels_of: Callable[[S], Pixels],
+    ratio: float,
+) -> list[Pixels]:
+    made = [start]
     results: dict[int, Pixels] = {}
     for index in sorted(range(len(sizes)), key=lambda i: sizes[i][0] * sizes[i][1], reverse=True):
         w, h = sizes[index]
         base = min(
-            (m for m in made if m.width >= w * SOURCE_RATIO and m.height >= h * SOURCE_RATIO),
+            (m for m in made if m.width >= w * ratio and m.height >= h * ratio),
             key=lambda m: m.width * m.height,
-            default=image,
+            default=start,
         )
         if (base.width, base.height) != (w, h):
-            factor = max(base.width / w, base.height / h)
-            # Lanczos all the way, no box pre-shrink (it costs detail at the small sizes),
-            # up to the reduction libvips' kernels can take in one go.
-            gap = 0.0 if factor <= _MAX_PURE_REDUCTION else 2.0
-            base = base.resize(w / base.width, vscale=h / base.height, kernel=KERNEL, gap=gap)
-            # materialised once, so the smaller variants made from it do not redo the work
-            base = base.copy_memory()
+            base = resize(base, w, h)
             made.append(base)
-        results[index] = _pixels(
-            (base.unpremultiply() + 0.5).cast("uchar") if alpha else base, source
-        )
+        results[index] = pixels_of(base)
     return [results[index] for index in range(len(sizes))]
+
+
+def _vips_resize(image: pyvips.Image, w: int, h: int) -> pyvips.Image:
+    factor = max(image.width / w, image.height / h)
+    # Lanczos all the way, no box pre-shrink (it costs detail at the small sizes), up to
+    # the reduction libvips' kernels can take in one go.
+    gap = 0.0 if factor <= _MAX_PURE_REDUCTION else 2.0
+    resized = image.resize(w / image.width, vscale=h / image.height, kernel="lanczos3", gap=gap)
+    # materialised once, so the smaller variants made from it do not redo the work
+    return resized.copy_memory()
 
 
 def _pixels(image: pyvips.Image, source: Pixels) -> Pixels:

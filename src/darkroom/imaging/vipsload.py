@@ -1,0 +1,27 @@
+"""PNG and WebP decoded by libvips: libspng is faster than Pillow's zlib path, and libwebp
+can scale while decoding, which Pillow does not offer. Headers were checked by Pillow
+before (limits, integrity); what libvips still refuses becomes `InvalidImage` upstream."""
+
+from __future__ import annotations
+
+import pyvips
+
+from darkroom.imaging.resample import Pixels
+
+
+def load(data: bytes, scale: float = 1.0) -> tuple[Pixels, bytes | None]:
+    """The first frame as 8-bit grey, RGB or RGBA pixels, and its ICC profile. `scale` < 1
+    asks libwebp for a smaller decode; other formats ignore it."""
+    options: dict[str, object] = {"access": "sequential", "fail_on": "error"}
+    if scale < 1 and data[8:12] == b"WEBP":
+        options["scale"] = scale
+    image = pyvips.Image.new_from_buffer(data, "", **options)
+    icc = image.get("icc-profile-data") if image.get_typeof("icc-profile-data") else None
+    if image.format == "ushort":  # 16 bits a sample: the high byte, as Pillow's path keeps
+        image = (image >> 8).cast("uchar")
+    elif image.format != "uchar":
+        image = image.cast("uchar")
+    if image.bands == 2:  # grey and alpha
+        image = image.colourspace("srgb")
+    pixels: Pixels = image.numpy().reshape(image.height, image.width, image.bands)
+    return (pixels[:, :, 0] if image.bands == 1 else pixels), icc
