@@ -114,14 +114,18 @@ def kind_of(data: bytes) -> str:
     return f"{fmt} {megapixels:.0f} MP"
 
 
-def median_ms(engine: Engine, data: bytes, repeat: int) -> float:
-    engine(data)  # warm caches and lazy imports
-    times = []
+def median_ms(data: bytes, repeat: int) -> dict[str, float]:
+    """Median ms of each engine. The engines take turns within each round, so a burst of
+    load elsewhere on the machine falls on all of them, not on one."""
+    for engine in ENGINES.values():
+        engine(data)  # warm caches and lazy imports
+    times: dict[str, list[float]] = {name: [] for name in ENGINES}
     for _ in range(repeat):
-        start = time.perf_counter()
-        engine(data)
-        times.append((time.perf_counter() - start) * 1000)
-    return statistics.median(times)
+        for name, engine in ENGINES.items():
+            start = time.perf_counter()
+            engine(data)
+            times[name].append((time.perf_counter() - start) * 1000)
+    return {name: statistics.median(values) for name, values in times.items()}
 
 
 def worst_ssim(outputs: Outputs, data: bytes) -> float:
@@ -152,7 +156,7 @@ def measure(path: Path, repeat: int) -> Result:
     return Result(
         file=path.name,
         kind=kind_of(data),
-        ms={name: median_ms(engine, data, repeat) for name, engine in ENGINES.items()},
+        ms=median_ms(data, repeat),
         rss_mb={name: peak_rss_mb(name, path) for name in ENGINES},
         worst_ssim={
             name: worst_ssim(ENGINES[name](data), data) for name in ("darkroom", "libvips")
