@@ -1,4 +1,5 @@
-"""Signing up, in and out on the page, with the links of the mails a real SMTP server got."""
+"""Signing up, in and out on the page, with the links of the mails a real SMTP server got;
+and a share link opened by someone who is not signed in."""
 
 from __future__ import annotations
 
@@ -92,5 +93,23 @@ def test_sign_up_follow_the_mail_sign_in_upload_sign_out(
     page.get_by_label("Password", exact=True).fill("another page password")
     page.get_by_role("button", name="Sign in").click()
     expect(page.locator("#grid > li")).to_have_count(1)
+
+    # A share link shows the photo to someone who is not signed in.
+    page.locator("#grid > li").first.click()
+    page.get_by_role("button", name="Share link").click()
+    field = page.get_by_label("Anyone with this link sees the photo until")
+    expect(field).to_have_value(re.compile(re.escape(users_server.url + "/#shared=")))
+    link = field.input_value()
+    stranger = new_context(browser, DESKTOP)
+    shared = stranger.new_page()
+    shared.on("pageerror", lambda error: watch.errors.append(str(error)))
+    serve_document(shared, users_server, "/", "")
+    shared.goto(link)
+    expect(shared.get_by_role("heading", name="red.jpg")).to_be_visible()
+    expect(shared.locator("#shared-image")).to_have_js_property("complete", True)
+    assert shared.locator("#shared-image").evaluate("i => i.naturalWidth") > 0
+    expect(shared.get_by_role("heading", name="Sign in")).to_be_hidden()
+    assert run_axe(shared) == [], describe_violations(run_axe(shared))
+    stranger.close()
     context.close()
     watch.check()

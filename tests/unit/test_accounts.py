@@ -81,7 +81,10 @@ def test_an_unverified_sign_up_again_sets_a_new_password(
     accounts: Accounts, mailer: MemoryMailer
 ) -> None:
     accounts.sign_up("ann@example.org", "somebody else's password")
+    first = _token(mailer, "verify")
     accounts.sign_up("ann@example.org", PASSWORD)
+    with pytest.raises(Unauthorized, match="out of date"):
+        accounts.verify("", first)
     accounts.verify("", _token(mailer, "verify"))
     with pytest.raises(Unauthorized):
         accounts.sign_in("ann@example.org", "somebody else's password")

@@ -89,7 +89,7 @@ def world(local_client: TestClient, local_darkroom: Darkroom) -> dict[str, Any]:
         "ann": ann,
         "bob": bob,
         "photo": {"id": photo["id"], "key": photo["key"], "share": share["id"]},
-        "share_url": share["url"],
+        "share_url": "/shared/" + share["url"].split("#shared=", 1)[1],
         "expired": {"Authorization": f"Bearer {codec.issue('access', ann_id, -60, ses=0)}"},
         "tampered": {
             "Authorization": f"Bearer {head}.{payload}.{signature[:-4]}{signature[-4:][::-1]}"

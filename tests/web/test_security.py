@@ -9,9 +9,11 @@ import pytest
 from fastapi.testclient import TestClient
 
 from darkroom.bootstrap import ConfigError, Darkroom, build
+from darkroom.errors import TooManyRequests
 from darkroom.web.app import create_app
 from darkroom.web.headers import HideSecrets
-from tests.web.signing_in import PASSWORD, local_settings
+from darkroom.web.ratelimit import RateLimits
+from tests.web.signing_in import PASSWORD, local_settings, sign_up
 
 
 def test_every_answer_carries_the_security_headers(local_client: TestClient) -> None:
@@ -44,7 +46,7 @@ def test_no_cors_unless_asked(local_client: TestClient) -> None:
 
 
 def test_sign_in_attempts_are_limited_per_client(tmp_path: Path) -> None:
-    dr = build(local_settings(tmp_path, rate_sign_in=3, rate_listing=2, workers=0))
+    dr = build(local_settings(tmp_path, rate_sign_in=3, workers=0))
     wrong = {"email": "ann@example.org", "password": PASSWORD}
     with TestClient(create_app(dr)) as client:
         for _ in range(3):
@@ -52,10 +54,23 @@ def test_sign_in_attempts_are_limited_per_client(tmp_path: Path) -> None:
         limited = client.post("/auth/sign-in", json=wrong)
         assert limited.status_code == 429 and limited.json()["error"] == "too_many_requests"
         assert 1 <= int(limited.headers["retry-after"]) <= 60
-        # Other kinds of request count apart.
+
+
+def test_listings_are_limited_per_address_and_per_user(tmp_path: Path) -> None:
+    dr = build(local_settings(tmp_path, rate_listing=2, workers=0))
+    with TestClient(create_app(dr)) as client:
+        ann = sign_up(client, dr, "ann@example.org")
+        assert client.get("/photos", headers=ann).status_code == 200
+        assert client.get("/list", headers=ann).status_code == 200
+        assert client.get("/photos", headers=ann).status_code == 429
+        # Uploads count apart; nobody signed in is refused before anything is counted.
+        assert client.post("/uploads", json={"content_type": "image/png"}, headers=ann).is_success
         assert client.get("/photos").status_code == 401
-        assert client.get("/photos").status_code == 401
-        assert client.get("/photos").status_code == 429
+    limits = RateLimits({"listing": 1})
+    limits.take("listing", "user:ann")
+    limits.take("listing", "user:bob")
+    with pytest.raises(TooManyRequests):
+        limits.take("listing", "user:ann")
 
 
 def test_without_sign_in_the_account_routes_are_404(memory_darkroom: Darkroom) -> None:

@@ -92,14 +92,21 @@ class Accounts:
             # Unverified: whoever proves the address now sets the password.
             existing = existing.evolve(password_hash=self._hasher.hash(password))
             self._users.update(existing)
-        token = self._codec.issue("verify", existing.id, self._ttl.verify)
+        # Bound to this password: should someone sign up again with the address before it is
+        # confirmed, the older link stops working instead of confirming their password.
+        token = self._codec.issue(
+            "verify", existing.id, self._ttl.verify, pwd=_fingerprint(existing.password_hash)
+        )
         self._mail(
             email, "Confirm your darkroom account", _VERIFY.format(link=self._link("verify", token))
         )
         log.info("user %s signed up", existing.id)
 
     def verify(self, email: str, code: str) -> None:
-        user = self._user(self._codec.read(code, "verify")["sub"])
+        claims = self._codec.read(code, "verify")
+        user = self._user(claims["sub"])
+        if claims.get("pwd") != _fingerprint(user.password_hash) and not user.verified:
+            raise Unauthorized("this link is out of date: use the one in the latest mail")
         if not user.verified:
             self._users.update(user.evolve(verified=True))
             log.info("user %s verified their address", user.id)
@@ -198,7 +205,8 @@ class Accounts:
 
 
 def _fingerprint(password_hash: str) -> str:
-    """Ties a reset link to the password it replaces, so the link works once."""
+    """Ties a link to the password it was sent for: a reset link then works once, and a
+    verification link only confirms the password that was chosen with it."""
     return hashlib.sha256(password_hash.encode()).hexdigest()[:16]
 
 

@@ -17,7 +17,7 @@ from darkroom.errors import BadRequest, Unsupported
 from darkroom.services.gallery import Gallery, Uploaded
 from darkroom.web.deps import DarkroomDep, GalleryDep, Owner, photo_out, signed
 from darkroom.web.errors import error_body
-from darkroom.web.ratelimit import limited
+from darkroom.web.ratelimit import limited_caller
 from darkroom.web.schemas import (
     DescriptionPatch,
     ErrorOut,
@@ -33,8 +33,8 @@ router = APIRouter()
 ERRORS: dict[int | str, dict[str, Any]] = {
     code: {"model": ErrorOut} for code in (400, 401, 404, 409, 413, 415, 422, 429, 503)
 }
-UPLOAD_RATE = [Depends(limited("upload"))]
-LISTING_RATE = [Depends(limited("listing"))]
+UPLOAD_RATE = [Depends(limited_caller("upload"))]
+LISTING_RATE = [Depends(limited_caller("listing"))]
 ACCEPTED: dict[int | str, dict[str, Any]] = {
     202: {"model": PhotoOut, "description": "Stored; still processing."}
 }

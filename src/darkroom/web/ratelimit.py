@@ -16,6 +16,7 @@ from typing import Literal
 from fastapi import Request
 
 from darkroom.errors import TooManyRequests
+from darkroom.web.deps import Owner
 
 Kind = Literal["sign_in", "upload", "listing"]
 _MAX_BUCKETS = 10_000
@@ -72,5 +73,17 @@ def limited(kind: Kind) -> Callable[[Request], Awaitable[None]]:
     async def check(request: Request) -> None:
         limits: RateLimits = request.app.state.rate_limits
         limits.take(kind, client_of(request))
+
+    return check
+
+
+def limited_caller(kind: Kind) -> Callable[[Request, str], Awaitable[None]]:
+    """Counted against the caller's address and, apart, against the signed-in user, so that
+    neither many addresses nor many accounts get around the limit."""
+
+    async def check(request: Request, owner: Owner) -> None:
+        limits: RateLimits = request.app.state.rate_limits
+        limits.take(kind, client_of(request))
+        limits.take(kind, f"user:{owner}")
 
     return check

@@ -29,7 +29,10 @@ class ShareRequest(BaseModel):
 
 class ShareOut(BaseModel):
     id: str
-    url: str = Field(description="Shows the photo to whoever has it, until it expires.")
+    url: str = Field(
+        description="The gallery page showing the photo to whoever has the link, until it "
+        "expires; the token after `#shared=` is what `GET /shared/{token}` takes."
+    )
     created_at: datetime
     expires_at: datetime
 
@@ -55,10 +58,10 @@ Token = Annotated[str, Path(max_length=2048)]
 
 
 def _out(request: Request, sharing: Sharing, share: Share) -> ShareOut:
-    path = request.url_for("open_share", token=sharing.token(share))
-    return ShareOut(
-        id=share.id, url=str(path), created_at=share.created_at, expires_at=share.expires_at
-    )
+    # The gallery page shows it; the token goes after `#`, so it reaches no server's log.
+    page = darkroom(request).settings.public_url or str(request.base_url)
+    link = f"{page.rstrip('/')}/#shared={sharing.token(share)}"
+    return ShareOut(id=share.id, url=link, created_at=share.created_at, expires_at=share.expires_at)
 
 
 @router.post(

@@ -118,6 +118,8 @@ export const api = {
   resetPassword: (email, code, password) =>
     call("POST", "auth/reset-password", { email, code, password }),
   signOut: () => call("POST", "auth/sign-out"),
+  share: (photoId) => call("POST", `photos/${id(photoId)}/shares`, {}),
+  shared: (token) => call("GET", `shared/${encodeURIComponent(token)}`),
   /** Starts processing without waiting for it: the page polls the status instead, so that a
    * batch of uploads never holds all of the browser's connections to the server. */
   complete(completeUrl) {

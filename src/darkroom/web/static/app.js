@@ -4,6 +4,7 @@
 import { Account } from "./account.js";
 import { api } from "./api.js";
 import { Gallery } from "./gallery.js";
+import { showShared } from "./share.js";
 import { Uploads } from "./uploads.js";
 import { Viewer } from "./viewer.js";
 
@@ -42,6 +43,10 @@ function acceptDrops(onFiles) {
 }
 
 async function main() {
+  if (await showShared()) {
+    document.documentElement.dataset.ready = "true";
+    return;
+  }
   const gallery = new Gallery({
     grid: $("grid"), more: $("more"), sentinel: $("sentinel"), empty: $("empty"),
     error: $("gallery-error"),
