@@ -9,6 +9,8 @@ import pytest
 
 from darkroom.bootstrap import Darkroom, build
 from darkroom.config import Settings
+from tests.e2e.conftest import Server
+from tests.smtp_inbox import Inbox, smtp_server
 
 
 @pytest.fixture
@@ -28,3 +30,25 @@ def memory_darkroom(tmp_path: Path) -> Iterator[Darkroom]:
     )
     yield dr
     dr.stop_workers()
+
+
+@pytest.fixture
+def inbox() -> Iterator[Inbox]:
+    """A real SMTP server, in process."""
+    with smtp_server() as server:
+        yield server
+
+
+@pytest.fixture
+def users_server(tmp_path: Path, inbox: Inbox) -> Iterator[Server]:
+    """The real server with its own accounts (DARKROOM_AUTH=local), mailing `inbox`."""
+    running = Server(tmp_path / "data")
+    running.env = {
+        "DARKROOM_AUTH": "local",
+        "DARKROOM_MAIL": f"smtp://127.0.0.1:{inbox.port}",
+        "DARKROOM_MAIL_FROM": "darkroom <darkroom@gallery.test>",
+        "DARKROOM_PUBLIC_URL": running.url,
+    }
+    running.start()
+    yield running
+    running.stop()

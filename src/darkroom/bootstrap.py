@@ -25,6 +25,8 @@ from darkroom.signing import UrlSigner
 
 if TYPE_CHECKING:
     from darkroom.adapters.sql import SqlDatabase
+    from darkroom.ports import Identity, Users
+    from darkroom.services.sharing import Sharing
 
 log = logging.getLogger(__name__)
 
@@ -57,6 +59,10 @@ class Darkroom:
     wakeup: threading.Event = field(default_factory=threading.Event)
     _threads: list[threading.Thread] = field(default_factory=list)
     _stop: threading.Event = field(default_factory=threading.Event)
+    identity: Identity | None = None
+    """Who callers are; None with DARKROOM_AUTH=none (one user, no sign-in)."""
+    sharing: Sharing | None = None
+    """Share links; None where the catalog has no place to keep them (DynamoDB)."""
 
     def worker(self, name: str = "worker") -> Worker:
         s = self.settings
@@ -126,6 +132,7 @@ def build(settings: Settings | None = None) -> Darkroom:
     served = {
         name: s for name, s in (("originals", originals), ("variants", variants)) if _self_served(s)
     }
+    mailer = _mailer(settings)
     return Darkroom(
         settings,
         originals,
@@ -134,13 +141,15 @@ def build(settings: Settings | None = None) -> Darkroom:
         queue,
         transactions,
         notifier,
-        _mailer(settings),
+        mailer,
         gallery,
         processor,
         cleanup,
         signer,
         served,
         wakeup,
+        identity=_identity(settings, db, mailer),
+        sharing=_sharing(settings, db, gallery),
     )
 
 
@@ -315,6 +324,60 @@ def _mailer(settings: Settings) -> Mailer:
 
     factories = {"log": logged, "memory": memory, "smtp": smtp}
     return _pick(factories, settings.mail, "DARKROOM_MAIL")()
+
+
+def _sharing(settings: Settings, db: SqlDatabase | None, gallery: Gallery) -> Sharing | None:
+    if db is None and _scheme(settings.catalog_url()) != "memory":
+        return None
+    from darkroom.services.sharing import Sharing
+    from darkroom.tokens import TokenCodec
+
+    codec = TokenCodec(_secret(settings))
+    if db is not None:
+        from darkroom.adapters.sql_accounts import SqlShares
+
+        db.create_schema()
+        return Sharing(gallery, SqlShares(db), codec, settings.share_ttl)
+    from darkroom.adapters.memory import MemoryShares
+
+    return Sharing(gallery, MemoryShares(), codec, settings.share_ttl)
+
+
+def _identity(settings: Settings, db: SqlDatabase | None, mailer: Mailer) -> Identity | None:
+    def none() -> Identity | None:
+        return None
+
+    def local() -> Identity | None:
+        from darkroom.adapters.memory import MemoryUsers
+        from darkroom.services.accounts import Accounts, Lifetimes
+        from darkroom.tokens import TokenCodec
+
+        lifetimes = Lifetimes(access=settings.access_token_ttl, refresh=settings.refresh_token_ttl)
+        if db is not None:
+            from darkroom.adapters.sql_accounts import SqlUsers
+
+            db.create_schema()
+            users: Users = SqlUsers(db)
+        elif _scheme(settings.catalog_url()) == "memory":
+            users = MemoryUsers()
+        else:
+            raise ConfigError(
+                "DARKROOM_AUTH=local keeps accounts in the catalog's database: "
+                "set DARKROOM_CATALOG to an SQL database, or use cognito://"
+            )
+        codec = TokenCodec(_secret(settings))
+        return Accounts(users, mailer, codec, settings.page_url(), lifetimes)
+
+    def cognito() -> Identity | None:
+        from darkroom.adapters.cognito import CognitoIdentity
+
+        try:
+            return CognitoIdentity.from_url(settings.auth)
+        except ValueError as exc:
+            raise ConfigError(f"DARKROOM_AUTH: {exc}") from None
+
+    factories = {"none": none, "local": local, "cognito": cognito}
+    return _pick(factories, settings.auth, "DARKROOM_AUTH")()
 
 
 def _pick(factories: dict[str, F], url: str, setting: str) -> F:

@@ -97,7 +97,34 @@ class Settings(BaseSettings):
         "smtp://[user:password@]host[:port][?tls=starttls|ssl].",
     )
     mail_from: str = Field("darkroom <darkroom@localhost>", description="Sender of mail.")
-    auth: str = Field("none", description="none: one user, no sign-in.")
+    auth: str = Field(
+        "none",
+        description="none: one user, no sign-in; local: darkroom's own accounts in the "
+        "catalog's SQL database; cognito://POOL_ID?client_id=…[&region=…&endpoint_url=…"
+        "&jwks_url=…&issuer=…]: a Cognito user pool.",
+    )
+    public_url: str = Field(
+        "",
+        description="Where people reach the page; the links in mails point here. "
+        "Default: http://HOST:PORT.",
+    )
+    access_token_ttl: int = Field(
+        900, ge=60, le=86400, description="Seconds an access token of local accounts lives."
+    )
+    refresh_token_ttl: int = Field(
+        30 * 86400, ge=300, description="Seconds a refresh token of local accounts lives."
+    )
+    share_ttl: int = Field(
+        7 * 86400, ge=60, le=365 * 86400, description="Longest a share link lives, in seconds."
+    )
+    cors_origins: str = Field(
+        "", description="Other origins the API answers, comma-separated; none by default."
+    )
+    rate_sign_in: int = Field(
+        20, ge=0, description="Sign-in attempts (and sign-ups, resets) per minute per client."
+    )
+    rate_upload: int = Field(120, ge=0, description="Uploads started per minute per client.")
+    rate_listing: int = Field(600, ge=0, description="Listings per minute per client.")
     secret: str = Field(
         "",
         description="Key for signed URLs; at least 16 characters. "
@@ -218,3 +245,10 @@ class Settings(BaseSettings):
 
     def catalog_url(self) -> str:
         return self.catalog or f"sqlite:///{(self.data_dir / 'darkroom.db').resolve()}"
+
+    def page_url(self) -> str:
+        return self.public_url or f"http://{self.host}:{self.port}"
+
+    def auth_mode(self) -> str:
+        """`none`, `local` or `cognito`."""
+        return self.auth.split("://")[0].strip().lower() or "none"

@@ -164,3 +164,41 @@ class Mail:
     subject: str
     body: str
     """Plain text."""
+
+
+@dataclass(frozen=True, slots=True)
+class User:
+    """Someone who signs in with darkroom's own accounts (DARKROOM_AUTH=local)."""
+
+    id: str
+    email: str
+    """Lower case; unique."""
+    password_hash: str
+    created_at: datetime
+    verified: bool = False
+    session: int = 0
+    """Raised on sign-out and password changes: tokens issued before stop working."""
+
+    def evolve(self, **changes: object) -> User:
+        return dataclasses.replace(self, **changes)  # type: ignore[arg-type]
+
+
+@dataclass(frozen=True, slots=True)
+class Tokens:
+    """What a successful sign-in gives: a short-lived access token and a refresh token."""
+
+    access_token: str
+    refresh_token: str
+    expires_in: int
+    """Seconds the access token lives."""
+
+
+@dataclass(frozen=True, slots=True)
+class Share:
+    """A link that shows one photo to whoever has it, until it expires or is revoked."""
+
+    id: str
+    photo_id: str
+    owner: str
+    created_at: datetime
+    expires_at: datetime

@@ -51,3 +51,17 @@ class Unavailable(DarkroomError):
 
 PERMANENT_IMAGE_ERRORS: tuple[type[DarkroomError], ...] = (InvalidImage, TooLarge, Unsupported)
 """Failures that retrying cannot fix: the photo ends `failed`, the job is not retried."""
+
+
+class Unauthorized(DarkroomError):
+    """No credentials, or credentials that are wrong, expired or revoked."""
+
+    code = "unauthorized"
+
+
+class TooManyRequests(DarkroomError):
+    def __init__(self, message: str, retry_after: int) -> None:
+        super().__init__(message)
+        self.retry_after = retry_after
+
+    code = "too_many_requests"

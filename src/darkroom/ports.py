@@ -11,7 +11,18 @@ from contextlib import AbstractContextManager
 from datetime import datetime
 from typing import BinaryIO, Protocol
 
-from darkroom.domain import BlobInfo, Job, JobState, Mail, Page, Photo, SignedRequest
+from darkroom.domain import (
+    BlobInfo,
+    Job,
+    JobState,
+    Mail,
+    Page,
+    Photo,
+    Share,
+    SignedRequest,
+    Tokens,
+    User,
+)
 
 
 class BlobStore(Protocol):
@@ -131,6 +142,79 @@ class Notifier(Protocol):
 class Mailer(Protocol):
     def send(self, mail: Mail) -> None:
         """Hand `mail` to the mail server. Raises `Unavailable` when it cannot take it."""
+        ...
+
+
+class Users(Protocol):
+    """Accounts of darkroom's own sign-in. Emails are stored and matched in lower case."""
+
+    def add(self, user: User) -> None:
+        """Raises `Conflict` if the id or the email is taken."""
+        ...
+
+    def get(self, user_id: str) -> User:
+        """Raises `NotFound`."""
+        ...
+
+    def find(self, email: str) -> User | None: ...
+
+    def update(self, user: User) -> None:
+        """Replace the stored user with the same id. Raises `NotFound`."""
+        ...
+
+
+class Shares(Protocol):
+    """Share links of photos. A share's id is its secret: it is never listed to others."""
+
+    def add(self, share: Share) -> None: ...
+
+    def get(self, share_id: str) -> Share:
+        """Raises `NotFound`."""
+        ...
+
+    def of_photo(self, photo_id: str) -> list[Share]:
+        """Oldest first."""
+        ...
+
+    def delete(self, share_id: str) -> None:
+        """Idempotent."""
+        ...
+
+
+class Identity(Protocol):
+    """Who callers are: darkroom's own accounts, or a Cognito user pool.
+
+    Every method raises `Unauthorized` for wrong or expired credentials and `BadRequest`
+    for input it refuses (a weak password, a malformed email).
+    """
+
+    def sign_up(self, email: str, password: str) -> None:
+        """Create an unverified account and send its verification. Says nothing about an
+        email already taken (no account enumeration)."""
+        ...
+
+    def verify(self, email: str, code: str) -> None:
+        """Confirm the address with the code (or link token) that was sent."""
+        ...
+
+    def sign_in(self, email: str, password: str) -> Tokens: ...
+
+    def refresh(self, refresh_token: str) -> Tokens: ...
+
+    def sign_out(self, access_token: str) -> None:
+        """Revoke every token of the caller's account."""
+        ...
+
+    def forgot_password(self, email: str) -> None:
+        """Send a reset code or link if the account exists; silent otherwise."""
+        ...
+
+    def reset_password(self, email: str, code: str, password: str) -> None: ...
+
+    def change_password(self, access_token: str, old: str, new: str) -> None: ...
+
+    def authenticate(self, access_token: str) -> str:
+        """The owner id the token belongs to."""
         ...
 
 

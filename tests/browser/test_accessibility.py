@@ -4,6 +4,7 @@ page can be used with the keyboard alone."""
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 from typing import Any
 
@@ -70,6 +71,11 @@ def test_accessible_by_axe_and_keyboard(
     page.keyboard.press("Tab")
     expect(viewer.get_by_role("link", name="Download original")).to_be_focused()
     page.keyboard.press("Tab")
+    expect(viewer.get_by_role("button", name="Share link")).to_be_focused()
+    page.keyboard.press("Enter")
+    expect(viewer.get_by_role("textbox", name=re.compile("^Anyone with this link"))).to_be_focused()
+    _check(page, "share link")
+    page.keyboard.press("Shift+Tab")
     expect(viewer.get_by_role("button", name="Delete…")).to_be_focused()
     page.keyboard.press("Enter")
     expect(viewer.get_by_role("button", name="Keep it")).to_be_focused()

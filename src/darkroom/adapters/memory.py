@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import BinaryIO, TypeVar
 
-from darkroom.domain import BlobInfo, Job, JobState, Mail, Page, Photo, SignedRequest
+from darkroom.domain import BlobInfo, Job, JobState, Mail, Page, Photo, Share, SignedRequest, User
 from darkroom.errors import Conflict, NotFound
 from darkroom.keys import check_key
 from darkroom.signing import UrlSigner, presigned_get, presigned_put
@@ -279,3 +279,53 @@ class MemoryMailer:
 
     def send(self, mail: Mail) -> None:
         self.sent.append(mail)
+
+
+class MemoryUsers:
+    def __init__(self) -> None:
+        self._users: dict[str, User] = {}
+        self._lock = threading.Lock()
+
+    def add(self, user: User) -> None:
+        with self._lock:
+            if user.id in self._users or self.find(user.email) is not None:
+                raise Conflict(f"user {user.id} or that email already exists")
+            self._users[user.id] = user.evolve(email=user.email.lower())
+
+    def get(self, user_id: str) -> User:
+        try:
+            return self._users[user_id]
+        except KeyError:
+            raise NotFound(f"no user {user_id!r}") from None
+
+    def find(self, email: str) -> User | None:
+        email = email.lower()
+        return next((u for u in self._users.values() if u.email == email), None)
+
+    def update(self, user: User) -> None:
+        with self._lock:
+            self.get(user.id)
+            self._users[user.id] = user.evolve(email=user.email.lower())
+
+
+class MemoryShares:
+    def __init__(self) -> None:
+        self._shares: dict[str, Share] = {}
+
+    def add(self, share: Share) -> None:
+        if share.id in self._shares:
+            raise Conflict(f"share {share.id} already exists")
+        self._shares[share.id] = share
+
+    def get(self, share_id: str) -> Share:
+        try:
+            return self._shares[share_id]
+        except KeyError:
+            raise NotFound("no such share") from None
+
+    def of_photo(self, photo_id: str) -> builtins.list[Share]:
+        found = (s for s in self._shares.values() if s.photo_id == photo_id)
+        return sorted(found, key=lambda s: (s.created_at, s.id))
+
+    def delete(self, share_id: str) -> None:
+        self._shares.pop(share_id, None)

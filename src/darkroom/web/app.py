@@ -6,8 +6,10 @@ import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
+from urllib.parse import urlsplit
 
 from fastapi import FastAPI
+from fastapi.middleware.cors import CORSMiddleware
 from fastapi.responses import JSONResponse
 from fastapi.staticfiles import StaticFiles
 from starlette.concurrency import run_in_threadpool
@@ -16,8 +18,14 @@ from darkroom import __version__
 from darkroom.bootstrap import Darkroom
 from darkroom.errors import DarkroomError
 from darkroom.signing import FILES_PREFIX
-from darkroom.web import errors, files, legacy, page_config, photos
+from darkroom.web import accounts, errors, files, legacy, page_config, photos, shares
+from darkroom.web.headers import (
+    SecurityHeaders,
+    content_security_policy,
+    hide_secrets_in_access_log,
+)
 from darkroom.web.limits import BodyLimit
+from darkroom.web.ratelimit import RateLimits
 
 log = logging.getLogger(__name__)
 STATIC = Path(__file__).parent / "static"
@@ -49,6 +57,13 @@ def create_app(dr: Darkroom, run_workers: bool = True) -> FastAPI:
     app.include_router(files.router)
     app.include_router(legacy.router)
     app.include_router(page_config.router)
+    app.include_router(accounts.router)
+    app.include_router(shares.router)
+    s = dr.settings
+    app.state.rate_limits = RateLimits(
+        {"sign_in": s.rate_sign_in, "upload": s.rate_upload, "listing": s.rate_listing}
+    )
+    hide_secrets_in_access_log((shares.SHARED_PREFIX,))
 
     @app.get("/healthz", tags=["operations"])
     async def healthz() -> JSONResponse:
@@ -68,4 +83,24 @@ def create_app(dr: Darkroom, run_workers: bool = True) -> FastAPI:
         return SMALL_BODY
 
     app.add_middleware(BodyLimit, limit_for=limit_for)
+    app.add_middleware(SecurityHeaders, csp=content_security_policy(_store_origins(dr)))
+    origins = [o.strip() for o in s.cors_origins.split(",") if o.strip()]
+    if origins:
+        app.add_middleware(
+            CORSMiddleware,
+            allow_origins=origins,
+            allow_methods=["GET", "POST", "PATCH", "DELETE", "PUT"],
+            allow_headers=["authorization", "content-type"],
+            max_age=600,
+        )
     return app
+
+
+def _store_origins(dr: Darkroom) -> list[str]:
+    """Where the page's images and uploads go when a store is not served by darkroom."""
+    origins = []
+    for store in (dr.originals, dr.variants):
+        url = urlsplit(store.presign_get("origin-probe", 60).url)
+        if url.scheme and url.netloc:
+            origins.append(f"{url.scheme}://{url.netloc}")
+    return origins

@@ -5,9 +5,12 @@ from __future__ import annotations
 from typing import Annotated
 
 from fastapi import Depends, Request
+from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+from starlette.concurrency import run_in_threadpool
 
 from darkroom.bootstrap import Darkroom
 from darkroom.domain import Photo, PhotoStatus, SignedRequest
+from darkroom.errors import Unauthorized
 from darkroom.services.gallery import LOCAL_OWNER, Gallery
 from darkroom.web.schemas import PhotoOut, VariantOut
 
@@ -21,8 +24,21 @@ def gallery(request: Request) -> Gallery:
     return darkroom(request).gallery
 
 
-def owner(request: Request) -> str:
-    return LOCAL_OWNER
+_bearer = HTTPBearer(
+    auto_error=False,
+    description="An access token from `POST /auth/sign-in` (not needed with DARKROOM_AUTH=none).",
+)
+Bearer = Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)]
+
+
+async def owner(request: Request, credentials: Bearer) -> str:
+    """Whose photos the caller may see: the signed-in user, or the one local user."""
+    identity = darkroom(request).identity
+    if identity is None:
+        return LOCAL_OWNER
+    if credentials is None:
+        raise Unauthorized("sign in first, then send Authorization: Bearer ACCESS_TOKEN")
+    return await run_in_threadpool(identity.authenticate, credentials.credentials)
 
 
 Owner = Annotated[str, Depends(owner)]
@@ -63,15 +79,19 @@ def photo_out(
         duplicate=duplicate,
         duplicate_of=photo.duplicate_of or None,
         original_url=signed(request, gallery.original_url(photo)) if has_original else None,
-        variants={
-            v.name: VariantOut(
-                name=v.name,
-                width=v.width,
-                height=v.height,
-                content_type=v.content_type,
-                size=v.size,
-                url=signed(request, gallery.variant_url(photo, v.name)),
-            )
-            for v in photo.variants
-        },
+        variants=variants_out(request, gallery, photo),
     )
+
+
+def variants_out(request: Request, gallery: Gallery, photo: Photo) -> dict[str, VariantOut]:
+    return {
+        v.name: VariantOut(
+            name=v.name,
+            width=v.width,
+            height=v.height,
+            content_type=v.content_type,
+            size=v.size,
+            url=signed(request, gallery.variant_url(photo, v.name)),
+        )
+        for v in photo.variants
+    }

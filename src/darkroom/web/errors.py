@@ -22,6 +22,8 @@ STATUS: dict[type[errors.DarkroomError], int] = {
     errors.Unsupported: 415,
     errors.InvalidImage: 422,
     errors.Unavailable: 503,
+    errors.Unauthorized: 401,
+    errors.TooManyRequests: 429,
 }
 _CODES = {
     400: "bad_request",
@@ -49,6 +51,10 @@ def install(app: FastAPI) -> None:
         if status >= 500:
             log.warning("%s %s: %s", request.method, request.url.path, exc)
         headers = {"Retry-After": "5"} if status == 503 else None
+        if isinstance(exc, errors.TooManyRequests):
+            headers = {"Retry-After": str(exc.retry_after)}
+        if status == 401:
+            headers = {"WWW-Authenticate": "Bearer"}
         return JSONResponse(error_body(exc.code, str(exc)), status, headers=headers)
 
     @app.exception_handler(HTTPException)

@@ -11,7 +11,7 @@ from starlette.concurrency import run_in_threadpool
 from darkroom.errors import NotFound, TooLarge
 from darkroom.services.gallery import Gallery
 from darkroom.web.deps import GalleryDep, Owner
-from darkroom.web.photos import ERRORS
+from darkroom.web.photos import ERRORS, LISTING_RATE
 from darkroom.web.schemas import KeyRequest
 
 router = APIRouter(tags=["seed 000"])
@@ -21,7 +21,12 @@ MAX_INLINE_BYTES = 4 * 1024 * 1024
 fetched through `/photos/{id}/original` instead."""
 
 
-@router.get("/list", summary="Keys of the caller's originals")
+@router.get(
+    "/list",
+    responses=ERRORS,
+    dependencies=LISTING_RATE,
+    summary="Keys of the caller's originals",
+)
 async def list_keys(gallery: GalleryDep, owner: Owner) -> list[str]:
     return await run_in_threadpool(_all_keys, gallery, owner)
 

@@ -22,7 +22,10 @@ type at all for HEIC and AVIF, so the page goes by the extension then."""
 
 
 class AuthOut(BaseModel):
-    mode: str = Field(description="`none`: one user, no sign-in; the page hides it.")
+    mode: str = Field(
+        description="`none`: one user, no sign-in; `local` or `cognito`: sign in through "
+        "`/auth/…` and send `Authorization: Bearer ACCESS_TOKEN`."
+    )
 
 
 class VariantSpecOut(BaseModel):
@@ -46,7 +49,7 @@ class PageConfig(BaseModel):
 async def page_config(dr: DarkroomDep) -> PageConfig:
     settings = dr.settings
     return PageConfig(
-        auth=AuthOut(mode=settings.auth.split("://")[0].strip().lower() or "none"),
+        auth=AuthOut(mode=settings.auth_mode()),
         max_upload_bytes=settings.max_upload_bytes,
         max_description=MAX_DESCRIPTION,
         accepted_types=sorted(BY_CONTENT_TYPE),

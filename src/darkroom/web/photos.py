@@ -6,7 +6,7 @@ import base64
 import binascii
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Query, Request, Response
+from fastapi import APIRouter, Depends, Query, Request, Response
 from fastapi.responses import JSONResponse, RedirectResponse
 from pydantic import ValidationError
 from starlette.concurrency import run_in_threadpool
@@ -17,6 +17,7 @@ from darkroom.errors import BadRequest, Unsupported
 from darkroom.services.gallery import Gallery, Uploaded
 from darkroom.web.deps import DarkroomDep, GalleryDep, Owner, photo_out, signed
 from darkroom.web.errors import error_body
+from darkroom.web.ratelimit import limited_caller
 from darkroom.web.schemas import (
     DescriptionPatch,
     ErrorOut,
@@ -30,10 +31,15 @@ from darkroom.web.schemas import (
 
 router = APIRouter()
 ERRORS: dict[int | str, dict[str, Any]] = {
-    code: {"model": ErrorOut} for code in (400, 404, 409, 413, 415, 422, 503)
+    code: {"model": ErrorOut} for code in (400, 401, 404, 409, 413, 415, 422, 429, 503)
 }
+UPLOAD_RATE = [Depends(limited_caller("upload"))]
+LISTING_RATE = [Depends(limited_caller("listing"))]
 ACCEPTED: dict[int | str, dict[str, Any]] = {
     202: {"model": PhotoOut, "description": "Stored; still processing."}
+}
+DUPLICATE: dict[int | str, dict[str, Any]] = {
+    200: {"model": PhotoOut, "description": "The same bytes came before: the photo made then."}
 }
 _UPLOAD_BODY = {
     "requestBody": {
@@ -59,8 +65,9 @@ _UPLOAD_BODY = {
     "/upload",
     status_code=201,
     response_model=PhotoOut,
-    responses=ACCEPTED | ERRORS,
+    responses=ACCEPTED | DUPLICATE | ERRORS,
     openapi_extra=_UPLOAD_BODY,
+    dependencies=UPLOAD_RATE,
     summary="Upload a photo (base64 JSON or multipart) and, by default, wait for its variants",
 )
 async def upload(
@@ -86,6 +93,7 @@ async def upload(
     status_code=201,
     response_model=UploadTicket,
     responses=ERRORS,
+    dependencies=UPLOAD_RATE,
     summary="Get a signed URL to send one photo straight to the store",
 )
 async def start_upload(
@@ -127,7 +135,13 @@ async def complete_upload(
     )
 
 
-@router.get("/photos", response_model=PhotoPage, summary="Photos, newest first")
+@router.get(
+    "/photos",
+    response_model=PhotoPage,
+    responses=ERRORS,
+    dependencies=LISTING_RATE,
+    summary="Photos, newest first",
+)
 async def list_photos(
     request: Request,
     gallery: GalleryDep,

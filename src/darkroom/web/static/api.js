@@ -11,6 +11,27 @@ export class ApiError extends Error {
 }
 
 const FORBIDDEN_HEADERS = new Set(["content-length", "host", "connection"]);
+const TOKENS = "darkroom.tokens";
+
+/** The signed-in user's tokens, where the server has accounts. */
+export const session = {
+  tokens() {
+    try {
+      return JSON.parse(localStorage.getItem(TOKENS));
+    } catch {
+      return null;
+    }
+  },
+  signedIn() {
+    return Boolean(this.tokens()?.access_token);
+  },
+  keep({ access_token, refresh_token }) {
+    localStorage.setItem(TOKENS, JSON.stringify({ access_token, refresh_token }));
+  },
+  forget() {
+    localStorage.removeItem(TOKENS);
+  },
+};
 
 function resolve(path) {
   return new URL(path, document.baseURI);
@@ -42,8 +63,10 @@ function codeIn(text) {
   }
 }
 
-async function call(method, path, body) {
+async function call(method, path, body, mayRefresh = true) {
   const options = { method, headers: { Accept: "application/json" } };
+  const tokens = session.tokens();
+  if (tokens?.access_token) options.headers.Authorization = `Bearer ${tokens.access_token}`;
   if (body !== undefined) {
     options.headers["Content-Type"] = "application/json";
     options.body = JSON.stringify(body);
@@ -54,8 +77,24 @@ async function call(method, path, body) {
   } catch {
     throw new ApiError("The server could not be reached. Check the connection and try again.");
   }
+  if (response.status === 401 && tokens && !String(path).startsWith("auth/")) {
+    if (mayRefresh && await refreshed(tokens)) return call(method, path, body, false);
+    session.forget();
+    window.dispatchEvent(new Event("darkroom:signed-out"));
+  }
   if (!response.ok) throw await errorOf(response);
   return response.status === 204 ? null : response.json();
+}
+
+/** A new access token for an expired one; false when the session has ended. */
+async function refreshed(tokens) {
+  if (!tokens.refresh_token) return false;
+  try {
+    session.keep(await call("POST", "auth/refresh", { refresh_token: tokens.refresh_token }));
+    return true;
+  } catch {
+    return false;
+  }
 }
 
 const id = (photoId) => encodeURIComponent(photoId);
@@ -72,6 +111,15 @@ export const api = {
   describe: (photoId, description) => call("PATCH", `photos/${id(photoId)}`, { description }),
   remove: (photoId) => call("DELETE", `photos/${id(photoId)}`),
   startUpload: (request) => call("POST", "uploads", request),
+  signIn: (email, password) => call("POST", "auth/sign-in", { email, password }),
+  signUp: (email, password) => call("POST", "auth/sign-up", { email, password }),
+  verify: (email, code) => call("POST", "auth/verify", { email, code }),
+  forgotPassword: (email) => call("POST", "auth/forgot-password", { email }),
+  resetPassword: (email, code, password) =>
+    call("POST", "auth/reset-password", { email, code, password }),
+  signOut: () => call("POST", "auth/sign-out"),
+  share: (photoId) => call("POST", `photos/${id(photoId)}/shares`, {}),
+  shared: (token) => call("GET", `shared/${encodeURIComponent(token)}`),
   /** Starts processing without waiting for it: the page polls the status instead, so that a
    * batch of uploads never holds all of the browser's connections to the server. */
   complete(completeUrl) {

@@ -1,8 +1,10 @@
 // darkroom's gallery page: reads /config, then wires the grid, the uploads and the viewer.
 // Static ES modules, no build step; the page talks to the public API only (api.js).
 
+import { Account } from "./account.js";
 import { api } from "./api.js";
 import { Gallery } from "./gallery.js";
+import { showShared } from "./share.js";
 import { Uploads } from "./uploads.js";
 import { Viewer } from "./viewer.js";
 
@@ -10,7 +12,7 @@ const $ = (id) => document.getElementById(id);
 
 function showSignIn(auth) {
   const link = $("sign-in");
-  link.hidden = !auth || auth.mode === "none";
+  link.hidden = !auth?.sign_in_url;
   if (auth?.sign_in_url) link.href = auth.sign_in_url;
 }
 
@@ -41,6 +43,10 @@ function acceptDrops(onFiles) {
 }
 
 async function main() {
+  if (await showShared()) {
+    document.documentElement.dataset.ready = "true";
+    return;
+  }
   const gallery = new Gallery({
     grid: $("grid"), more: $("more"), sentinel: $("sentinel"), empty: $("empty"),
     error: $("gallery-error"),
@@ -54,6 +60,10 @@ async function main() {
     return;
   }
   showSignIn(config.auth);
+  if (config.auth.mode !== "none") {
+    window.addEventListener("darkroom:signed-out", () => window.location.reload());
+    await new Account(config.auth.mode).ready();
+  }
 
   const uploads = new Uploads(
     { section: $("uploads"), list: $("upload-list"), clear: $("clear-uploads") }, config, gallery,

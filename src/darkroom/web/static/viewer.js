@@ -3,6 +3,7 @@
 
 import { api } from "./api.js";
 import { announce, el } from "./dom.js";
+import { ShareControl } from "./share.js";
 import {
   altText, aspect, camera, formatBytes, hasImage, srcset, statusText, takenAt, variantFor,
 } from "./photo.js";
@@ -20,6 +21,7 @@ export class Viewer {
       "form-error", "cancel-edit", "facts", "download", "delete", "confirm", "confirm-text",
       "confirm-yes", "confirm-no", "prev", "next", "close",
     ].map((name) => [name, part(name)]));
+    this.share = new ShareControl(part);
     this.#wire();
   }
 
@@ -38,6 +40,7 @@ export class Viewer {
 
   show(id) {
     this.id = id;
+    this.share.reset(id);
     this.#endEdit();
     this.#hideConfirm();
     this.#render();

@@ -1,0 +1,203 @@
+"""A Cognito user pool as darkroom's `Identity`: sign-up, sign-in and resets go to Cognito;
+access tokens are checked here against the pool's JWKS (RS256), without a call to AWS.
+
+`cognito://POOL_ID?client_id=…[&region=…][&endpoint_url=…][&jwks_url=…][&issuer=…]`. The
+issuer and the JWKS URL are set apart because a local Cognito (moto) serves its keys at
+`{endpoint_url}/{pool}/.well-known/jwks.json` but names the real AWS host as issuer.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+from urllib.parse import parse_qs, urlsplit
+
+import jwt
+
+from darkroom.domain import Tokens
+from darkroom.errors import BadRequest, Unauthorized, Unavailable
+
+log = logging.getLogger(__name__)
+
+_WRONG = "wrong email or password"
+_REFUSED = {
+    "NotAuthorizedException": _WRONG,
+    "UserNotFoundException": _WRONG,
+    "UserNotConfirmedException": "confirm your email address first: enter the code from the mail",
+    "CodeMismatchException": "the code is wrong",
+    "ExpiredCodeException": "the code has expired: ask for a new one",
+}
+_BAD_INPUT = ("InvalidPasswordException", "InvalidParameterException")
+
+
+class CognitoIdentity:
+    def __init__(
+        self,
+        pool_id: str,
+        client_id: str,
+        region: str,
+        *,
+        endpoint_url: str | None = None,
+        jwks_url: str | None = None,
+        issuer: str | None = None,
+        client: Any = None,
+    ) -> None:
+        self.pool_id = pool_id
+        self.client_id = client_id
+        self.region = region
+        self.issuer = issuer or f"https://cognito-idp.{region}.amazonaws.com/{pool_id}"
+        where = f"{endpoint_url.rstrip('/')}/{pool_id}" if endpoint_url else self.issuer
+        self.jwks_url = jwks_url or f"{where}/.well-known/jwks.json"
+        self._endpoint = endpoint_url
+        self._client = client
+        self._keys = jwt.PyJWKClient(self.jwks_url, cache_keys=True, lifespan=3600, timeout=10)
+
+    @classmethod
+    def from_url(cls, url: str) -> CognitoIdentity:
+        parts = urlsplit(url)
+        options = {k: v[-1] for k, v in parse_qs(parts.query).items()}
+        pool_id = parts.netloc
+        if "_" not in pool_id or not options.get("client_id"):
+            raise ValueError(
+                "expected cognito://REGION_POOLID?client_id=APP_CLIENT_ID"
+                "[&region=…&endpoint_url=…&jwks_url=…&issuer=…]"
+            )
+        return cls(
+            pool_id,
+            options["client_id"],
+            options.get("region") or pool_id.split("_")[0],
+            endpoint_url=options.get("endpoint_url"),
+            jwks_url=options.get("jwks_url"),
+            issuer=options.get("issuer"),
+        )
+
+    def sign_up(self, email: str, password: str) -> None:
+        try:
+            self._call(
+                "sign_up",
+                ClientId=self.client_id,
+                Username=email.strip().lower(),
+                Password=password,
+                UserAttributes=[{"Name": "email", "Value": email.strip().lower()}],
+            )
+        except _Exists:
+            log.info("sign-up for an address that has an account")
+
+    def verify(self, email: str, code: str) -> None:
+        self._call(
+            "confirm_sign_up",
+            ClientId=self.client_id,
+            Username=email.strip().lower(),
+            ConfirmationCode=code,
+        )
+
+    def sign_in(self, email: str, password: str) -> Tokens:
+        answer = self._call(
+            "initiate_auth",
+            ClientId=self.client_id,
+            AuthFlow="USER_PASSWORD_AUTH",
+            AuthParameters={"USERNAME": email.strip().lower(), "PASSWORD": password},
+        )
+        return _tokens(answer, "")
+
+    def refresh(self, refresh_token: str) -> Tokens:
+        answer = self._call(
+            "initiate_auth",
+            ClientId=self.client_id,
+            AuthFlow="REFRESH_TOKEN_AUTH",
+            AuthParameters={"REFRESH_TOKEN": refresh_token},
+        )
+        return _tokens(answer, refresh_token)
+
+    def sign_out(self, access_token: str) -> None:
+        self.authenticate(access_token)
+        self._call("global_sign_out", AccessToken=access_token)
+
+    def forgot_password(self, email: str) -> None:
+        try:
+            self._call("forgot_password", ClientId=self.client_id, Username=email.strip().lower())
+        except Unauthorized:
+            log.info("password reset asked for an address without an account")
+
+    def reset_password(self, email: str, code: str, password: str) -> None:
+        self._call(
+            "confirm_forgot_password",
+            ClientId=self.client_id,
+            Username=email.strip().lower(),
+            ConfirmationCode=code,
+            Password=password,
+        )
+
+    def change_password(self, access_token: str, old: str, new: str) -> None:
+        self.authenticate(access_token)
+        self._call(
+            "change_password",
+            PreviousPassword=old,
+            ProposedPassword=new,
+            AccessToken=access_token,
+        )
+
+    def authenticate(self, access_token: str) -> str:
+        """The token's `sub`, once its signature, issuer, expiry, use and client check out."""
+        try:
+            key = self._keys.get_signing_key_from_jwt(access_token)
+            claims = jwt.decode(
+                access_token,
+                key.key,
+                algorithms=["RS256"],
+                issuer=self.issuer,
+                options={"require": ["exp", "iss", "sub", "token_use"], "verify_aud": False},
+            )
+        except jwt.PyJWKClientConnectionError as error:
+            raise Unavailable(f"the user pool's keys cannot be fetched: {error}") from None
+        except jwt.ExpiredSignatureError:
+            raise Unauthorized("the token has expired") from None
+        except (jwt.InvalidTokenError, jwt.PyJWKClientError):
+            raise Unauthorized("the token is not valid") from None
+        use, client = claims["token_use"], claims.get("client_id")
+        if use != "access" or client != self.client_id:
+            raise Unauthorized("the token is not an access token of this app")
+        return str(claims["sub"])
+
+    def _call(self, operation: str, **params: Any) -> dict[str, Any]:
+        from botocore.exceptions import BotoCoreError, ClientError
+
+        try:
+            answer: dict[str, Any] = getattr(self._cognito(), operation)(**params)
+        except ClientError as error:
+            code = error.response.get("Error", {}).get("Code", "")
+            message = error.response.get("Error", {}).get("Message", code)
+            if code == "UsernameExistsException":
+                raise _Exists from None
+            if code in _REFUSED:
+                raise Unauthorized(_REFUSED[code]) from None
+            if code in _BAD_INPUT:
+                raise BadRequest(message) from None
+            raise Unavailable(f"Cognito refused {operation}: {code}") from None
+        except BotoCoreError as error:
+            raise Unavailable(f"Cognito is not answering: {type(error).__name__}") from None
+        return answer
+
+    def _cognito(self) -> Any:
+        if self._client is None:
+            import boto3
+
+            self._client = boto3.session.Session().client(
+                "cognito-idp", region_name=self.region, endpoint_url=self._endpoint
+            )
+        return self._client
+
+
+class _Exists(Exception):
+    """Sign-up for a taken address: answered like any other sign-up."""
+
+
+def _tokens(answer: dict[str, Any], refresh_token: str) -> Tokens:
+    result = answer.get("AuthenticationResult")
+    if not result:
+        raise Unauthorized("Cognito asks for another step (a challenge) darkroom cannot take")
+    return Tokens(
+        access_token=result["AccessToken"],
+        refresh_token=result.get("RefreshToken") or refresh_token,
+        expires_in=int(result.get("ExpiresIn", 3600)),
+    )

@@ -1,0 +1,234 @@
+"""darkroom's own accounts (DARKROOM_AUTH=local): sign up, verify, sign in, refresh, sign out,
+reset and change passwords. Passwords are hashed with argon2id; tokens are `TokenCodec`'s.
+
+Nothing here tells a caller whether an email has an account: sign-up and password reset
+answer the same either way, and the mail says what happened.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import re
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import UTC, datetime
+
+from argon2 import PasswordHasher
+from argon2.exceptions import InvalidHashError, VerificationError
+
+from darkroom.domain import Mail, Tokens, User
+from darkroom.errors import BadRequest, NotFound, Unauthorized
+from darkroom.ports import Mailer, Users
+from darkroom.tokens import TokenCodec
+
+log = logging.getLogger(__name__)
+
+MIN_PASSWORD = 10
+MAX_PASSWORD = 1024
+_EMAIL = re.compile(r"[^@\s]{1,64}@[^@\s]{1,255}\.[^@\s.]{2,63}")
+_WRONG = "wrong email or password"
+
+
+@dataclass(frozen=True, slots=True)
+class Lifetimes:
+    """Seconds each kind of token lives."""
+
+    access: int = 900
+    refresh: int = 30 * 86400
+    verify: int = 2 * 86400
+    reset: int = 3600
+
+
+def utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+def check_email(email: str) -> str:
+    email = email.strip().lower()
+    if len(email) > 320 or not _EMAIL.fullmatch(email):
+        raise BadRequest("that is not an email address")
+    return email
+
+
+def check_password(password: str) -> str:
+    if not MIN_PASSWORD <= len(password) <= MAX_PASSWORD:
+        raise BadRequest(f"a password has {MIN_PASSWORD} to {MAX_PASSWORD} characters")
+    return password
+
+
+class Accounts:
+    """Implements `ports.Identity` with darkroom's own users table and mail."""
+
+    def __init__(
+        self,
+        users: Users,
+        mailer: Mailer,
+        codec: TokenCodec,
+        public_url: str,
+        lifetimes: Lifetimes = Lifetimes(),
+        clock: Callable[[], datetime] = utcnow,
+    ) -> None:
+        self._users = users
+        self._mailer = mailer
+        self._codec = codec
+        self._page = public_url.rstrip("/") + "/"
+        self._ttl = lifetimes
+        self._now = clock
+        self._hasher = PasswordHasher()
+        self._dummy = self._hasher.hash("a password nobody has")
+
+    def sign_up(self, email: str, password: str) -> None:
+        email, password = check_email(email), check_password(password)
+        existing = self._users.find(email)
+        if existing is not None and existing.verified:
+            self._mail(email, "Your darkroom account", _ALREADY.format(reset=self._page))
+            return
+        if existing is None:
+            existing = User(uuid.uuid4().hex, email, self._hasher.hash(password), self._now())
+            self._users.add(existing)
+        else:
+            # Unverified: whoever proves the address now sets the password.
+            existing = existing.evolve(password_hash=self._hasher.hash(password))
+            self._users.update(existing)
+        # Bound to this password: should someone sign up again with the address before it is
+        # confirmed, the older link stops working instead of confirming their password.
+        token = self._codec.issue(
+            "verify", existing.id, self._ttl.verify, pwd=_fingerprint(existing.password_hash)
+        )
+        self._mail(
+            email, "Confirm your darkroom account", _VERIFY.format(link=self._link("verify", token))
+        )
+        log.info("user %s signed up", existing.id)
+
+    def verify(self, email: str, code: str) -> None:
+        claims = self._codec.read(code, "verify")
+        user = self._user(claims["sub"])
+        if claims.get("pwd") != _fingerprint(user.password_hash) and not user.verified:
+            raise Unauthorized("this link is out of date: use the one in the latest mail")
+        if not user.verified:
+            self._users.update(user.evolve(verified=True))
+            log.info("user %s verified their address", user.id)
+
+    def sign_in(self, email: str, password: str) -> Tokens:
+        user = self._users.find(email.strip().lower())
+        if user is None:
+            self._matches(self._dummy, password)
+            raise Unauthorized(_WRONG)
+        if not self._matches(user.password_hash, password):
+            raise Unauthorized(_WRONG)
+        if not user.verified:
+            raise Unauthorized("confirm your email address first: follow the link in the mail")
+        if self._hasher.check_needs_rehash(user.password_hash):
+            user = user.evolve(password_hash=self._hasher.hash(password))
+            self._users.update(user)
+        return self._tokens(user)
+
+    def refresh(self, refresh_token: str) -> Tokens:
+        claims = self._codec.read(refresh_token, "refresh")
+        return self._tokens(self._current(claims))
+
+    def sign_out(self, access_token: str) -> None:
+        user = self._current(self._codec.read(access_token, "access"))
+        self._users.update(user.evolve(session=user.session + 1))
+
+    def forgot_password(self, email: str) -> None:
+        user = self._users.find(check_email(email))
+        if user is None:
+            return
+        token = self._codec.issue(
+            "reset", user.id, self._ttl.reset, pwd=_fingerprint(user.password_hash)
+        )
+        self._mail(
+            user.email,
+            "Reset your darkroom password",
+            _RESET.format(link=self._link("reset", token)),
+        )
+
+    def reset_password(self, email: str, code: str, password: str) -> None:
+        check_password(password)
+        claims = self._codec.read(code, "reset")
+        user = self._user(claims["sub"])
+        if claims.get("pwd") != _fingerprint(user.password_hash):
+            raise Unauthorized("this reset link has been used already or is out of date")
+        self._set_password(user.evolve(verified=True), password)
+
+    def change_password(self, access_token: str, old: str, new: str) -> None:
+        check_password(new)
+        user = self._current(self._codec.read(access_token, "access"))
+        if not self._matches(user.password_hash, old):
+            raise Unauthorized("the current password is wrong")
+        self._set_password(user, new)
+
+    def authenticate(self, access_token: str) -> str:
+        return self._current(self._codec.read(access_token, "access")).id
+
+    def _set_password(self, user: User, password: str) -> None:
+        """Every token issued before stops working: a new password signs out everywhere."""
+        hashed = self._hasher.hash(password)
+        self._users.update(user.evolve(password_hash=hashed, session=user.session + 1))
+        log.info("user %s set a new password", user.id)
+
+    def _tokens(self, user: User) -> Tokens:
+        ttl = self._ttl
+        return Tokens(
+            access_token=self._codec.issue("access", user.id, ttl.access, ses=user.session),
+            refresh_token=self._codec.issue("refresh", user.id, ttl.refresh, ses=user.session),
+            expires_in=ttl.access,
+        )
+
+    def _current(self, claims: dict[str, object]) -> User:
+        user = self._user(str(claims["sub"]))
+        if claims.get("ses") != user.session or not user.verified:
+            raise Unauthorized("signed out: sign in again")
+        return user
+
+    def _user(self, user_id: str) -> User:
+        try:
+            return self._users.get(user_id)
+        except NotFound:
+            raise Unauthorized("the token is not valid") from None
+
+    def _matches(self, hashed: str, password: str) -> bool:
+        try:
+            return self._hasher.verify(hashed, password)
+        except (VerificationError, InvalidHashError):
+            return False
+
+    def _link(self, action: str, token: str) -> str:
+        # In the fragment: browsers never send it, so it stays out of every server's log.
+        return f"{self._page}#{action}={token}"
+
+    def _mail(self, to: str, subject: str, body: str) -> None:
+        self._mailer.send(Mail(to, subject, body))
+
+
+def _fingerprint(password_hash: str) -> str:
+    """Ties a link to the password it was sent for: a reset link then works once, and a
+    verification link only confirms the password that was chosen with it."""
+    return hashlib.sha256(password_hash.encode()).hexdigest()[:16]
+
+
+_VERIFY = """Hello,
+
+to confirm this address for your darkroom account, open this link:
+
+{link}
+
+It works for two days. If you did not sign up, ignore this mail.
+"""
+_ALREADY = """Hello,
+
+someone tried to sign up for darkroom with this address, which already has an account.
+If it was you and you forgot your password, reset it from the sign-in form at {reset}
+"""
+_RESET = """Hello,
+
+to choose a new darkroom password, open this link:
+
+{link}
+
+It works for one hour, once. If you did not ask for it, ignore this mail: your password
+has not changed.
+"""

@@ -1,0 +1,154 @@
+// Signing in, when the server has accounts (/config `auth.mode` local or cognito): the form,
+// the links from the mails (#verify=…, #reset=…), and the tokens the API calls carry.
+
+import { ApiError, api, session } from "./api.js";
+
+const $ = (id) => document.getElementById(id);
+
+const STEPS = {
+  "sign-in": { title: "Sign in", submit: "Sign in", fields: ["email", "password"] },
+  "sign-up": { title: "Create an account", submit: "Create account", fields: ["email", "password"] },
+  verify: { title: "Confirm your address", submit: "Confirm", fields: ["email", "code"] },
+  forgot: { title: "Reset your password", submit: "Send reset mail", fields: ["email"] },
+  reset: {
+    title: "Choose a new password", submit: "Set password", fields: ["email", "code", "password"],
+  },
+};
+
+export class Account {
+  constructor(mode) {
+    this.mode = mode;
+    this.panel = $("account");
+    this.form = $("account-form");
+    this.error = $("account-error");
+    this.message = $("account-message");
+    this.signOut = $("sign-out");
+    this.form.addEventListener("submit", (event) => {
+      event.preventDefault();
+      this.#submit();
+    });
+    for (const button of this.panel.querySelectorAll("[data-step]")) {
+      button.addEventListener("click", () => this.show(button.dataset.step));
+    }
+    this.signOut.addEventListener("click", () => this.#signOut());
+  }
+
+  /** Resolves once someone is signed in. */
+  async ready() {
+    await this.#followLink();
+    if (session.signedIn()) {
+      this.#enter();
+      return;
+    }
+    if (this.panel.hidden) this.show("sign-in");
+    await new Promise((resolve) => { this.signedIn = resolve; });
+  }
+
+  show(step, message = "") {
+    this.step = step;
+    const { title, submit, fields } = STEPS[step];
+    $("account-title").textContent = title;
+    $("account-submit").textContent = submit;
+    for (const name of ["email", "password", "code"]) {
+      // A link from a mail carries the code, and with it who the account is.
+      const shown = fields.includes(name) && !(this.linkCode && name !== "password");
+      $(`account-${name}-field`).hidden = !shown;
+      $(`account-${name}`).required = shown;
+    }
+    $("account-password").autocomplete = step === "sign-in" ? "current-password" : "new-password";
+    for (const button of this.panel.querySelectorAll("[data-step]")) {
+      button.hidden = button.dataset.step === step;
+    }
+    this.error.textContent = "";
+    this.message.textContent = message;
+    this.panel.hidden = false;
+    document.body.classList.add("signed-out");
+    $("account-title").focus();
+  }
+
+  /** A link from a mail: its token is in the fragment, which the browser never sends. */
+  async #followLink() {
+    const found = /^#(verify|reset)=([\w.-]+)$/.exec(window.location.hash);
+    if (!found) return;
+    history.replaceState(null, "", window.location.pathname + window.location.search);
+    const [, action, token] = found;
+    this.linkCode = token;
+    if (action === "reset") {
+      this.show("reset");
+      return;
+    }
+    try {
+      await api.verify("", token);
+      this.linkCode = null;
+      this.show("sign-in", "Your address is confirmed. Sign in.");
+    } catch (error) {
+      this.linkCode = null;
+      this.show("sign-in");
+      this.error.textContent = error.message;
+    }
+  }
+
+  async #submit() {
+    const email = $("account-email").value.trim();
+    const password = $("account-password").value;
+    const code = this.linkCode || $("account-code").value.trim();
+    const submit = $("account-submit");
+    submit.disabled = true;
+    this.error.textContent = "";
+    try {
+      await this.#do(email, password, code);
+    } catch (error) {
+      this.error.textContent = error instanceof ApiError ? error.message : String(error);
+    } finally {
+      submit.disabled = false;
+    }
+  }
+
+  async #do(email, password, code) {
+    const mailed = this.mode === "cognito" ? "We sent a code to" : "We sent a link to";
+    switch (this.step) {
+      case "sign-in":
+        session.keep(await api.signIn(email, password));
+        this.#enter();
+        break;
+      case "sign-up":
+        await api.signUp(email, password);
+        if (this.mode === "cognito") this.show("verify", `${mailed} ${email}. Enter it here.`);
+        else this.show("sign-in", `${mailed} ${email}. Follow it, then sign in.`);
+        break;
+      case "verify":
+        await api.verify(email, code);
+        this.show("sign-in", "Your address is confirmed. Sign in.");
+        break;
+      case "forgot":
+        await api.forgotPassword(email);
+        if (this.mode === "cognito") this.show("reset", `${mailed} ${email}, if it has an account.`);
+        else this.show("sign-in", `${mailed} ${email}, if it has an account.`);
+        break;
+      case "reset":
+        await api.resetPassword(email, code, password);
+        this.linkCode = null;
+        this.show("sign-in", "Your password is changed. Sign in with it.");
+        break;
+      default:
+        break;
+    }
+  }
+
+  #enter() {
+    this.panel.hidden = true;
+    this.form.reset();
+    document.body.classList.remove("signed-out");
+    this.signOut.hidden = false;
+    this.signedIn?.();
+  }
+
+  async #signOut() {
+    try {
+      await api.signOut();
+    } finally {
+      session.forget();
+      window.location.reload();
+    }
+  }
+}

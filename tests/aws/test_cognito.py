@@ -1,0 +1,124 @@
+"""Sign-in through a Cognito user pool on moto's server: the pool's own flows, and the API
+checking Cognito's RS256 access tokens against the pool's JWKS."""
+
+from __future__ import annotations
+
+import base64
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from fastapi.testclient import TestClient
+
+from darkroom.adapters.cognito import CognitoIdentity
+from darkroom.bootstrap import build
+from darkroom.errors import Unauthorized
+from darkroom.web.app import create_app
+from tests.aws.servers import MOTO_KEY, MOTO_SECRET, REGION, aws_client, moto_endpoint, unique
+from tests.corpus import corpus
+from tests.web.signing_in import local_settings
+
+PASSWORD = "Pool password 1"
+
+
+def _pool() -> tuple[str, str]:
+    cognito = aws_client("cognito-idp", moto_endpoint())
+    pool = cognito.create_user_pool(PoolName=unique("darkroom"), UsernameAttributes=["email"])
+    client = cognito.create_user_pool_client(
+        UserPoolId=pool["UserPool"]["Id"],
+        ClientName="page",
+        ExplicitAuthFlows=["ALLOW_USER_PASSWORD_AUTH", "ALLOW_REFRESH_TOKEN_AUTH"],
+    )
+    return pool["UserPool"]["Id"], client["UserPoolClient"]["ClientId"]
+
+
+@pytest.fixture
+def pool_url(monkeypatch: pytest.MonkeyPatch) -> str:
+    monkeypatch.setenv("AWS_ACCESS_KEY_ID", MOTO_KEY)
+    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", MOTO_SECRET)
+    pool_id, client_id = _pool()
+    return f"cognito://{pool_id}?client_id={client_id}&endpoint_url={moto_endpoint()}"
+
+
+@pytest.fixture
+def identity(pool_url: str) -> CognitoIdentity:
+    return CognitoIdentity.from_url(pool_url)
+
+
+def _signed_up(identity: CognitoIdentity, email: str) -> str:
+    identity.sign_up(email, PASSWORD)
+    identity.verify(email, "123456")
+    return identity.sign_in(email, PASSWORD).access_token
+
+
+def test_the_pool_signs_people_up_and_in(identity: CognitoIdentity) -> None:
+    assert identity.jwks_url == f"{moto_endpoint()}/{identity.pool_id}/.well-known/jwks.json"
+    assert identity.issuer.startswith(f"https://cognito-idp.{REGION}.amazonaws.com/")
+    identity.sign_up("ann@example.org", PASSWORD)
+    identity.sign_up("ann@example.org", PASSWORD)
+    with pytest.raises(Unauthorized, match="confirm"):
+        identity.sign_in("ann@example.org", PASSWORD)
+    identity.verify("ann@example.org", "123456")
+    tokens = identity.sign_in("ann@example.org", PASSWORD)
+    owner = identity.authenticate(tokens.access_token)
+    assert identity.authenticate(identity.refresh(tokens.refresh_token).access_token) == owner
+    with pytest.raises(Unauthorized, match="wrong email or password"):
+        identity.sign_in("ann@example.org", "not the password 1")
+    with pytest.raises(Unauthorized, match="wrong email or password"):
+        identity.sign_in("nobody@example.org", PASSWORD)
+    identity.forgot_password("nobody@example.org")
+    identity.forgot_password("ann@example.org")
+    identity.reset_password("ann@example.org", "654321", "New pool password 2")
+    tokens = identity.sign_in("ann@example.org", "New pool password 2")
+    identity.change_password(tokens.access_token, "New pool password 2", "Third password 3")
+    identity.sign_in("ann@example.org", "Third password 3")
+
+
+def test_only_this_clients_untampered_access_tokens_pass(identity: CognitoIdentity) -> None:
+    token = _signed_up(identity, "bob@example.org")
+    head, payload, signature = token.split(".")
+    for bad in (
+        f"{head}.{payload}.{signature[:-6]}{signature[-6:][::-1]}",
+        f"{head}.{base64.urlsafe_b64encode(b'{}').decode().rstrip('=')}.{signature}",
+        "not a token",
+    ):
+        with pytest.raises(Unauthorized):
+            identity.authenticate(bad)
+    other_pool, other_client = _pool()
+    stranger = CognitoIdentity(
+        other_pool, other_client, REGION, endpoint_url=moto_endpoint(), client=identity._cognito()
+    )
+    with pytest.raises(Unauthorized):
+        stranger.authenticate(token)
+    with pytest.raises(Unauthorized):
+        CognitoIdentity(
+            identity.pool_id, "another-client", REGION, endpoint_url=moto_endpoint()
+        ).authenticate(token)
+
+
+@pytest.fixture
+def api(pool_url: str, tmp_path: Path) -> Iterator[TestClient]:
+    dr = build(local_settings(tmp_path, auth=pool_url))
+    with TestClient(create_app(dr)) as client:
+        yield client
+    dr.stop_workers()
+
+
+def _sign_in(api: TestClient, email: str) -> dict[str, str]:
+    credentials = {"email": email, "password": PASSWORD}
+    assert api.post("/auth/sign-up", json=credentials).status_code == 202
+    assert api.post("/auth/verify", json={"email": email, "code": "123456"}).status_code == 200
+    tokens: dict[str, Any] = api.post("/auth/sign-in", json=credentials).json()
+    return {"Authorization": f"Bearer {tokens['access_token']}"}
+
+
+def test_the_api_scopes_photos_to_cognito_users(api: TestClient) -> None:
+    assert api.get("/config").json()["auth"]["mode"] == "cognito"
+    ann, bob = _sign_in(api, "ann@example.org"), _sign_in(api, "bob@example.org")
+    content = base64.b64encode(corpus("S01_canon_sd300_2mp.jpg")).decode()
+    photo = api.post("/upload", json={"content": content}, headers=ann).json()
+    assert api.get(f"/photos/{photo['id']}", headers=ann).status_code == 200
+    assert api.get(f"/photos/{photo['id']}", headers=bob).status_code == 404
+    assert api.get("/list", headers=bob).json() == []
+    assert api.get("/list").status_code == 401

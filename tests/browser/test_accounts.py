@@ -1,0 +1,115 @@
+"""Signing up, in and out on the page, with the links of the mails a real SMTP server got;
+and a share link opened by someone who is not signed in."""
+
+from __future__ import annotations
+
+import re
+from email.message import Message
+
+import pytest
+from playwright.sync_api import Browser, FilePayload, Page, expect
+
+from tests.browser.conftest import (
+    DESKTOP,
+    Watch,
+    describe_violations,
+    jpeg,
+    new_context,
+    run_axe,
+    serve_document,
+)
+from tests.e2e.conftest import Server
+from tests.smtp_inbox import Inbox
+
+pytestmark = pytest.mark.browser
+PASSWORD = "a password for the page"
+LINK = r"(http://\S+#(?:verify|reset)=\S+)"
+
+
+def _link(message: Message) -> str:
+    payload = message.get_payload(decode=True)
+    assert isinstance(payload, bytes)
+    found = re.search(LINK, payload.decode())
+    assert found is not None
+    return found[1]
+
+
+def _open(page: Page, url: str) -> None:
+    """A fresh load: a link that differs only in its fragment would not reload the page."""
+    page.goto("about:blank")
+    page.goto(url)
+
+
+def test_sign_up_follow_the_mail_sign_in_upload_sign_out(
+    browser: Browser, users_server: Server, inbox: Inbox
+) -> None:
+    context = new_context(browser, DESKTOP)
+    watch = Watch(users_server.url)
+    page = context.new_page()
+    page.on("pageerror", lambda error: watch.errors.append(str(error)))
+    page.on("request", watch.request)
+    serve_document(page, users_server, "/", "")
+    page.goto(users_server.url + "/")
+    expect(page.get_by_role("heading", name="Sign in")).to_be_visible()
+    expect(page.locator("#add")).to_be_hidden()
+    assert run_axe(page) == [], describe_violations(run_axe(page))
+
+    page.get_by_role("button", name="Create an account").click()
+    page.get_by_label("Email", exact=True).fill("ann@example.org")
+    page.get_by_label("Password", exact=True).fill(PASSWORD)
+    page.get_by_role("button", name="Create account").click()
+    expect(page.locator("#account-message")).to_contain_text("We sent a link to ann@example.org")
+
+    _open(page, _link(inbox.to("ann@example.org")[-1]))
+    expect(page.locator("#account-message")).to_contain_text("Your address is confirmed")
+    assert "#verify=" not in page.url
+    page.get_by_label("Email", exact=True).fill("ann@example.org")
+    page.get_by_label("Password", exact=True).fill(PASSWORD)
+    page.get_by_role("button", name="Sign in").click()
+    page.wait_for_selector("html[data-ready]")
+    expect(page.get_by_text("No photos yet")).to_be_visible()
+
+    red: FilePayload = {"name": "red.jpg", "mimeType": "image/jpeg", "buffer": jpeg((200, 30, 30))}
+    page.locator("#picker").set_input_files([red])
+    expect(page.locator("#grid > li[data-status=ready]")).to_have_count(1, timeout=60_000)
+    page.reload()
+    page.wait_for_selector("html[data-ready]")
+    expect(page.locator("#grid > li")).to_have_count(1)
+
+    page.get_by_role("button", name="Sign out").click()
+    expect(page.get_by_role("heading", name="Sign in")).to_be_visible()
+    expect(page.locator("#grid > li")).to_have_count(0)
+
+    page.get_by_role("button", name="Forgot the password?").click()
+    page.get_by_label("Email", exact=True).fill("ann@example.org")
+    page.get_by_role("button", name="Send reset mail").click()
+    expect(page.locator("#account-message")).to_contain_text("if it has an account")
+    _open(page, _link(inbox.to("ann@example.org")[-1]))
+    expect(page.get_by_role("heading", name="Choose a new password")).to_be_visible()
+    page.get_by_label("Password", exact=True).fill("another page password")
+    page.get_by_role("button", name="Set password").click()
+    expect(page.locator("#account-message")).to_contain_text("Your password is changed")
+    page.get_by_label("Email", exact=True).fill("ann@example.org")
+    page.get_by_label("Password", exact=True).fill("another page password")
+    page.get_by_role("button", name="Sign in").click()
+    expect(page.locator("#grid > li")).to_have_count(1)
+
+    # A share link shows the photo to someone who is not signed in.
+    page.locator("#grid > li").first.click()
+    page.get_by_role("button", name="Share link").click()
+    field = page.get_by_label("Anyone with this link sees the photo until")
+    expect(field).to_have_value(re.compile(re.escape(users_server.url + "/#shared=")))
+    link = field.input_value()
+    stranger = new_context(browser, DESKTOP)
+    shared = stranger.new_page()
+    shared.on("pageerror", lambda error: watch.errors.append(str(error)))
+    serve_document(shared, users_server, "/", "")
+    shared.goto(link)
+    expect(shared.get_by_role("heading", name="red.jpg")).to_be_visible()
+    expect(shared.locator("#shared-image")).to_have_js_property("complete", True)
+    assert shared.locator("#shared-image").evaluate("i => i.naturalWidth") > 0
+    expect(shared.get_by_role("heading", name="Sign in")).to_be_hidden()
+    assert run_axe(shared) == [], describe_violations(run_axe(shared))
+    stranger.close()
+    context.close()
+    watch.check()

@@ -1,0 +1,105 @@
+"""darkroom's own accounts on memory adapters: passwords, tokens, sessions."""
+
+from __future__ import annotations
+
+import re
+
+import pytest
+
+from darkroom.adapters.memory import MemoryMailer, MemoryUsers
+from darkroom.errors import BadRequest, Unauthorized
+from darkroom.services.accounts import Accounts, Lifetimes
+from darkroom.tokens import TokenCodec
+
+PASSWORD = "a long enough password"
+
+
+@pytest.fixture
+def mailer() -> MemoryMailer:
+    return MemoryMailer()
+
+
+@pytest.fixture
+def users() -> MemoryUsers:
+    return MemoryUsers()
+
+
+@pytest.fixture
+def accounts(users: MemoryUsers, mailer: MemoryMailer) -> Accounts:
+    codec = TokenCodec(b"unit-test-secret-0123")
+    return Accounts(users, mailer, codec, "https://gallery.test/app", Lifetimes(access=60))
+
+
+def _token(mailer: MemoryMailer, action: str) -> str:
+    match = re.search(rf"https://gallery\.test/app/#{action}=(\S+)", mailer.sent[-1].body)
+    assert match is not None, mailer.sent[-1].body
+    return match[1]
+
+
+def _verified(accounts: Accounts, mailer: MemoryMailer, email: str = "ann@example.org") -> None:
+    accounts.sign_up(email, PASSWORD)
+    accounts.verify("", _token(mailer, "verify"))
+
+
+def test_passwords_are_stored_as_argon2id(
+    accounts: Accounts, users: MemoryUsers, mailer: MemoryMailer
+) -> None:
+    _verified(accounts, mailer, " Ann@Example.org ")
+    user = users.find("ann@example.org")
+    assert user is not None and user.verified
+    assert user.password_hash.startswith("$argon2id$") and PASSWORD not in user.password_hash
+    tokens = accounts.sign_in("ANN@example.org", PASSWORD)
+    assert accounts.authenticate(tokens.access_token) == user.id
+    assert tokens.expires_in == 60
+
+
+@pytest.mark.parametrize(
+    ("email", "password"),
+    [("not an address", PASSWORD), ("a@b.org", "short"), ("a@b.org", "x" * 1025)],
+)
+def test_bad_sign_ups_are_refused(accounts: Accounts, email: str, password: str) -> None:
+    with pytest.raises(BadRequest):
+        accounts.sign_up(email, password)
+
+
+def test_tokens_are_not_interchangeable(accounts: Accounts, mailer: MemoryMailer) -> None:
+    accounts.sign_up("ann@example.org", PASSWORD)
+    verify = _token(mailer, "verify")
+    with pytest.raises(Unauthorized):
+        accounts.authenticate(verify)
+    accounts.verify("", verify)
+    tokens = accounts.sign_in("ann@example.org", PASSWORD)
+    with pytest.raises(Unauthorized):
+        accounts.authenticate(tokens.refresh_token)
+    with pytest.raises(Unauthorized):
+        accounts.refresh(tokens.access_token)
+    with pytest.raises(Unauthorized):
+        accounts.verify("", tokens.access_token)
+
+
+def test_an_unverified_sign_up_again_sets_a_new_password(
+    accounts: Accounts, mailer: MemoryMailer
+) -> None:
+    accounts.sign_up("ann@example.org", "somebody else's password")
+    first = _token(mailer, "verify")
+    accounts.sign_up("ann@example.org", PASSWORD)
+    with pytest.raises(Unauthorized, match="out of date"):
+        accounts.verify("", first)
+    accounts.verify("", _token(mailer, "verify"))
+    with pytest.raises(Unauthorized):
+        accounts.sign_in("ann@example.org", "somebody else's password")
+    accounts.sign_in("ann@example.org", PASSWORD)
+
+
+def test_changing_the_password_ends_every_session(accounts: Accounts, mailer: MemoryMailer) -> None:
+    _verified(accounts, mailer)
+    tokens = accounts.sign_in("ann@example.org", PASSWORD)
+    with pytest.raises(Unauthorized, match="current password"):
+        accounts.change_password(tokens.access_token, "wrong password!", "a new password 2")
+    accounts.change_password(tokens.access_token, PASSWORD, "a new password 2")
+    with pytest.raises(Unauthorized):
+        accounts.refresh(tokens.refresh_token)
+    again = accounts.sign_in("ann@example.org", "a new password 2")
+    accounts.sign_out(again.access_token)
+    with pytest.raises(Unauthorized, match="signed out"):
+        accounts.authenticate(again.access_token)
