@@ -13,13 +13,14 @@ import threading
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, TypeVar
-from urllib.parse import unquote, urlsplit
+from urllib.parse import parse_qs, unquote, urlsplit
 
 from darkroom.config import Settings
 from darkroom.imaging import Limits
-from darkroom.ports import BlobStore, Catalog, JobQueue, Mailer, Notifier, Transactions
+from darkroom.ports import BlobStore, Catalog, JobQueue, Mailer, Transactions
 from darkroom.services.cleanup import Cleanup
 from darkroom.services.gallery import Gallery
+from darkroom.services.notifications import Notifications, Target
 from darkroom.services.processor import Processor
 from darkroom.services.worker import RetryPolicy, Worker
 from darkroom.signing import UrlSigner
@@ -47,7 +48,7 @@ class Darkroom:
     catalog: Catalog
     queue: JobQueue
     transactions: Transactions
-    notifier: Notifier
+    notifier: Notifications
     mailer: Mailer
     gallery: Gallery
     processor: Processor
@@ -101,7 +102,8 @@ def build(settings: Settings | None = None) -> Darkroom:
     wakeup = threading.Event()
     catalog, db = _catalog(settings.catalog_url())
     queue, transactions = _queue(settings, db, wakeup)
-    notifier = _notifier(settings.notify)
+    mailer = _mailer(settings)
+    notifier = _notifier(settings, mailer)
     cleanup = Cleanup(variants, catalog)
     gallery = Gallery(
         originals,
@@ -138,7 +140,7 @@ def build(settings: Settings | None = None) -> Darkroom:
         queue,
         transactions,
         notifier,
-        _mailer(settings),
+        mailer,
         gallery,
         processor,
         cleanup,
@@ -265,23 +267,32 @@ def _queue(
     return _pick(factories, settings.queue, "DARKROOM_QUEUE")()
 
 
-def _notifier(url: str) -> Notifier:
-    def logged() -> Notifier:
+def _notifier(settings: Settings, mailer: Mailer) -> Notifications:
+    """`DARKROOM_NOTIFY`: targets separated by commas, each told on its own."""
+    items = [item.strip() for item in settings.notify.split(",") if item.strip()]
+    targets = [_target(item, settings, mailer) for item in items if item.lower() != "none"]
+    return Notifications(
+        targets, attempts=settings.notify_attempts, base_delay=settings.notify_retry_base
+    )
+
+
+def _target(url: str, settings: Settings, mailer: Mailer) -> Target:
+    setting = "DARKROOM_NOTIFY"
+    if url.startswith("arn:"):
+        url = f"sns://{url}"
+    where = urlsplit(url.removeprefix("webhook+")).netloc
+
+    def logged() -> Target:
         from darkroom.adapters.log import LogNotifier
 
-        return LogNotifier()
+        return Target("log", LogNotifier())
 
-    def none() -> Notifier:
-        from darkroom.adapters.log import NullNotifier
-
-        return NullNotifier()
-
-    def memory() -> Notifier:
+    def memory() -> Target:
         from darkroom.adapters.memory import MemoryNotifier
 
-        return MemoryNotifier()
+        return Target("memory", MemoryNotifier())
 
-    def sns() -> Notifier:
+    def sns() -> Target:
         from darkroom.adapters.aws import url_options
         from darkroom.adapters.sns import SnsNotifier
 
@@ -290,12 +301,58 @@ def _notifier(url: str) -> Notifier:
         arn = url.split("?", 1)[0].removeprefix("sns://")
         parts = arn.split(":")
         if len(parts) != 6 or parts[2] != "sns":
-            raise ConfigError(f"DARKROOM_NOTIFY: {arn!r} is not an SNS topic ARN")
+            raise ConfigError(f"{setting}: {arn!r} is not an SNS topic ARN")
         region = options.get("region") or parts[3]
-        return SnsNotifier(arn, endpoint_url=options.get("endpoint_url"), region=region)
+        notifier = SnsNotifier(arn, endpoint_url=options.get("endpoint_url"), region=region)
+        return Target(f"sns {parts[5]}", notifier)
 
-    factories = {"log": logged, "none": none, "memory": memory, "sns": sns}
-    return _pick(factories, url, "DARKROOM_NOTIFY")()
+    def webhook() -> Target:
+        from darkroom.adapters.webhook import WebhookNotifier
+
+        if len(settings.webhook_secret) < 16:
+            raise ConfigError(
+                f"{setting} names a webhook: set DARKROOM_WEBHOOK_SECRET "
+                "(at least 16 characters) to sign what it is sent"
+            )
+        try:
+            notifier = WebhookNotifier(
+                url.removeprefix("webhook+"), settings.webhook_secret.encode()
+            )
+        except ValueError as exc:
+            raise ConfigError(f"{setting}: {exc}") from None
+        return Target(f"webhook {where}", notifier)
+
+    def mailto() -> Target:
+        from darkroom.services.notifications import MailNotifier
+
+        address = unquote(url.split(":", 1)[1])
+        if "@" not in address:
+            raise ConfigError(f"{setting}: {url!r} is not mailto:ADDRESS")
+        return Target(f"mail to {address}", MailNotifier(mailer, address))
+
+    def smtp() -> Target:
+        from darkroom.adapters.smtp import SmtpMailer
+        from darkroom.services.notifications import MailNotifier
+
+        address = parse_qs(urlsplit(url).query).get("to", [""])[-1]
+        if "@" not in address:
+            raise ConfigError(f"{setting}: {url.split('@')[-1]!r} needs ?to=ADDRESS")
+        try:
+            own = SmtpMailer(url, settings.mail_from)
+        except ValueError as exc:
+            raise ConfigError(f"{setting}: {exc}") from None
+        return Target(f"mail to {address} via {own.host}", MailNotifier(own, address))
+
+    factories = {
+        "log": logged,
+        "memory": memory,
+        "sns": sns,
+        "webhook": webhook,
+        "mailto": mailto,
+        "smtp": smtp,
+    }
+    scheme = url.split(":", 1)[0].split("+")[0].strip().lower()
+    return _pick(factories, f"{scheme}://", setting)()
 
 
 def _mailer(settings: Settings) -> Mailer:

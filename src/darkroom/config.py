@@ -86,8 +86,22 @@ class Settings(BaseSettings):
     notify: str = Field(
         "log",
         validation_alias=AliasChoices("DARKROOM_NOTIFY", "SNS_TOPIC_ARN"),
-        description="Where processing results go: log, none, memory or "
-        "sns://arn:aws:sns:REGION:ACCOUNT:TOPIC (seed alias SNS_TOPIC_ARN=arn).",
+        description="Where processing results go, comma-separated: log, none, memory, "
+        "sns://arn:aws:sns:REGION:ACCOUNT:TOPIC (seed alias SNS_TOPIC_ARN=arn), "
+        "webhook+https://host/path (signed with DARKROOM_WEBHOOK_SECRET), "
+        "mailto:ADDRESS (through DARKROOM_MAIL) or "
+        "smtp://[user:password@]host[:port]?to=ADDRESS[&tls=starttls|ssl].",
+    )
+    webhook_secret: str = Field(
+        "",
+        description="Shared secret that signs webhook notifications (HMAC-SHA256); "
+        "at least 16 characters; needed when DARKROOM_NOTIFY names a webhook.",
+    )
+    notify_attempts: int = Field(
+        4, ge=1, le=20, description="Attempts to deliver a notification before giving up."
+    )
+    notify_retry_base: float = Field(
+        1.0, ge=0, description="First delay between notification attempts; doubles each time."
     )
     mail: str = Field(
         "log",

@@ -123,8 +123,9 @@ class Transactions(Protocol):
 
 class Notifier(Protocol):
     def photo_processed(self, photo: Photo) -> None:
-        """Tell whoever listens that `photo` is ready or failed. Must not raise for delivery
-        problems: log them instead, processing already succeeded."""
+        """Tell whoever listens that `photo` is ready or failed. Raises `Unavailable` when
+        the message could not be delivered; `services.notifications.Notifications` retries
+        it and logs what it gives up, so that processing never fails for it."""
         ...
 
 

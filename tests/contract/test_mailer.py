@@ -3,51 +3,25 @@
 from __future__ import annotations
 
 import logging
-import socket
 from collections.abc import Iterator
-from email import message_from_bytes
-from email.message import Message
 
 import pytest
-from aiosmtpd.controller import Controller
-from aiosmtpd.smtp import SMTP, Envelope, Session
 
 from darkroom.adapters.log import LogMailer
 from darkroom.adapters.memory import MemoryMailer
 from darkroom.adapters.smtp import SmtpMailer
 from darkroom.domain import Mail
 from darkroom.errors import Unavailable
+from tests.e2e.conftest import free_port
+from tests.receivers import Inbox, smtp_inbox
 
 MAIL = Mail("ann@example.org", "Confirm your address", "Open http://127.0.0.1/verify?t=abc")
 
 
-class Inbox:
-    def __init__(self) -> None:
-        self.messages: list[Message] = []
-
-    async def handle_DATA(  # noqa: N802 (the name aiosmtpd calls)
-        self, server: SMTP, session: Session, envelope: Envelope
-    ) -> str:
-        assert isinstance(envelope.content, bytes)
-        self.messages.append(message_from_bytes(envelope.content))
-        return "250 OK"
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-        return port
-
-
 @pytest.fixture
 def inbox() -> Iterator[tuple[Inbox, int]]:
-    handler = Inbox()
-    port = free_port()
-    controller = Controller(handler, hostname="127.0.0.1", port=port)
-    controller.start()
-    yield handler, port
-    controller.stop()
+    with smtp_inbox() as running:
+        yield running
 
 
 def test_smtp_delivers_to_a_real_server(inbox: tuple[Inbox, int]) -> None:

@@ -25,13 +25,6 @@ class LogMailer:
         )
 
 
-class NullNotifier:
-    """For `DARKROOM_NOTIFY=none`."""
-
-    def photo_processed(self, photo: Photo) -> None:
-        return None
-
-
 def message(photo: Photo) -> dict[str, object]:
     """What every notifier says about a processed photo (seed 004's success and failure)."""
     if photo.status is not PhotoStatus.READY:
