@@ -19,6 +19,7 @@ from darkroom.config import Settings
 from darkroom.imaging import Limits
 from darkroom.ports import BlobStore, Catalog, JobQueue, Mailer, Transactions
 from darkroom.services.cleanup import Cleanup
+from darkroom.services.doctor import Doctor
 from darkroom.services.gallery import Gallery
 from darkroom.services.notifications import Notifications, Target
 from darkroom.services.processor import Processor
@@ -69,6 +70,11 @@ class Darkroom:
             lease_seconds=s.job_lease,
             retry=RetryPolicy(attempts=s.job_attempts, base_delay=s.retry_base),
             wakeup=self.wakeup,
+        )
+
+    def doctor(self) -> Doctor:
+        return Doctor(
+            self.originals, self.variants, self.catalog, self.queue, self.gallery, self.cleanup
         )
 
     def start_workers(self, count: int | None = None) -> None:

@@ -17,9 +17,10 @@ from rich.table import Table
 
 from darkroom.bootstrap import ConfigError, Darkroom, build
 from darkroom.config import Settings
-from darkroom.domain import JobState, Photo
+from darkroom.domain import DeadLetter, JobState, Photo
 from darkroom.errors import DarkroomError
 from darkroom.imaging import SNIFF_BYTES, detect
+from darkroom.ports import DeadLetters
 from darkroom.services.gallery import LOCAL_OWNER
 
 app = typer.Typer(
@@ -177,6 +178,8 @@ def jobs(
             job.last_error[:120],
         )
     Console().print(table if table.row_count else "no failed or dead jobs")
+    if isinstance(dr.queue, DeadLetters):
+        _print_dead_letters(dr, dr.queue)
 
 
 @jobs_app.command("retry")
@@ -188,9 +191,16 @@ def jobs_retry(
     """Make dead jobs due again, one by one or all of them."""
     dr = _build(_settings(data))
     ids = list(job_ids or [])
+    letters = dr.queue if isinstance(dr.queue, DeadLetters) else None
+    if letters is not None and (all_dead or ids):
+        # Dead letters first: a job's letter makes the job due again on its own.
+        for letter in letters.redrive(None if all_dead else ids):
+            console.print(f"dead letter {letter.id} ({letter.subject}) sent back")
+            if letter.id in ids:
+                ids.remove(letter.id)
     if all_dead:
         ids += [j.id for j in dr.queue.jobs(frozenset({JobState.DEAD}), 10_000)]
-    if not ids:
+    elif not ids and not job_ids:
         console.print("name jobs to retry, or --all")
         raise typer.Exit(2)
     now = datetime.now(UTC)
@@ -201,6 +211,50 @@ def jobs_retry(
             console.print(f"[red]{exc}[/red]")
             raise typer.Exit(1) from None
         console.print(f"job {job_id} queued again")
+
+
+@app.command()
+def doctor(
+    fix: Annotated[bool, typer.Option("--fix", help="Repair what is found.")] = False,
+    grace: Annotated[
+        float, typer.Option(help="Seconds an upload or a job may still be on its way.")
+    ] = 3600.0,
+    data: DataOption = None,
+) -> None:
+    """Find orphans in either direction (objects without a record, records without their
+    objects) and photos no job will finish; with --fix, repair them."""
+    from darkroom.services.doctor import REPAIRS
+
+    dr = _build(_settings(data))
+    checkup = dr.doctor()
+    findings = checkup.examine(grace)
+    table = Table("problem", "key or photo", "repair" if fix else "--fix would")
+    for finding in findings:
+        if fix:
+            checkup.repair(finding)
+        table.add_row(str(finding.problem), finding.subject, REPAIRS[finding.problem])
+    Console().print(table if findings else "nothing to repair")
+    if findings and not fix:
+        raise typer.Exit(1)
+
+
+def _print_dead_letters(dr: Darkroom, letters: DeadLetters) -> None:
+    table = Table("dead letter", "about", "receives", "reason")
+    for letter in letters.dead_letters(10_000):
+        table.add_row(letter.id, letter.subject, str(letter.receives), _reason(dr, letter)[:120])
+    Console().print(table if table.row_count else "the dead-letter queue is empty")
+
+
+def _reason(dr: Darkroom, letter: DeadLetter) -> str:
+    """The last failure, as the photo's record keeps it."""
+    try:
+        if letter.photo_id:
+            return dr.catalog.get(letter.photo_id).reason
+        if letter.key:
+            return dr.catalog.get_by_key(letter.key).reason
+    except DarkroomError:
+        pass
+    return ""
 
 
 def _files(paths: list[Path]) -> Iterator[Path]:

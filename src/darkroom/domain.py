@@ -127,6 +127,18 @@ class Job:
 
 
 @dataclass(frozen=True, slots=True)
+class DeadLetter:
+    """A message the queue's broker gave up on (SQS moved it to the dead-letter queue)."""
+
+    id: str
+    subject: str
+    """What it was about: `job JOB of photo PHOTO`, or the original's key of an S3 event."""
+    photo_id: str = ""
+    key: str = ""
+    receives: int = 0
+
+
+@dataclass(frozen=True, slots=True)
 class Page(Generic[T]):
     items: tuple[T, ...]
     cursor: str | None

@@ -6,12 +6,21 @@ contract suite in `tests/contract/`, the memory adapters included.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Collection, Iterator
 from contextlib import AbstractContextManager
 from datetime import datetime
-from typing import BinaryIO, Protocol
+from typing import BinaryIO, Protocol, runtime_checkable
 
-from darkroom.domain import BlobInfo, Job, JobState, Mail, Page, Photo, SignedRequest
+from darkroom.domain import (
+    BlobInfo,
+    DeadLetter,
+    Job,
+    JobState,
+    Mail,
+    Page,
+    Photo,
+    SignedRequest,
+)
 
 
 class BlobStore(Protocol):
@@ -112,6 +121,17 @@ class JobQueue(Protocol):
 
         Raises `NotFound`.
         """
+        ...
+
+
+@runtime_checkable
+class DeadLetters(Protocol):
+    """A queue whose broker keeps what it gave up on apart (SQS's dead-letter queue)."""
+
+    def dead_letters(self, limit: int = 100) -> list[DeadLetter]: ...
+
+    def redrive(self, letter_ids: Collection[str] | None = None) -> list[DeadLetter]:
+        """Send these letters (or all) back to be handled again; the ones moved."""
         ...
 
 

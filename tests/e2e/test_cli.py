@@ -79,7 +79,8 @@ def test_jobs_lists_and_retries_dead_jobs(tmp_path: Path) -> None:
 
 
 def test_every_command_has_help() -> None:
-    for command in (["serve"], ["import"], ["reprocess"], ["jobs"], ["jobs", "retry"], ["process"]):
+    commands = (["serve"], ["import"], ["reprocess"], ["jobs"], ["jobs", "retry"], ["process"])
+    for command in (*commands, ["doctor"]):
         result = subprocess.run(
             [sys.executable, "-m", "darkroom", *command, "--help"],
             capture_output=True,
@@ -87,3 +88,29 @@ def test_every_command_has_help() -> None:
             check=False,
         )
         assert result.returncode == 0 and "Usage" in result.stdout, command
+
+
+def test_doctor_finds_and_fixes_orphans_both_ways(tmp_path: Path) -> None:
+    data = tmp_path / "data"
+    folder = tmp_path / "photos"
+    folder.mkdir()
+    shutil.copy(CORPUS / "S01_canon_sd300_2mp.jpg", folder / "a.jpg")
+    shutil.copy(CORPUS / "W02_webp_tree_1024.webp", folder / "b.webp")
+    assert darkroom(data, "import", str(folder)).returncode == 0
+    assert darkroom(data, "doctor", "--grace", "0").stdout.strip() == "nothing to repair"
+    originals = sorted((data / "originals").iterdir())
+    originals[0].unlink()
+    stray = data / "variants" / "0123456789abcdef0123456789abcdef" / "w320-00.jpg"
+    stray.parent.mkdir()
+    stray.write_bytes(b"left behind")
+
+    found = darkroom(data, "doctor", "--grace", "0")
+    assert found.returncode == 1, found.stderr
+    assert "record without original" in found.stdout and "variant without record" in found.stdout
+    fixed = darkroom(data, "doctor", "--grace", "0", "--fix")
+    assert fixed.returncode == 0 and "record and variants removed" in fixed.stdout
+    assert darkroom(data, "doctor", "--grace", "0").stdout.strip() == "nothing to repair"
+    assert not stray.exists()
+    with sqlite3.connect(data / "darkroom.db") as db:
+        assert db.execute("select count(*) from photos").fetchone() == (1,)
+    assert len([p for p in (data / "variants").rglob("*") if p.is_file()]) == 6

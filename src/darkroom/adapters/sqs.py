@@ -11,16 +11,17 @@ import json
 import logging
 import math
 import time
-from collections.abc import Iterator
+from collections.abc import Collection, Iterator
 from contextlib import contextmanager
 from contextvars import ContextVar
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
+from urllib.parse import unquote_plus
 
 from darkroom.adapters.aws import client, translated
 from darkroom.adapters.dynamodb_jobs import DynamoDbJobLedger
-from darkroom.domain import Job, JobState
-from darkroom.errors import DarkroomError
+from darkroom.domain import DeadLetter, Job, JobState
+from darkroom.errors import DarkroomError, NotFound
 
 if TYPE_CHECKING:
     from types_boto3_sqs.client import SQSClient
@@ -59,6 +60,7 @@ class SqsJobQueue:
         self._region = region
         self._receipts: dict[str, str] = {}
         self._pending: ContextVar[list[Job] | None] = ContextVar("darkroom_sqs", default=None)
+        self._dlq_url: str | None = None
 
     @property
     def sqs(self) -> SQSClient:
@@ -145,6 +147,69 @@ class SqsJobQueue:
         self._message(job.id, job.photo_id, run_at)
         return job
 
+    def dead_letters(self, limit: int = 100) -> list[DeadLetter]:
+        """A look at the dead-letter queue: letters are hidden while it is read (so that
+        each comes once), then visible again."""
+        messages = list(self._dead_messages(limit, hide_seconds=30))
+        for message in messages:
+            self._hide(message["ReceiptHandle"], 0, self._dead_letter_url())
+        return [_letter(message) for message in messages]
+
+    def redrive(self, letter_ids: Collection[str] | None = None) -> list[DeadLetter]:
+        """A job's letter makes the job due again; an S3 event goes back as it was."""
+        wanted = None if letter_ids is None else set(letter_ids)
+        moved = []
+        for message in self._dead_messages(10_000, hide_seconds=60):
+            letter = _letter(message)
+            if wanted is not None and letter.id not in wanted:
+                self._hide(message["ReceiptHandle"], 0, self._dead_letter_url())
+                continue
+            job_id = _job_id(message.get("Body", ""))
+            if job_id and self.ledger.get(job_id) is not None:
+                self.retry(job_id, datetime.now(UTC))
+            else:
+                with translated("cannot send a dead letter back"):
+                    self.sqs.send_message(QueueUrl=self.queue_url, MessageBody=message["Body"])
+            self._delete(message["ReceiptHandle"], self._dead_letter_url())
+            moved.append(letter)
+            if wanted is not None and len(moved) == len(wanted):
+                break
+        return moved
+
+    def _dead_messages(self, limit: int, hide_seconds: int) -> Iterator[Any]:
+        url = self._dead_letter_url()
+        seen: set[str] = set()
+        while len(seen) < limit:
+            with translated("cannot read the dead-letter queue"):
+                batch = self.sqs.receive_message(
+                    QueueUrl=url,
+                    MaxNumberOfMessages=_BATCH,
+                    VisibilityTimeout=hide_seconds,
+                    AttributeNames=["ApproximateReceiveCount"],
+                    WaitTimeSeconds=0,
+                ).get("Messages", [])
+            fresh = [m for m in batch if m["MessageId"] not in seen]
+            if not fresh:
+                return
+            for message in fresh:
+                seen.add(message["MessageId"])
+                yield message
+
+    def _dead_letter_url(self) -> str:
+        if self._dlq_url is None:
+            with translated("cannot find the dead-letter queue"):
+                policy = self.sqs.get_queue_attributes(
+                    QueueUrl=self.queue_url, AttributeNames=["RedrivePolicy"]
+                ).get("Attributes", {})
+                if "RedrivePolicy" not in policy:
+                    raise NotFound(f"the queue {self.queue_url} has no dead-letter queue")
+                arn = json.loads(policy["RedrivePolicy"])["deadLetterTargetArn"]
+                _, _, _, _, account, name = arn.split(":")
+                self._dlq_url = self.sqs.get_queue_url(
+                    QueueName=name, QueueOwnerAWSAccountId=account
+                )["QueueUrl"]
+        return self._dlq_url
+
     def _send(self, job: Job) -> None:
         self.ledger.put(job)
         self._message(job.id, job.photo_id, job.run_at)
@@ -160,20 +225,20 @@ class SqsJobQueue:
         if receipt is not None:
             self._delete(receipt)
 
-    def _delete(self, receipt: str) -> None:
+    def _delete(self, receipt: str, queue_url: str = "") -> None:
         try:
             with translated("cannot delete a message"):
-                self.sqs.delete_message(QueueUrl=self.queue_url, ReceiptHandle=receipt)
+                self.sqs.delete_message(QueueUrl=queue_url or self.queue_url, ReceiptHandle=receipt)
         except DarkroomError as exc:
             # The ledger already says what happened; the message comes back and is dropped.
             log.warning("%s", exc)
 
-    def _hide(self, receipt: str, seconds: float) -> None:
+    def _hide(self, receipt: str, seconds: float, queue_url: str = "") -> None:
         """Floor, not ceil: a lease shorter than a second must not outlive itself."""
         try:
             with translated("cannot put a message back"):
                 self.sqs.change_message_visibility(
-                    QueueUrl=self.queue_url,
+                    QueueUrl=queue_url or self.queue_url,
                     ReceiptHandle=receipt,
                     VisibilityTimeout=min(MAX_HIDE, max(0, int(seconds))),
                 )
@@ -188,3 +253,26 @@ def _job_id(body: str) -> str:
         return ""
     job_id = parsed.get("darkroom_job") if isinstance(parsed, dict) else None
     return job_id if isinstance(job_id, str) else ""
+
+
+def _letter(message: Any) -> DeadLetter:
+    """What a dead letter was about, read from its body (a job, or an S3 event)."""
+    receives = int(message.get("Attributes", {}).get("ApproximateReceiveCount", 0))
+    body = message.get("Body", "")
+    try:
+        parsed: Any = json.loads(body)
+    except ValueError:
+        parsed = None
+    if isinstance(parsed, dict) and isinstance(parsed.get("darkroom_job"), str):
+        photo_id = str(parsed.get("photo_id", ""))
+        subject = f"job {parsed['darkroom_job']} of photo {photo_id}"
+        return DeadLetter(message["MessageId"], subject, photo_id=photo_id, receives=receives)
+    records = parsed.get("Records", []) if isinstance(parsed, dict) else []
+    keys = [
+        unquote_plus(str(r.get("s3", {}).get("object", {}).get("key", "")))
+        for r in records
+        if isinstance(r, dict)
+    ]
+    key = keys[0] if len(keys) == 1 else ""
+    subject = ", ".join(keys) or body[:80]
+    return DeadLetter(message["MessageId"], subject, key=key, receives=receives)

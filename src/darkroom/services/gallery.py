@@ -99,7 +99,13 @@ class Gallery:
             sha256=digest,
         )
         self.originals.put(photo.key, data, fmt.content_type)
-        self._add_and_enqueue(photo)
+        try:
+            self._add_and_enqueue(photo)
+        except Exception:
+            # The caller is told the upload failed: no original may stay behind without its
+            # record (`doctor` removes it should this delete fail too).
+            _forget(self.originals, photo.key)
+            raise
         log.info("photo %s: stored %s (%d bytes)", photo.id, photo.key, photo.size)
         return Uploaded(photo, duplicate=False)
 
@@ -218,6 +224,13 @@ class Gallery:
     def enqueue(self, photo_id: str) -> None:
         """Queue (re)processing of one photo; the processor skips what is already done."""
         self._queue.enqueue(self._job(photo_id))
+
+
+def _forget(store: BlobStore, key: str) -> None:
+    try:
+        store.delete(key)
+    except Exception:
+        log.warning("original %s: left behind by a failed upload", key, exc_info=True)
 
 
 def clean_filename(name: str) -> str:
