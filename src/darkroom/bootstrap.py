@@ -17,16 +17,18 @@ from urllib.parse import parse_qs, unquote, urlsplit
 
 from darkroom.config import Settings
 from darkroom.imaging import Limits
-from darkroom.ports import BlobStore, Catalog, JobQueue, Mailer, Transactions
+from darkroom.ports import BlobStore, Catalog, JobQueue, Mailer, Meter, RunLog, Transactions
 from darkroom.services.cleanup import Cleanup
 from darkroom.services.doctor import Doctor
 from darkroom.services.gallery import Gallery
 from darkroom.services.notifications import Notifications, Target
 from darkroom.services.processor import Processor
+from darkroom.services.telemetry import Meters
 from darkroom.services.worker import RetryPolicy, Worker
 from darkroom.signing import UrlSigner
 
 if TYPE_CHECKING:
+    from darkroom.adapters.prometheus import PrometheusMetrics
     from darkroom.adapters.sql import SqlDatabase
 
 log = logging.getLogger(__name__)
@@ -58,6 +60,10 @@ class Darkroom:
     served_stores: dict[str, BlobStore]
     """Stores whose signed URLs darkroom's own web server answers (`/files/<name>/…`)."""
     wakeup: threading.Event = field(default_factory=threading.Event)
+    runs: RunLog = field(kw_only=True)
+    """Processing runs, for `darkroom stats` and the admin page."""
+    metrics: PrometheusMetrics | None = field(kw_only=True)
+    """What `GET /metrics` shows; None unless DARKROOM_METRICS=prometheus."""
     _threads: list[threading.Thread] = field(default_factory=list)
     _stop: threading.Event = field(default_factory=threading.Event)
 
@@ -122,6 +128,8 @@ def build(settings: Settings | None = None) -> Darkroom:
         upload_url_ttl=settings.upload_url_ttl,
         download_url_ttl=settings.download_url_ttl,
     )
+    runs = _runs(db)
+    metrics, meter = _metrics(settings.metrics, queue, catalog, originals, variants)
     processor = Processor(
         originals,
         variants,
@@ -134,6 +142,7 @@ def build(settings: Settings | None = None) -> Darkroom:
             max_frames=settings.max_frames,
         ),
         include_gps=settings.include_gps,
+        meter=Meters([runs, *meter]),
     )
     served = {
         name: s for name, s in (("originals", originals), ("variants", variants)) if _self_served(s)
@@ -153,6 +162,8 @@ def build(settings: Settings | None = None) -> Darkroom:
         signer,
         served,
         wakeup,
+        runs=runs,
+        metrics=metrics,
     )
 
 
@@ -359,6 +370,34 @@ def _target(url: str, settings: Settings, mailer: Mailer) -> Target:
     }
     scheme = url.split(":", 1)[0].split("+")[0].strip().lower()
     return _pick(factories, f"{scheme}://", setting)()
+
+
+def _runs(db: SqlDatabase | None) -> RunLog:
+    """Beside the photos in an SQL catalog; elsewhere (DynamoDB on Lambda, where CloudWatch
+    keeps the figures) only this process's own."""
+    if db is None:
+        from darkroom.adapters.memory import MemoryRunLog
+
+        return MemoryRunLog()
+    from darkroom.adapters.sql_runs import SqlRunLog
+
+    return SqlRunLog(db)
+
+
+def _metrics(
+    kind: str, queue: JobQueue, catalog: Catalog, originals: BlobStore, variants: BlobStore
+) -> tuple[PrometheusMetrics | None, list[Meter]]:
+    if kind == "prometheus":
+        from darkroom.adapters.prometheus import PrometheusMetrics, Sources
+
+        stores = {"originals": originals, "variants": variants}
+        metrics = PrometheusMetrics(Sources(queue, catalog, stores))
+        return metrics, [metrics]
+    if kind == "emf":
+        from darkroom.adapters.emf import EmfMeter
+
+        return None, [EmfMeter()]
+    return None, []
 
 
 def _mailer(settings: Settings) -> Mailer:

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-import logging
+import dataclasses
+import json
 import signal
 import threading
 from collections.abc import Iterator
@@ -15,6 +16,7 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
+from darkroom import logs
 from darkroom.bootstrap import ConfigError, Darkroom, build
 from darkroom.config import Settings
 from darkroom.domain import DeadLetter, JobState, Photo
@@ -45,10 +47,7 @@ def _settings(data: Path | None = None, **overrides: object) -> Settings:
 
 
 def _build(settings: Settings) -> Darkroom:
-    logging.basicConfig(
-        level=settings.log_level.upper(),
-        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
-    )
+    logs.configure(settings.log_level, settings.log_format)
     try:
         return build(settings)
     except (ConfigError, DarkroomError) as exc:
@@ -77,6 +76,8 @@ def serve(
         host=settings.host,
         port=settings.port,
         log_level=settings.log_level.lower(),
+        # uvicorn's own lines go through darkroom's handler: JSON or text like the rest.
+        log_config=None,
         timeout_graceful_shutdown=10,
     )
 
@@ -236,6 +237,37 @@ def doctor(
     Console().print(table if findings else "nothing to repair")
     if findings and not fix:
         raise typer.Exit(1)
+
+
+@app.command()
+def stats(
+    as_json: Annotated[bool, typer.Option("--json", help="As JSON.")] = False,
+    data: DataOption = None,
+) -> None:
+    """The last 24 hours: processing runs, errors and error rate, average and p99
+    durations, objects and bytes per store, catalog size."""
+    from darkroom.services.gallery import utcnow
+    from darkroom.services.stats import figures
+
+    dr = _build(_settings(data))
+    stores = {"originals": dr.originals, "variants": dr.variants}
+    found = figures(dr.runs, dr.catalog, stores, utcnow())
+    if as_json:
+        body = dataclasses.asdict(found) | {"catalog_size": found.catalog_size}
+        print(json.dumps(body, default=str, indent=2))
+        return
+    table = Table("last 24 hours", "")
+    table.add_row("processing runs", str(found.runs))
+    table.add_row("errors", f"{found.errors} ({found.error_rate:.1%})")
+    table.add_row("average duration", f"{found.average_seconds:.3f} s")
+    table.add_row("p99 duration", f"{found.p99_seconds:.3f} s")
+    for store in found.stores:
+        table.add_row(f"store {store.name}", f"{store.objects} objects, {store.bytes} bytes")
+    by_status = ", ".join(f"{n} {s}" for s, n in sorted(found.photos.items()))
+    table.add_row(
+        "catalog", f"{found.catalog_size} photos" + (f" ({by_status})" if by_status else "")
+    )
+    Console().print(table)
 
 
 def _print_dead_letters(dr: Darkroom, letters: DeadLetters) -> None:

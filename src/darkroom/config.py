@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import re
 from pathlib import Path
+from typing import Literal
 
 from pydantic import AliasChoices, Field, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -152,6 +153,14 @@ class Settings(BaseSettings):
     host: str = Field("127.0.0.1", description="Address `darkroom serve` listens on.")
     port: int = Field(8000, ge=0, le=65535, description="Port `darkroom serve` listens on.")
     log_level: str = Field("INFO", description="DEBUG, INFO, WARNING or ERROR.")
+    log_format: Literal["auto", "json", "text"] = Field(
+        "auto", description="json, text, or auto: text on a terminal, JSON lines elsewhere."
+    )
+    metrics: Literal["prometheus", "emf", "none"] = Field(
+        "prometheus",
+        description="prometheus (GET /metrics), emf (CloudWatch embedded metric format on "
+        "stdout, for Lambda) or none.",
+    )
 
     @field_validator("variants")
     @classmethod

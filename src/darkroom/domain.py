@@ -124,6 +124,21 @@ class Job:
     state: JobState = JobState.QUEUED
     attempts: int = 0
     last_error: str = ""
+    correlation_id: str = ""
+    """Of the request that queued it; the worker's log lines and notifications carry it."""
+
+
+@dataclass(frozen=True, slots=True)
+class Run:
+    """One processing of one photo: how it ended and how long each stage took."""
+
+    photo_id: str
+    finished_at: datetime
+    outcome: str
+    """ready, failed, duplicate, or error (trouble that will be retried)."""
+    seconds: float
+    stages: Mapping[str, float] = field(default_factory=dict)
+    correlation_id: str = ""
 
 
 @dataclass(frozen=True, slots=True)

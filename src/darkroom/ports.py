@@ -19,6 +19,7 @@ from darkroom.domain import (
     Mail,
     Page,
     Photo,
+    Run,
     SignedRequest,
 )
 
@@ -146,6 +147,22 @@ class Notifier(Protocol):
         """Tell whoever listens that `photo` is ready or failed. Raises `Unavailable` when
         the message could not be delivered; `services.notifications.Notifications` retries
         it and logs what it gives up, so that processing never fails for it."""
+        ...
+
+
+class Meter(Protocol):
+    def record(self, run: Run) -> None:
+        """Take note of one processing run (Prometheus, CloudWatch, the run log)."""
+        ...
+
+
+class RunLog(Protocol):
+    """Processing runs kept for `darkroom stats` and the admin page."""
+
+    def record(self, run: Run) -> None: ...
+
+    def since(self, moment: datetime) -> list[Run]:
+        """Runs that finished at `moment` or later, oldest first."""
         ...
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 import sqlite3
@@ -47,6 +48,13 @@ def test_import_skips_what_is_not_an_image_then_reprocess(tmp_path: Path) -> Non
     result = darkroom(data, "import", str(folder))
     assert result.returncode == 0, result.stderr
     assert "2 imported, 0 already there, 2 skipped" in result.stderr
+    stats = json.loads(darkroom(data, "stats", "--json").stdout)
+    assert (stats["runs"], stats["errors"], stats["catalog_size"]) == (2, 0, 2)
+    assert [(s["name"], s["objects"]) for s in stats["stores"]] == [
+        ("originals", 2),
+        ("variants", 12),
+    ]
+    assert "processing runs" in darkroom(data, "stats").stdout
     assert "notes.txt: not an image" in result.stderr and "fake.jpg: not an image" in result.stderr
     with sqlite3.connect(data / "darkroom.db") as db:
         assert db.execute("select status from photos").fetchall() == [("ready",), ("ready",)]
@@ -80,7 +88,7 @@ def test_jobs_lists_and_retries_dead_jobs(tmp_path: Path) -> None:
 
 def test_every_command_has_help() -> None:
     commands = (["serve"], ["import"], ["reprocess"], ["jobs"], ["jobs", "retry"], ["process"])
-    for command in (*commands, ["doctor"]):
+    for command in (*commands, ["doctor"], ["stats"]):
         result = subprocess.run(
             [sys.executable, "-m", "darkroom", *command, "--help"],
             capture_output=True,

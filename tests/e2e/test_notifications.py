@@ -36,7 +36,9 @@ def test_ready_and_failed_photos_are_told_to_every_target(tmp_path: Path) -> Non
         try:
             with httpx.Client(base_url=server.url, timeout=60) as client:
                 good = client.post(
-                    "/upload", files={"file": ("good.jpg", corpus("S01_canon_sd300_2mp.jpg"))}
+                    "/upload",
+                    files={"file": ("good.jpg", corpus("S01_canon_sd300_2mp.jpg"))},
+                    headers={"X-Request-Id": "upload-good-1"},
                 )
                 bad = client.post(
                     "/upload", files={"file": ("bad.jpg", b"\xff\xd8\xff" + b"0" * 99)}
@@ -64,6 +66,11 @@ def test_ready_and_failed_photos_are_told_to_every_target(tmp_path: Path) -> Non
         "darkroom: bad.jpg could not be processed",
         "darkroom: good.jpg is ready",
     ]
+    assert told["correlation_id"] == ready.headers["X-Request-Id"] == "upload-good-1"
     log = server.log()
     assert log.count(f"photo {photo['id']}: ready") == 1
     assert "notification to webhook 127.0.0.1" in log and "given up" not in log
+    lines = [json.loads(line) for line in log.splitlines() if line.startswith("{")]
+    followed = [line["message"] for line in lines if line["correlation_id"] == "upload-good-1"]
+    assert f"photo {photo['id']}: ready with 6 variants" in followed
+    assert any("notification to webhook" in message for message in followed)

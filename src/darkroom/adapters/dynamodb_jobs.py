@@ -157,6 +157,7 @@ def _item(job: Job) -> dict[str, Any]:
         "attempts": {"N": str(job.attempts)},
         "last_error": {"S": job.last_error},
         "lease_until": {"N": "0"},
+        "correlation_id": {"S": job.correlation_id},
     }
 
 
@@ -169,4 +170,5 @@ def _job(item: Mapping[str, Any]) -> Job:
         state=JobState(item["state"]["S"]),
         attempts=int(item["attempts"]["N"]),
         last_error=item["last_error"]["S"],
+        correlation_id=item.get("correlation_id", {}).get("S", ""),
     )

@@ -34,9 +34,10 @@ MAX_HIDE = 43200
 _BATCH = 10
 
 
-def job_message(job_id: str, photo_id: str) -> str:
+def job_message(job_id: str, photo_id: str, correlation_id: str = "") -> str:
     """The body of a job's message; `darkroom.aws.events` reads it back."""
-    return json.dumps({"darkroom_job": job_id, "photo_id": photo_id})
+    body = {"darkroom_job": job_id, "photo_id": photo_id}
+    return json.dumps(body | ({"correlation_id": correlation_id} if correlation_id else {}))
 
 
 class SqsJobQueue:
@@ -137,14 +138,14 @@ class SqsJobQueue:
             return
         self._forget(job_id)
         if retry_at is not None:
-            self._message(job_id, job.photo_id, retry_at)
+            self._message(job, retry_at)
 
     def jobs(self, states: frozenset[JobState], limit: int = 100) -> list[Job]:
         return self.ledger.jobs(states, limit) if states else []
 
     def retry(self, job_id: str, run_at: datetime) -> Job:
         job = self.ledger.retry(job_id, run_at)
-        self._message(job.id, job.photo_id, run_at)
+        self._message(job, run_at)
         return job
 
     def dead_letters(self, limit: int = 100) -> list[DeadLetter]:
@@ -212,12 +213,12 @@ class SqsJobQueue:
 
     def _send(self, job: Job) -> None:
         self.ledger.put(job)
-        self._message(job.id, job.photo_id, job.run_at)
+        self._message(job, job.run_at)
 
-    def _message(self, job_id: str, photo_id: str, run_at: datetime) -> None:
+    def _message(self, job: Job, run_at: datetime) -> None:
         delay = min(MAX_DELAY, max(0, math.ceil(run_at.timestamp() - time.time())))
-        body = job_message(job_id, photo_id)
-        with translated(f"cannot queue job {job_id}"):
+        body = job_message(job.id, job.photo_id, job.correlation_id)
+        with translated(f"cannot queue job {job.id}"):
             self.sqs.send_message(QueueUrl=self.queue_url, MessageBody=body, DelaySeconds=delay)
 
     def _forget(self, job_id: str) -> None:

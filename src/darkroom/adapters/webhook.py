@@ -49,6 +49,7 @@ class WebhookNotifier:
             "Content-Type": "application/json",
             "User-Agent": "darkroom-webhook",
             "X-Darkroom-Event": str(told["event"]),
+            "X-Request-Id": str(told["correlation_id"]),
             # The record's version changes with every write, so this names one outcome.
             "X-Darkroom-Delivery": f"{photo.id}.{photo.version}",
             "X-Darkroom-Timestamp": timestamp,

@@ -33,6 +33,7 @@ class ObjectEvent:
 class JobMessage:
     job_id: str
     photo_id: str
+    correlation_id: str = ""
 
 
 Message = ObjectEvent | JobMessage
@@ -89,7 +90,8 @@ def messages(body: str) -> tuple[Message, ...]:
         return tuple(s3_records(parsed))
     job_id, photo_id = parsed.get("darkroom_job"), parsed.get("photo_id")
     if isinstance(job_id, str) and isinstance(photo_id, str) and job_id and photo_id:
-        return (JobMessage(job_id, photo_id),)
+        correlation_id = parsed.get("correlation_id")
+        return (JobMessage(job_id, photo_id, str(correlation_id or "")),)
     raise MalformedEvent(f"unknown message with fields {sorted(parsed)[:8]}")
 
 

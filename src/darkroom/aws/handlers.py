@@ -13,6 +13,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Literal
 
+from darkroom import correlation, logs
 from darkroom.aws import events
 from darkroom.aws.events import JobMessage, MalformedEvent, Message, ObjectEvent
 from darkroom.bootstrap import Darkroom, build
@@ -34,8 +35,14 @@ class Runtime:
     darkroom: Darkroom
     store_events: StoreEvents
 
-    def handle(self, message: Message, kinds: Kinds) -> None:
-        """Raises only for transient trouble."""
+    def handle(self, message: Message, kinds: Kinds, correlation_id: str = "") -> None:
+        """Raises only for transient trouble. Log lines and notifications carry the job's
+        correlation id, else `correlation_id` (the queue message's id)."""
+        own = message.correlation_id if isinstance(message, JobMessage) else ""
+        with correlation.bound(own or correlation_id):
+            self._handle(message, kinds)
+
+    def _handle(self, message: Message, kinds: Kinds) -> None:
         if isinstance(message, JobMessage):
             if "created" in kinds:
                 self.darkroom.processor.process(message.photo_id)
@@ -72,6 +79,7 @@ class Runtime:
 def runtime() -> Runtime:
     dr = build()
     logging.getLogger("darkroom").setLevel(dr.settings.log_level.upper())
+    logs.correlate_records()
     store_events = StoreEvents(dr.originals, dr.catalog, dr.processor, dr.cleanup)
     return Runtime(dr, store_events)
 
@@ -127,7 +135,7 @@ def _handled(rt: Runtime, record: events.QueuedRecord, kinds: Kinds) -> bool:
     has already ended `failed` in the processor and is acknowledged."""
     for message in record.messages:
         try:
-            rt.handle(message, kinds)
+            rt.handle(message, kinds, record.message_id)
         except BadRequest as exc:
             log.error("message %s: %s; dropped", record.message_id, exc)
         except Exception as exc:

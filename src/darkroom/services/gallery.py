@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import PurePosixPath, PureWindowsPath
 
-from darkroom import keys
+from darkroom import correlation, keys
 from darkroom.domain import Job, Page, Photo, PhotoStatus, SignedRequest
 from darkroom.errors import Conflict, NotFound, TooLarge, Unsupported
 from darkroom.imaging import BY_CONTENT_TYPE, SNIFF_BYTES, detect
@@ -219,7 +219,13 @@ class Gallery:
 
     def _job(self, photo_id: str) -> Job:
         now = self._now()
-        return Job(id=uuid.uuid4().hex, photo_id=photo_id, created_at=now, run_at=now)
+        return Job(
+            id=uuid.uuid4().hex,
+            photo_id=photo_id,
+            created_at=now,
+            run_at=now,
+            correlation_id=correlation.current(),
+        )
 
     def enqueue(self, photo_id: str) -> None:
         """Queue (re)processing of one photo; the processor skips what is already done."""

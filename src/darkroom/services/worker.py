@@ -8,6 +8,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
+from darkroom import correlation
 from darkroom.domain import Job
 from darkroom.ports import JobQueue
 from darkroom.services.gallery import utcnow
@@ -57,13 +58,14 @@ class Worker:
         job = self._queue.claim(self.name, self._lease)
         if job is None:
             return False
-        try:
-            outcome = self._processor.process(job.photo_id)
-        except Exception as exc:  # anything unforeseen is treated as transient: retry
-            self._failed(job, exc)
-        else:
-            self._queue.complete(job.id)
-            log.info("job %s: photo %s %s", job.id, job.photo_id, outcome)
+        with correlation.bound(job.correlation_id):
+            try:
+                outcome = self._processor.process(job.photo_id)
+            except Exception as exc:  # anything unforeseen is treated as transient: retry
+                self._failed(job, exc)
+            else:
+                self._queue.complete(job.id)
+                log.info("job %s: photo %s %s", job.id, job.photo_id, outcome)
         return True
 
     def run(self, stop: threading.Event) -> None:

@@ -12,12 +12,13 @@ from fastapi.responses import JSONResponse
 from fastapi.staticfiles import StaticFiles
 from starlette.concurrency import run_in_threadpool
 
-from darkroom import __version__
+from darkroom import __version__, logs
 from darkroom.bootstrap import Darkroom
 from darkroom.errors import DarkroomError
 from darkroom.signing import FILES_PREFIX
-from darkroom.web import errors, files, legacy, page_config, photos
+from darkroom.web import admin, errors, files, legacy, page_config, photos
 from darkroom.web.limits import BodyLimit
+from darkroom.web.observe import Observe
 
 log = logging.getLogger(__name__)
 STATIC = Path(__file__).parent / "static"
@@ -44,11 +45,13 @@ def create_app(dr: Darkroom, run_workers: bool = True) -> FastAPI:
         lifespan=lifespan,
     )
     app.state.darkroom = dr
+    logs.correlate_records()
     errors.install(app)
     app.include_router(photos.router)
     app.include_router(files.router)
     app.include_router(legacy.router)
     app.include_router(page_config.router)
+    app.include_router(admin.router)
 
     @app.get("/healthz", tags=["operations"])
     async def healthz() -> JSONResponse:
@@ -68,4 +71,5 @@ def create_app(dr: Darkroom, run_workers: bool = True) -> FastAPI:
         return SMALL_BODY
 
     app.add_middleware(BodyLimit, limit_for=limit_for)
+    app.add_middleware(Observe, metrics=dr.metrics)
     return app
