@@ -75,6 +75,7 @@ class Darkroom:
             name=f"{name}-{os.getpid()}",
             lease_seconds=s.job_lease,
             retry=RetryPolicy(attempts=s.job_attempts, base_delay=s.retry_base),
+            notifications=self.notifier,
             wakeup=self.wakeup,
         )
 
@@ -115,7 +116,7 @@ def build(settings: Settings | None = None) -> Darkroom:
     catalog, db = _catalog(settings.catalog_url())
     queue, transactions = _queue(settings, db, wakeup)
     mailer = _mailer(settings)
-    notifier = _notifier(settings, mailer)
+    notifier = _notifier(settings, mailer, queue, catalog)
     cleanup = Cleanup(variants, catalog)
     gallery = Gallery(
         originals,
@@ -284,13 +285,21 @@ def _queue(
     return _pick(factories, settings.queue, "DARKROOM_QUEUE")()
 
 
-def _notifier(settings: Settings, mailer: Mailer) -> Notifications:
+def _notifier(
+    settings: Settings, mailer: Mailer, queue: JobQueue, catalog: Catalog
+) -> Notifications:
     """`DARKROOM_NOTIFY`: targets separated by commas, each told on its own."""
     items = [item.strip() for item in settings.notify.split(",") if item.strip()]
-    targets = [_target(item, settings, mailer) for item in items if item.lower() != "none"]
-    return Notifications(
-        targets, attempts=settings.notify_attempts, base_delay=settings.notify_retry_base
-    )
+    targets: list[Target] = []
+    for item in items:
+        if item.lower() != "none":
+            target = _target(item, settings, mailer)
+            # Names tell a retry's job which target it is for: two alike get numbers.
+            alike = sum(t.name.split(" #")[0] == target.name for t in targets)
+            targets.append(
+                Target(f"{target.name} #{alike + 1}", target.notifier) if alike else target
+            )
+    return Notifications(targets, queue, catalog, retry_delay=settings.retry_base)
 
 
 def _target(url: str, settings: Settings, mailer: Mailer) -> Target:
@@ -337,7 +346,7 @@ def _target(url: str, settings: Settings, mailer: Mailer) -> Target:
             )
         except ValueError as exc:
             raise ConfigError(f"{setting}: {exc}") from None
-        return Target(f"webhook {where}", notifier)
+        return Target(f"webhook {where}{urlsplit(url.removeprefix('webhook+')).path}", notifier)
 
     def mailto() -> Target:
         from darkroom.services.notifications import MailNotifier

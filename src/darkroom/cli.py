@@ -165,7 +165,7 @@ def jobs(
         return
     dr = _build(_settings(data))
     states = frozenset({JobState.DEAD, JobState.QUEUED, JobState.RUNNING})
-    table = Table("job", "photo", "state", "attempts", "next run", "last error")
+    table = Table("job", "photo", "kind", "state", "attempts", "next run", "last error")
     for job in dr.queue.jobs(states, 10_000):
         if not (all_ or job.state is JobState.DEAD or job.last_error):
             continue
@@ -173,6 +173,7 @@ def jobs(
         table.add_row(
             job.id,
             job.photo_id,
+            job.kind,
             str(state),
             str(job.attempts),
             job.run_at.isoformat(timespec="seconds"),

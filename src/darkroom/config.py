@@ -98,12 +98,6 @@ class Settings(BaseSettings):
         description="Shared secret that signs webhook notifications (HMAC-SHA256); "
         "at least 16 characters; needed when DARKROOM_NOTIFY names a webhook.",
     )
-    notify_attempts: int = Field(
-        4, ge=1, le=20, description="Attempts to deliver a notification before giving up."
-    )
-    notify_retry_base: float = Field(
-        1.0, ge=0, description="First delay between notification attempts; doubles each time."
-    )
     mail: str = Field(
         "log",
         description="Where mail goes: log (the log shows it), memory, or "

@@ -26,6 +26,12 @@ class PhotoStatus(StrEnum):
     """Same bytes as another photo of the same owner; `duplicate_of` names it."""
 
 
+PROCESS = "process"
+"""The kind of a job that processes its photo."""
+NOTIFY = "notify:"
+"""Kinds `notify:TARGET`: deliver the photo's result to one notification target again."""
+
+
 class JobState(StrEnum):
     QUEUED = "queued"
     RUNNING = "running"
@@ -126,6 +132,8 @@ class Job:
     last_error: str = ""
     correlation_id: str = ""
     """Of the request that queued it; the worker's log lines and notifications carry it."""
+    kind: str = PROCESS
+    """`process`, or `notify:TARGET`."""
 
 
 @dataclass(frozen=True, slots=True)

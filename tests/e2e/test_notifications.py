@@ -1,5 +1,6 @@
 """The real server tells a webhook and a mail server about every processed photo, at once;
-a webhook that refuses at first gets the result later, and the photo is processed once."""
+a webhook that refuses at first gets the result later from a job of its own, and the
+photo is processed once."""
 
 from __future__ import annotations
 
@@ -29,7 +30,7 @@ def test_ready_and_failed_photos_are_told_to_every_target(tmp_path: Path) -> Non
                 "DARKROOM_NOTIFY": f"log,webhook+{hook.url},"
                 f"smtp://127.0.0.1:{smtp_port}?to=ann@example.org",
                 "DARKROOM_WEBHOOK_SECRET": SECRET,
-                "DARKROOM_NOTIFY_RETRY_BASE": "0.1",
+                "DARKROOM_RETRY_BASE": "0.1",
             },
         )
         server.start()
@@ -69,7 +70,8 @@ def test_ready_and_failed_photos_are_told_to_every_target(tmp_path: Path) -> Non
     assert told["correlation_id"] == ready.headers["X-Request-Id"] == "upload-good-1"
     log = server.log()
     assert log.count(f"photo {photo['id']}: ready") == 1
-    assert "notification to webhook 127.0.0.1" in log and "given up" not in log
+    assert "notification to webhook 127.0.0.1" in log and "dead after" not in log
+    assert "told on a later attempt" in log
     lines = [json.loads(line) for line in log.splitlines() if line.startswith("{")]
     followed = [line["message"] for line in lines if line["correlation_id"] == "upload-good-1"]
     assert f"photo {photo['id']}: ready with 6 variants" in followed

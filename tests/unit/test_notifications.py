@@ -4,6 +4,7 @@ own; a target that stays away is given up in the log and never fails the process
 from __future__ import annotations
 
 import logging
+import time
 from pathlib import Path
 
 import pytest
@@ -15,11 +16,13 @@ from darkroom.adapters.sns import SnsNotifier
 from darkroom.adapters.webhook import WebhookNotifier
 from darkroom.bootstrap import ConfigError, Darkroom, build
 from darkroom.config import Settings
-from darkroom.domain import JobState, Photo, PhotoStatus
+from darkroom.domain import Job, JobState, Photo, PhotoStatus
 from darkroom.errors import Unavailable
-from darkroom.services.notifications import MailNotifier, Notifications, Target
-from tests.contract.test_notifier import FAILED, READY
+from darkroom.services.gallery import utcnow
+from darkroom.services.notifications import MailNotifier, Target
 from tests.corpus import corpus
+
+JPEG = "S01_canon_sd300_2mp.jpg"
 
 
 class Flaky:
@@ -63,7 +66,7 @@ def test_several_targets_at_once(tmp_path: Path) -> None:
     names = [t.name for t in dr.notifier.targets]
     assert names == [
         "log",
-        "webhook hooks.example.org",
+        "webhook hooks.example.org/darkroom",
         "mail to ann@example.org",
         "mail to bob@example.org via mail.example.org",
         "sns photos",
@@ -104,38 +107,63 @@ def test_bad_targets_are_named(tmp_path: Path, notify: str, message: str) -> Non
         build(settings)
 
 
-def test_a_failed_delivery_is_retried_with_backoff() -> None:
-    flaky, steady = Flaky(failures=2), MemoryNotifier()
-    slept: list[float] = []
-    notifications = Notifications(
-        [Target("flaky", flaky), Target("steady", steady)],
-        attempts=4,
-        base_delay=0.5,
-        sleep=slept.append,
-    )
-    notifications.photo_processed(READY)
-    assert flaky.told == ["p1"] and flaky.calls == 3
-    assert slept == [0.5, 1.0]
-    assert steady.sent == [READY]
+def _with_targets(dr: Darkroom, monkeypatch: pytest.MonkeyPatch, *targets: Target) -> None:
+    monkeypatch.setattr(dr.notifier, "targets", targets)
 
 
-def test_a_target_that_stays_away_is_given_up_and_the_others_told(
-    caplog: pytest.LogCaptureFixture,
+def _notify_job(dr: Darkroom) -> Job:
+    (job,) = [j for j in dr.queue.jobs(frozenset(JobState)) if j.kind != "process"]
+    return job
+
+
+def test_a_failed_delivery_becomes_a_job_retried_on_its_own(
+    memory_darkroom: Darkroom, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    away, steady = Flaky(failures=99), MemoryNotifier()
-    notifications = Notifications(
-        [Target("webhook hooks.example.org", away), Target("memory", steady)],
-        attempts=3,
-        sleep=lambda _: None,
-    )
-    with caplog.at_level(logging.WARNING, "darkroom.notify"):
-        notifications.photo_processed(FAILED)
-    assert away.calls == 3 and steady.sent == [FAILED]
-    (given_up,) = [r for r in caplog.records if r.levelno == logging.ERROR]
-    assert given_up.getMessage() == (
-        "photo p2: notification to webhook hooks.example.org given up after 3 attempts: "
-        "away (call 3)"
-    )
+    dr = memory_darkroom
+    flaky, steady = Flaky(failures=2), MemoryNotifier()
+    _with_targets(dr, monkeypatch, Target("flaky", flaky), Target("steady", steady))
+    photo = dr.gallery.upload("ann", corpus(JPEG), "a.jpg").photo
+    assert dr.worker().drain() == 1
+    assert [p.id for p in steady.sent] == [photo.id] and flaky.told == []
+    job = _notify_job(dr)
+    assert (job.kind, job.photo_id, job.state) == ("notify:flaky", photo.id, JobState.QUEUED)
+    assert job.run_at > job.created_at
+    for state in (JobState.QUEUED, JobState.DONE):
+        dr.queue.retry(job.id, utcnow())
+        assert dr.worker().drain() == 1
+        job = _notify_job(dr)
+        assert job.state is state
+    assert flaky.told == [photo.id] and flaky.calls == 3
+    assert [p.id for p in steady.sent] == [photo.id]
+    assert dr.catalog.get(photo.id).status is PhotoStatus.READY
+
+
+def test_a_target_that_stays_away_ends_a_dead_job_not_a_failed_photo(
+    memory_darkroom: Darkroom, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    dr = memory_darkroom
+    dr.settings.job_attempts = 2
+    dr.settings.retry_base = 0.001
+    away = Flaky(failures=99)
+    _with_targets(dr, monkeypatch, Target("webhook hooks.example.org/x", away))
+    photo = dr.gallery.upload("ann", corpus(JPEG), "a.jpg").photo
+    dr.worker().drain()
+    dr.queue.retry(_notify_job(dr).id, utcnow())
+    with caplog.at_level(logging.WARNING):
+        while _notify_job(dr).state is not JobState.DEAD:
+            time.sleep(0.01)
+            dr.worker().drain()
+    dead = _notify_job(dr)
+    assert dead.kind == "notify:webhook hooks.example.org/x" and "away" in dead.last_error
+    assert away.calls == 3
+    assert dr.catalog.get(photo.id).status is PhotoStatus.READY
+    assert "notify:webhook hooks.example.org/x dead after 2 attempts" in caplog.text
+
+
+def test_a_delivery_for_a_gone_photo_or_target_is_dropped(memory_darkroom: Darkroom) -> None:
+    dr = memory_darkroom
+    dr.notifier.deliver_again("no-such-photo", "notify:memory")
+    dr.notifier.deliver_again("no-such-photo", "notify:pigeon")
 
 
 def test_notification_trouble_never_fails_or_repeats_processing(
@@ -144,12 +172,12 @@ def test_notification_trouble_never_fails_or_repeats_processing(
     dr = memory_darkroom
     (target,) = dr.notifier.targets
     away = Flaky(failures=99)
-    monkeypatch.setattr(dr.notifier, "targets", (Target("away", away), target))
-    monkeypatch.setattr(dr.notifier, "_sleep", lambda _: None)
-    photo = dr.gallery.upload("ann", corpus("S01_canon_sd300_2mp.jpg"), "a.jpg").photo
+    _with_targets(dr, monkeypatch, Target("away", away), target)
+    photo = dr.gallery.upload("ann", corpus(JPEG), "a.jpg").photo
     assert dr.worker().drain() == 1
     assert dr.catalog.get(photo.id).status is PhotoStatus.READY
-    assert dr.queue.jobs(frozenset(JobState))[0].state is JobState.DONE
-    assert away.calls == dr.settings.notify_attempts
+    (done,) = dr.queue.jobs(frozenset({JobState.DONE}))
+    assert done.kind == "process" and done.attempts == 1
+    assert away.calls == 1
     assert isinstance(target.notifier, MemoryNotifier)
     assert [p.id for p in target.notifier.sent] == [photo.id]

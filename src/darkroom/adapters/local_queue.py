@@ -133,4 +133,5 @@ def _job(row: Row[Any]) -> Job:
         attempts=row.attempts,
         last_error=row.last_error,
         correlation_id=row.correlation_id,
+        kind=row.kind,
     )

@@ -144,6 +144,7 @@ jobs_table = Table(
     Column("lease_until", _UtcDateTime, nullable=True),
     Column("worker", String(255), nullable=True),
     Column("correlation_id", String(64), nullable=False, server_default=""),
+    Column("kind", String(255), nullable=False, server_default="process"),
     Index("ix_jobs_state_run_at", "state", "run_at"),
     mysql_engine="InnoDB",
     mysql_charset="utf8mb4",

@@ -20,7 +20,7 @@ from urllib.parse import unquote_plus
 
 from darkroom.adapters.aws import client, translated
 from darkroom.adapters.dynamodb_jobs import DynamoDbJobLedger
-from darkroom.domain import DeadLetter, Job, JobState
+from darkroom.domain import PROCESS, DeadLetter, Job, JobState
 from darkroom.errors import DarkroomError, NotFound
 
 if TYPE_CHECKING:
@@ -34,10 +34,14 @@ MAX_HIDE = 43200
 _BATCH = 10
 
 
-def job_message(job_id: str, photo_id: str, correlation_id: str = "") -> str:
+def job_message(job_id: str, photo_id: str, correlation_id: str = "", kind: str = PROCESS) -> str:
     """The body of a job's message; `darkroom.aws.events` reads it back."""
     body = {"darkroom_job": job_id, "photo_id": photo_id}
-    return json.dumps(body | ({"correlation_id": correlation_id} if correlation_id else {}))
+    if correlation_id:
+        body["correlation_id"] = correlation_id
+    if kind != PROCESS:
+        body["kind"] = kind
+    return json.dumps(body)
 
 
 class SqsJobQueue:
@@ -217,7 +221,7 @@ class SqsJobQueue:
 
     def _message(self, job: Job, run_at: datetime) -> None:
         delay = min(MAX_DELAY, max(0, math.ceil(run_at.timestamp() - time.time())))
-        body = job_message(job.id, job.photo_id, job.correlation_id)
+        body = job_message(job.id, job.photo_id, job.correlation_id, job.kind)
         with translated(f"cannot queue job {job.id}"):
             self.sqs.send_message(QueueUrl=self.queue_url, MessageBody=body, DelaySeconds=delay)
 

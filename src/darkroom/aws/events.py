@@ -34,6 +34,7 @@ class JobMessage:
     job_id: str
     photo_id: str
     correlation_id: str = ""
+    kind: str = "process"
 
 
 Message = ObjectEvent | JobMessage
@@ -90,8 +91,9 @@ def messages(body: str) -> tuple[Message, ...]:
         return tuple(s3_records(parsed))
     job_id, photo_id = parsed.get("darkroom_job"), parsed.get("photo_id")
     if isinstance(job_id, str) and isinstance(photo_id, str) and job_id and photo_id:
-        correlation_id = parsed.get("correlation_id")
-        return (JobMessage(job_id, photo_id, str(correlation_id or "")),)
+        correlation_id = str(parsed.get("correlation_id") or "")
+        kind = str(parsed.get("kind") or "process")
+        return (JobMessage(job_id, photo_id, correlation_id, kind),)
     raise MalformedEvent(f"unknown message with fields {sorted(parsed)[:8]}")
 
 

@@ -17,6 +17,7 @@ from darkroom import correlation, logs
 from darkroom.aws import events
 from darkroom.aws.events import JobMessage, MalformedEvent, Message, ObjectEvent
 from darkroom.bootstrap import Darkroom, build
+from darkroom.domain import PROCESS
 from darkroom.errors import BadRequest
 from darkroom.services.store_events import StoreEvents
 
@@ -44,9 +45,13 @@ class Runtime:
 
     def _handle(self, message: Message, kinds: Kinds) -> None:
         if isinstance(message, JobMessage):
-            if "created" in kinds:
+            if "created" not in kinds:
+                return
+            if message.kind == PROCESS:
                 self.darkroom.processor.process(message.photo_id)
-                self.darkroom.queue.complete(message.job_id)
+            else:
+                self.darkroom.notifier.deliver_again(message.photo_id, message.kind)
+            self.darkroom.queue.complete(message.job_id)
             return
         key = self.original_key(message)
         if key is None or message.kind not in kinds:
@@ -59,7 +64,10 @@ class Runtime:
     def give_up(self, message: Message, reason: str) -> None:
         """After the last attempt: the photo ends `failed`, the job `dead`."""
         if isinstance(message, JobMessage):
-            self.darkroom.processor.fail(message.photo_id, reason)
+            if message.kind == PROCESS:
+                self.darkroom.processor.fail(message.photo_id, reason)
+            else:
+                log.error("photo %s: %s given up: %s", message.photo_id, message.kind, reason)
             self.darkroom.queue.fail(message.job_id, reason, None)
             return
         key = self.original_key(message)

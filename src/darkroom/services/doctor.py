@@ -15,7 +15,7 @@ from datetime import datetime, timedelta
 from enum import StrEnum
 
 from darkroom import keys
-from darkroom.domain import JobState, Photo, PhotoStatus
+from darkroom.domain import PROCESS, JobState, Photo, PhotoStatus
 from darkroom.errors import Conflict, NotFound
 from darkroom.ports import BlobStore, Catalog, JobQueue, iterate_blobs
 from darkroom.services.cleanup import Cleanup
@@ -87,6 +87,7 @@ class Doctor:
         queued = {
             job.photo_id
             for job in self._queue.jobs(frozenset({JobState.QUEUED, JobState.RUNNING}), 1_000_000)
+            if job.kind == PROCESS
         }
         for photo in photos.values():
             findings += self._check(photo, settled, queued)

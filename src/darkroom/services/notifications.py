@@ -1,19 +1,25 @@
-"""Processing results told to every target set up, each retried with backoff on its own.
+"""Processing results told to every target set up, each on its own.
 
-A target that cannot be reached is retried a few times, then given up with an error in
-the log naming the photo and the target; it never fails or repeats the processing, and
-it never keeps the other targets from being told.
+Each target is told right after the processing. One that cannot be reached gets a job of
+its own (`notify:TARGET`) on the durable queue, retried with the queue's backoff and dead
+after as many attempts as a processing job, then listed by `darkroom jobs`: a delivery
+never fails, repeats or holds up the processing, nor keeps the other targets from being
+told.
 """
 
 from __future__ import annotations
 
 import logging
-import time
+import uuid
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from datetime import datetime, timedelta
 
-from darkroom.domain import Mail, Photo, PhotoStatus
-from darkroom.ports import Mailer, Notifier
+from darkroom import correlation
+from darkroom.domain import NOTIFY, Job, Mail, Photo, PhotoStatus
+from darkroom.errors import NotFound
+from darkroom.ports import Catalog, JobQueue, Mailer, Notifier
+from darkroom.services.gallery import utcnow
 
 log = logging.getLogger("darkroom.notify")
 
@@ -21,7 +27,8 @@ log = logging.getLogger("darkroom.notify")
 @dataclass(frozen=True, slots=True)
 class Target:
     name: str
-    """What the log calls it: a scheme and a host, never a secret."""
+    """Unique among the targets; what the log and a retry's job kind call it: a scheme and
+    a host, never a secret."""
     notifier: Notifier
 
 
@@ -31,47 +38,64 @@ class Notifications:
     def __init__(
         self,
         targets: Sequence[Target],
+        queue: JobQueue,
+        catalog: Catalog,
         *,
-        attempts: int = 4,
-        base_delay: float = 1.0,
-        sleep: Callable[[float], None] = time.sleep,
+        retry_delay: float = 2.0,
+        clock: Callable[[], datetime] = utcnow,
     ) -> None:
         self.targets = tuple(targets)
-        self._attempts = attempts
-        self._base_delay = base_delay
-        self._sleep = sleep
+        self._queue = queue
+        self._catalog = catalog
+        self._retry_delay = retry_delay
+        self._now = clock
 
     def photo_processed(self, photo: Photo) -> None:
         for target in self.targets:
-            self._deliver(target, photo)
-
-    def _deliver(self, target: Target, photo: Photo) -> None:
-        for attempt in range(1, self._attempts + 1):
             try:
                 target.notifier.photo_processed(photo)
             except Exception as exc:  # whatever the target's trouble, the others still get told
-                if attempt == self._attempts:
-                    log.error(
-                        "photo %s: notification to %s given up after %d attempts: %s",
-                        photo.id,
-                        target.name,
-                        attempt,
-                        exc,
-                    )
-                    return
-                delay = self._base_delay * 2 ** (attempt - 1)
-                log.warning(
-                    "photo %s: notification to %s failed (attempt %d), again in %.1fs: %s",
-                    photo.id,
-                    target.name,
-                    attempt,
-                    delay,
-                    exc,
-                )
-                self._sleep(delay)
-            else:
-                log.debug("photo %s: %s told", photo.id, target.name)
-                return
+                self._again_later(target, photo, exc)
+
+    def deliver_again(self, photo_id: str, kind: str) -> None:
+        """A `notify:TARGET` job's attempt: raises when the target still cannot be reached,
+        so that the queue retries it."""
+        target = next((t for t in self.targets if NOTIFY + t.name == kind), None)
+        if target is None:
+            log.warning("photo %s: %s is no longer set up; not told", photo_id, kind)
+            return
+        try:
+            photo = self._catalog.get(photo_id)
+        except NotFound:
+            log.info("photo %s: gone before %s was told", photo_id, target.name)
+            return
+        target.notifier.photo_processed(photo)
+        log.info("photo %s: %s told on a later attempt", photo_id, target.name)
+
+    def _again_later(self, target: Target, photo: Photo, exc: Exception) -> None:
+        now = self._now()
+        job = Job(
+            id=uuid.uuid4().hex,
+            photo_id=photo.id,
+            created_at=now,
+            run_at=now + timedelta(seconds=self._retry_delay),
+            correlation_id=correlation.current(),
+            kind=NOTIFY + target.name,
+        )
+        try:
+            self._queue.enqueue(job)
+        except Exception:
+            log.exception(
+                "photo %s: notification to %s failed and cannot be queued", photo.id, target.name
+            )
+            return
+        log.warning(
+            "photo %s: notification to %s failed, job %s tries again: %s",
+            photo.id,
+            target.name,
+            job.id,
+            exc,
+        )
 
 
 class MailNotifier:
