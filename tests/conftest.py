@@ -10,7 +10,7 @@ import pytest
 from darkroom.bootstrap import Darkroom, build
 from darkroom.config import Settings
 from tests.e2e.conftest import Server
-from tests.smtp_inbox import Inbox, smtp_server
+from tests.receivers import Inbox, smtp_server
 
 
 @pytest.fixture

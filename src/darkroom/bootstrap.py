@@ -6,6 +6,7 @@ its adapter inside the function, so importing this module pulls in no driver.
 
 from __future__ import annotations
 
+import hashlib
 import logging
 import os
 import secrets
@@ -13,17 +14,29 @@ import threading
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, TypeVar
-from urllib.parse import unquote, urlsplit
+from urllib.parse import parse_qs, unquote, urlsplit
 
 from darkroom.config import Settings
-from darkroom.ports import BlobStore, Catalog, JobQueue, Mailer, Notifier, Transactions
+from darkroom.ports import (
+    BlobStore,
+    Catalog,
+    JobQueue,
+    Mailer,
+    Meter,
+    RunLog,
+    Transactions,
+)
 from darkroom.services.cleanup import Cleanup
+from darkroom.services.doctor import Doctor
 from darkroom.services.gallery import Gallery
+from darkroom.services.notifications import Notifications, Target
 from darkroom.services.processor import Processor
+from darkroom.services.telemetry import Meters
 from darkroom.services.worker import RetryPolicy, Worker
 from darkroom.signing import UrlSigner
 
 if TYPE_CHECKING:
+    from darkroom.adapters.prometheus import PrometheusMetrics
     from darkroom.adapters.sql import SqlDatabase
     from darkroom.ports import Identity, Users
     from darkroom.services.sharing import Sharing
@@ -48,7 +61,7 @@ class Darkroom:
     catalog: Catalog
     queue: JobQueue
     transactions: Transactions
-    notifier: Notifier
+    notifier: Notifications
     mailer: Mailer
     gallery: Gallery
     processor: Processor
@@ -57,6 +70,10 @@ class Darkroom:
     served_stores: dict[str, BlobStore]
     """Stores whose signed URLs darkroom's own web server answers (`/files/<name>/…`)."""
     wakeup: threading.Event = field(default_factory=threading.Event)
+    runs: RunLog = field(kw_only=True)
+    """Processing runs, for `darkroom stats` and the admin page."""
+    metrics: PrometheusMetrics | None = field(kw_only=True)
+    """What `GET /metrics` shows; None unless DARKROOM_METRICS=prometheus."""
     _threads: list[threading.Thread] = field(default_factory=list)
     _stop: threading.Event = field(default_factory=threading.Event)
     identity: Identity | None = None
@@ -72,7 +89,13 @@ class Darkroom:
             name=f"{name}-{os.getpid()}",
             lease_seconds=s.job_lease,
             retry=RetryPolicy(attempts=s.job_attempts, base_delay=s.retry_base),
+            notifications=self.notifier,
             wakeup=self.wakeup,
+        )
+
+    def doctor(self) -> Doctor:
+        return Doctor(
+            self.originals, self.variants, self.catalog, self.queue, self.gallery, self.cleanup
         )
 
     def start_workers(self, count: int | None = None) -> None:
@@ -106,7 +129,8 @@ def build(settings: Settings | None = None) -> Darkroom:
     wakeup = threading.Event()
     catalog, db = _catalog(settings.catalog_url())
     queue, transactions = _queue(settings, db, wakeup)
-    notifier = _notifier(settings.notify)
+    mailer = _mailer(settings)
+    notifier = _notifier(settings, mailer, queue, catalog)
     cleanup = Cleanup(variants, catalog)
     gallery = Gallery(
         originals,
@@ -119,6 +143,8 @@ def build(settings: Settings | None = None) -> Darkroom:
         upload_url_ttl=settings.upload_url_ttl,
         download_url_ttl=settings.download_url_ttl,
     )
+    runs = _runs(db)
+    metrics, meter = _metrics(settings.metrics, queue, catalog, originals, variants)
     processor = Processor(
         originals,
         variants,
@@ -128,11 +154,11 @@ def build(settings: Settings | None = None) -> Darkroom:
         settings.limits(),
         include_gps=settings.include_gps,
         watermark=settings.watermark(),
+        meter=Meters([runs, *meter]),
     )
     served = {
         name: s for name, s in (("originals", originals), ("variants", variants)) if _self_served(s)
     }
-    mailer = _mailer(settings)
     return Darkroom(
         settings,
         originals,
@@ -150,6 +176,8 @@ def build(settings: Settings | None = None) -> Darkroom:
         wakeup,
         identity=_identity(settings, db, mailer),
         sharing=_sharing(settings, db, gallery),
+        runs=runs,
+        metrics=metrics,
     )
 
 
@@ -270,23 +298,40 @@ def _queue(
     return _pick(factories, settings.queue, "DARKROOM_QUEUE")()
 
 
-def _notifier(url: str) -> Notifier:
-    def logged() -> Notifier:
+def _notifier(
+    settings: Settings, mailer: Mailer, queue: JobQueue, catalog: Catalog
+) -> Notifications:
+    """`DARKROOM_NOTIFY`: targets separated by commas, each told on its own."""
+    items = [item.strip() for item in settings.notify.split(",") if item.strip()]
+    targets: list[Target] = []
+    for item in items:
+        if item.lower() != "none":
+            target = _target(item, settings, mailer)
+            # Names tell a retry's job which target it is for: two alike get numbers.
+            alike = sum(t.name.split(" #")[0] == target.name for t in targets)
+            targets.append(
+                Target(f"{target.name} #{alike + 1}", target.notifier) if alike else target
+            )
+    return Notifications(targets, queue, catalog, retry_delay=settings.retry_base)
+
+
+def _target(url: str, settings: Settings, mailer: Mailer) -> Target:
+    setting = "DARKROOM_NOTIFY"
+    if url.startswith("arn:"):
+        url = f"sns://{url}"
+    where = urlsplit(url.removeprefix("webhook+")).netloc
+
+    def logged() -> Target:
         from darkroom.adapters.log import LogNotifier
 
-        return LogNotifier()
+        return Target("log", LogNotifier())
 
-    def none() -> Notifier:
-        from darkroom.adapters.log import NullNotifier
-
-        return NullNotifier()
-
-    def memory() -> Notifier:
+    def memory() -> Target:
         from darkroom.adapters.memory import MemoryNotifier
 
-        return MemoryNotifier()
+        return Target("memory", MemoryNotifier())
 
-    def sns() -> Notifier:
+    def sns() -> Target:
         from darkroom.adapters.aws import url_options
         from darkroom.adapters.sns import SnsNotifier
 
@@ -295,12 +340,88 @@ def _notifier(url: str) -> Notifier:
         arn = url.split("?", 1)[0].removeprefix("sns://")
         parts = arn.split(":")
         if len(parts) != 6 or parts[2] != "sns":
-            raise ConfigError(f"DARKROOM_NOTIFY: {arn!r} is not an SNS topic ARN")
+            raise ConfigError(f"{setting}: {arn!r} is not an SNS topic ARN")
         region = options.get("region") or parts[3]
-        return SnsNotifier(arn, endpoint_url=options.get("endpoint_url"), region=region)
+        notifier = SnsNotifier(arn, endpoint_url=options.get("endpoint_url"), region=region)
+        return Target(f"sns {parts[5]}", notifier)
 
-    factories = {"log": logged, "none": none, "memory": memory, "sns": sns}
-    return _pick(factories, url, "DARKROOM_NOTIFY")()
+    def webhook() -> Target:
+        from darkroom.adapters.webhook import WebhookNotifier
+
+        if len(settings.webhook_secret) < 16:
+            raise ConfigError(
+                f"{setting} names a webhook: set DARKROOM_WEBHOOK_SECRET "
+                "(at least 16 characters) to sign what it is sent"
+            )
+        try:
+            notifier = WebhookNotifier(
+                url.removeprefix("webhook+"), settings.webhook_secret.encode()
+            )
+        except ValueError as exc:
+            raise ConfigError(f"{setting}: {exc}") from None
+        # A webhook's path may be its secret (Slack's are): the name shows a digest of it.
+        digest = hashlib.sha256(url.encode()).hexdigest()[:8]
+        return Target(f"webhook {where} {digest}", notifier)
+
+    def mailto() -> Target:
+        from darkroom.services.notifications import MailNotifier
+
+        address = unquote(url.split(":", 1)[1])
+        if "@" not in address:
+            raise ConfigError(f"{setting}: {url!r} is not mailto:ADDRESS")
+        return Target(f"mail to {address}", MailNotifier(mailer, address))
+
+    def smtp() -> Target:
+        from darkroom.adapters.smtp import SmtpMailer
+        from darkroom.services.notifications import MailNotifier
+
+        address = parse_qs(urlsplit(url).query).get("to", [""])[-1]
+        if "@" not in address:
+            raise ConfigError(f"{setting}: {url.split('@')[-1]!r} needs ?to=ADDRESS")
+        try:
+            own = SmtpMailer(url, settings.mail_from)
+        except ValueError as exc:
+            raise ConfigError(f"{setting}: {exc}") from None
+        return Target(f"mail to {address} via {own.host}", MailNotifier(own, address))
+
+    factories = {
+        "log": logged,
+        "memory": memory,
+        "sns": sns,
+        "webhook": webhook,
+        "mailto": mailto,
+        "smtp": smtp,
+    }
+    scheme = url.split(":", 1)[0].split("+")[0].strip().lower()
+    return _pick(factories, f"{scheme}://", setting)()
+
+
+def _runs(db: SqlDatabase | None) -> RunLog:
+    """Beside the photos in an SQL catalog; elsewhere (DynamoDB on Lambda, where CloudWatch
+    keeps the figures) only this process's own."""
+    if db is None:
+        from darkroom.adapters.memory import MemoryRunLog
+
+        return MemoryRunLog()
+    from darkroom.adapters.sql_runs import SqlRunLog
+
+    return SqlRunLog(db)
+
+
+def _metrics(
+    kind: str, queue: JobQueue, catalog: Catalog, originals: BlobStore, variants: BlobStore
+) -> tuple[PrometheusMetrics | None, list[Meter]]:
+    if kind == "prometheus":
+        from darkroom.adapters.prometheus import PrometheusMetrics, Sources
+
+        stores = {"originals": originals, "variants": variants}
+        metrics = PrometheusMetrics(Sources(queue, catalog, stores))
+        return metrics, [metrics]
+    if kind == "emf":
+        from darkroom.adapters.emf import EmfMeter
+
+        return None, [EmfMeter()]
+    return None, []
 
 
 def _mailer(settings: Settings) -> Mailer:

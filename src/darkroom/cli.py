@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-import logging
+import dataclasses
+import json
 import signal
 import threading
 from collections.abc import Iterator
@@ -15,11 +16,13 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
+from darkroom import logs
 from darkroom.bootstrap import ConfigError, Darkroom, build
 from darkroom.config import Settings
-from darkroom.domain import JobState, Photo
+from darkroom.domain import DeadLetter, JobState, Photo
 from darkroom.errors import DarkroomError
 from darkroom.imaging import SNIFF_BYTES, detect, develop
+from darkroom.ports import DeadLetters
 from darkroom.services.gallery import LOCAL_OWNER
 
 app = typer.Typer(
@@ -44,10 +47,7 @@ def _settings(data: Path | None = None, **overrides: object) -> Settings:
 
 
 def _build(settings: Settings) -> Darkroom:
-    logging.basicConfig(
-        level=settings.log_level.upper(),
-        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
-    )
+    logs.configure(settings.log_level, settings.log_format)
     try:
         return build(settings)
     except (ConfigError, DarkroomError) as exc:
@@ -76,6 +76,8 @@ def serve(
         host=settings.host,
         port=settings.port,
         log_level=settings.log_level.lower(),
+        # uvicorn's own lines go through darkroom's handler: JSON or text like the rest.
+        log_config=None,
         timeout_graceful_shutdown=10,
     )
 
@@ -163,7 +165,7 @@ def jobs(
         return
     dr = _build(_settings(data))
     states = frozenset({JobState.DEAD, JobState.QUEUED, JobState.RUNNING})
-    table = Table("job", "photo", "state", "attempts", "next run", "last error")
+    table = Table("job", "photo", "kind", "state", "attempts", "next run", "last error")
     for job in dr.queue.jobs(states, 10_000):
         if not (all_ or job.state is JobState.DEAD or job.last_error):
             continue
@@ -171,12 +173,15 @@ def jobs(
         table.add_row(
             job.id,
             job.photo_id,
+            job.kind,
             str(state),
             str(job.attempts),
             job.run_at.isoformat(timespec="seconds"),
             job.last_error[:120],
         )
     Console().print(table if table.row_count else "no failed or dead jobs")
+    if isinstance(dr.queue, DeadLetters):
+        _print_dead_letters(dr, dr.queue)
 
 
 @jobs_app.command("retry")
@@ -188,9 +193,16 @@ def jobs_retry(
     """Make dead jobs due again, one by one or all of them."""
     dr = _build(_settings(data))
     ids = list(job_ids or [])
+    letters = dr.queue if isinstance(dr.queue, DeadLetters) else None
+    if letters is not None and (all_dead or ids):
+        # Dead letters first: a job's letter makes the job due again on its own.
+        for letter in letters.redrive(None if all_dead else ids):
+            console.print(f"dead letter {letter.id} ({letter.subject}) sent back")
+            if letter.id in ids:
+                ids.remove(letter.id)
     if all_dead:
         ids += [j.id for j in dr.queue.jobs(frozenset({JobState.DEAD}), 10_000)]
-    if not ids:
+    elif not ids and not job_ids:
         console.print("name jobs to retry, or --all")
         raise typer.Exit(2)
     now = datetime.now(UTC)
@@ -229,6 +241,81 @@ def render(
         console.print(f"{path}: {sizes}")
     if failed:
         raise typer.Exit(1)
+
+
+@app.command()
+def doctor(
+    fix: Annotated[bool, typer.Option("--fix", help="Repair what is found.")] = False,
+    grace: Annotated[
+        float, typer.Option(help="Seconds an upload or a job may still be on its way.")
+    ] = 3600.0,
+    data: DataOption = None,
+) -> None:
+    """Find orphans in either direction (objects without a record, records without their
+    objects) and photos no job will finish; with --fix, repair them."""
+    from darkroom.services.doctor import REPAIRS
+
+    dr = _build(_settings(data))
+    checkup = dr.doctor()
+    findings = checkup.examine(grace)
+    table = Table("problem", "key or photo", "repair" if fix else "--fix would")
+    for finding in findings:
+        if fix:
+            checkup.repair(finding)
+        table.add_row(str(finding.problem), finding.subject, REPAIRS[finding.problem])
+    Console().print(table if findings else "nothing to repair")
+    if findings and not fix:
+        raise typer.Exit(1)
+
+
+@app.command()
+def stats(
+    as_json: Annotated[bool, typer.Option("--json", help="As JSON.")] = False,
+    data: DataOption = None,
+) -> None:
+    """The last 24 hours: processing runs, errors and error rate, average and p99
+    durations, objects and bytes per store, catalog size."""
+    from darkroom.services.gallery import utcnow
+    from darkroom.services.stats import figures
+
+    dr = _build(_settings(data))
+    stores = {"originals": dr.originals, "variants": dr.variants}
+    found = figures(dr.runs, dr.catalog, stores, utcnow())
+    if as_json:
+        body = dataclasses.asdict(found) | {"catalog_size": found.catalog_size}
+        print(json.dumps(body, default=str, indent=2))
+        return
+    table = Table("last 24 hours", "")
+    table.add_row("processing runs", str(found.runs))
+    table.add_row("errors", f"{found.errors} ({found.error_rate:.1%})")
+    table.add_row("average duration", f"{found.average_seconds:.3f} s")
+    table.add_row("p99 duration", f"{found.p99_seconds:.3f} s")
+    for store in found.stores:
+        table.add_row(f"store {store.name}", f"{store.objects} objects, {store.bytes} bytes")
+    by_status = ", ".join(f"{n} {s}" for s, n in sorted(found.photos.items()))
+    table.add_row(
+        "catalog", f"{found.catalog_size} photos" + (f" ({by_status})" if by_status else "")
+    )
+    Console().print(table)
+
+
+def _print_dead_letters(dr: Darkroom, letters: DeadLetters) -> None:
+    table = Table("dead letter", "about", "receives", "reason")
+    for letter in letters.dead_letters(10_000):
+        table.add_row(letter.id, letter.subject, str(letter.receives), _reason(dr, letter)[:120])
+    Console().print(table if table.row_count else "the dead-letter queue is empty")
+
+
+def _reason(dr: Darkroom, letter: DeadLetter) -> str:
+    """The last failure, as the photo's record keeps it."""
+    try:
+        if letter.photo_id:
+            return dr.catalog.get(letter.photo_id).reason
+        if letter.key:
+            return dr.catalog.get_by_key(letter.key).reason
+    except DarkroomError:
+        pass
+    return ""
 
 
 def _files(paths: list[Path]) -> Iterator[Path]:

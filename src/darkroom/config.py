@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import re
 from pathlib import Path
+from typing import Literal
 
 from pydantic import AliasChoices, Field, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -88,8 +89,16 @@ class Settings(BaseSettings):
     notify: str = Field(
         "log",
         validation_alias=AliasChoices("DARKROOM_NOTIFY", "SNS_TOPIC_ARN"),
-        description="Where processing results go: log, none, memory or "
-        "sns://arn:aws:sns:REGION:ACCOUNT:TOPIC (seed alias SNS_TOPIC_ARN=arn).",
+        description="Where processing results go, comma-separated: log, none, memory, "
+        "sns://arn:aws:sns:REGION:ACCOUNT:TOPIC (seed alias SNS_TOPIC_ARN=arn), "
+        "webhook+https://host/path (signed with DARKROOM_WEBHOOK_SECRET), "
+        "mailto:ADDRESS (through DARKROOM_MAIL) or "
+        "smtp://[user:password@]host[:port]?to=ADDRESS[&tls=starttls|ssl].",
+    )
+    webhook_secret: str = Field(
+        "",
+        description="Shared secret that signs webhook notifications (HMAC-SHA256); "
+        "at least 16 characters; needed when DARKROOM_NOTIFY names a webhook.",
     )
     mail: str = Field(
         "log",
@@ -176,6 +185,14 @@ class Settings(BaseSettings):
     host: str = Field("127.0.0.1", description="Address `darkroom serve` listens on.")
     port: int = Field(8000, ge=0, le=65535, description="Port `darkroom serve` listens on.")
     log_level: str = Field("INFO", description="DEBUG, INFO, WARNING or ERROR.")
+    log_format: Literal["auto", "json", "text"] = Field(
+        "auto", description="json, text, or auto: text on a terminal, JSON lines elsewhere."
+    )
+    metrics: Literal["prometheus", "emf", "none"] = Field(
+        "prometheus",
+        description="prometheus (GET /metrics), emf (CloudWatch embedded metric format on "
+        "stdout, for Lambda) or none.",
+    )
 
     @field_validator("variants")
     @classmethod

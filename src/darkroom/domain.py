@@ -26,6 +26,12 @@ class PhotoStatus(StrEnum):
     """Same bytes as another photo of the same owner; `duplicate_of` names it."""
 
 
+PROCESS = "process"
+"""The kind of a job that processes its photo."""
+NOTIFY = "notify:"
+"""Kinds `notify:TARGET`: deliver the photo's result to one notification target again."""
+
+
 class JobState(StrEnum):
     QUEUED = "queued"
     RUNNING = "running"
@@ -129,6 +135,35 @@ class Job:
     state: JobState = JobState.QUEUED
     attempts: int = 0
     last_error: str = ""
+    correlation_id: str = ""
+    """Of the request that queued it; the worker's log lines and notifications carry it."""
+    kind: str = PROCESS
+    """`process`, or `notify:TARGET`."""
+
+
+@dataclass(frozen=True, slots=True)
+class Run:
+    """One processing of one photo: how it ended and how long each stage took."""
+
+    photo_id: str
+    finished_at: datetime
+    outcome: str
+    """ready, failed, duplicate, or error (trouble that will be retried)."""
+    seconds: float
+    stages: Mapping[str, float] = field(default_factory=dict)
+    correlation_id: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class DeadLetter:
+    """A message the queue's broker gave up on (SQS moved it to the dead-letter queue)."""
+
+    id: str
+    subject: str
+    """What it was about: `job JOB of photo PHOTO`, or the original's key of an S3 event."""
+    photo_id: str = ""
+    key: str = ""
+    receives: int = 0
 
 
 @dataclass(frozen=True, slots=True)

@@ -4,12 +4,12 @@ from __future__ import annotations
 
 import re
 import uuid
-from datetime import datetime
+from datetime import UTC, datetime
 
 from darkroom.errors import BadRequest
 
 _SAFE_KEY = re.compile(r"[A-Za-z0-9][A-Za-z0-9._\-]*(/[A-Za-z0-9][A-Za-z0-9._\-]*)*")
-_ORIGINAL_KEY = re.compile(r"(?:.*/)?\d{13}_(?P<id>[0-9a-f]{32})\.[a-z0-9]{2,5}")
+_ORIGINAL_KEY = re.compile(r"(?:.*/)?(?P<ms>\d{13})_(?P<id>[0-9a-f]{32})\.[a-z0-9]{2,5}")
 MAX_KEY_LENGTH = 512
 
 
@@ -33,6 +33,12 @@ def photo_id_from_key(key: str) -> str | None:
     """The photo id inside an original's key, or None for a key darkroom did not make."""
     match = _ORIGINAL_KEY.fullmatch(key)
     return match.group("id") if match else None
+
+
+def named_at(key: str) -> datetime | None:
+    """When darkroom named an original (its upload began), or None for a foreign key."""
+    match = _ORIGINAL_KEY.fullmatch(key)
+    return datetime.fromtimestamp(int(match.group("ms")) / 1000, UTC) if match else None
 
 
 def variant_key(photo_id: str, name: str, digest: str, extension: str) -> str:

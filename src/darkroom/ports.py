@@ -6,18 +6,20 @@ contract suite in `tests/contract/`, the memory adapters included.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Collection, Iterator
 from contextlib import AbstractContextManager
 from datetime import datetime
-from typing import BinaryIO, Protocol
+from typing import BinaryIO, Protocol, runtime_checkable
 
 from darkroom.domain import (
     BlobInfo,
+    DeadLetter,
     Job,
     JobState,
     Mail,
     Page,
     Photo,
+    Run,
     Share,
     SignedRequest,
     Tokens,
@@ -126,6 +128,17 @@ class JobQueue(Protocol):
         ...
 
 
+@runtime_checkable
+class DeadLetters(Protocol):
+    """A queue whose broker keeps what it gave up on apart (SQS's dead-letter queue)."""
+
+    def dead_letters(self, limit: int = 100) -> list[DeadLetter]: ...
+
+    def redrive(self, letter_ids: Collection[str] | None = None) -> list[DeadLetter]:
+        """Send these letters (or all) back to be handled again; the ones moved."""
+        ...
+
+
 class Transactions(Protocol):
     """Groups writes to the catalog and the job queue so they land together or not at all."""
 
@@ -134,8 +147,25 @@ class Transactions(Protocol):
 
 class Notifier(Protocol):
     def photo_processed(self, photo: Photo) -> None:
-        """Tell whoever listens that `photo` is ready or failed. Must not raise for delivery
-        problems: log them instead, processing already succeeded."""
+        """Tell whoever listens that `photo` is ready or failed. Raises `Unavailable` when
+        the message could not be delivered; `services.notifications.Notifications` retries
+        it and logs what it gives up, so that processing never fails for it."""
+        ...
+
+
+class Meter(Protocol):
+    def record(self, run: Run) -> None:
+        """Take note of one processing run (Prometheus, CloudWatch, the run log)."""
+        ...
+
+
+class RunLog(Protocol):
+    """Processing runs kept for `darkroom stats` and the admin page."""
+
+    def record(self, run: Run) -> None: ...
+
+    def since(self, moment: datetime) -> list[Run]:
+        """Runs that finished at `moment` or later, oldest first."""
         ...
 
 

@@ -96,3 +96,13 @@ def test_other_events_are_neither_sqs_nor_s3() -> None:
     others: list[dict[str, Any]] = [{}, {"Records": []}, {"version": "2.0", "rawPath": "/"}]
     for event in others:
         assert not events.is_sqs_batch(event) and not events.is_s3_event(event)
+
+
+def test_job_messages_bring_their_kind_and_correlation_id_back() -> None:
+    from darkroom.adapters.sqs import job_message
+
+    assert events.messages(job_message("j1", "p1")) == (JobMessage("j1", "p1"),)
+    body = job_message("j2", "p2", "req-7", "notify:webhook example.org/hook")
+    assert events.messages(body) == (
+        JobMessage("j2", "p2", "req-7", "notify:webhook example.org/hook"),
+    )

@@ -41,7 +41,8 @@ def test_aws_urls_become_aws_adapters(tmp_path: Path) -> None:
     assert isinstance(dr.catalog, DynamoDbCatalog) and dr.catalog.table == "photos"
     assert isinstance(dr.queue, SqsJobQueue) and dr.queue.queue_url == QUEUE
     assert dr.queue.ledger.table == "photos" and dr.transactions is dr.queue
-    assert isinstance(dr.notifier, SnsNotifier) and dr.notifier.topic_arn == TOPIC
+    (sns,) = (t.notifier for t in dr.notifier.targets)
+    assert isinstance(sns, SnsNotifier) and sns.topic_arn == TOPIC
     assert dr.served_stores == {}
 
 
@@ -58,7 +59,8 @@ def test_the_seed_names_are_accepted(tmp_path: Path, monkeypatch: pytest.MonkeyP
     dr = build(settings)
     assert isinstance(dr.variants, S3BlobStore)
     assert dr.variants.location.bucket == "resized-photos"
-    assert isinstance(dr.notifier, SnsNotifier) and dr.notifier.topic_arn == TOPIC
+    (sns,) = (t.notifier for t in dr.notifier.targets)
+    assert isinstance(sns, SnsNotifier) and sns.topic_arn == TOPIC
 
 
 @pytest.mark.parametrize(

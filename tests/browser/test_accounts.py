@@ -19,7 +19,7 @@ from tests.browser.conftest import (
     serve_document,
 )
 from tests.e2e.conftest import Server
-from tests.smtp_inbox import Inbox
+from tests.receivers import Inbox
 
 pytestmark = pytest.mark.browser
 PASSWORD = "a password for the page"

@@ -13,15 +13,15 @@ from darkroom.adapters.smtp import SmtpMailer
 from darkroom.domain import Mail
 from darkroom.errors import Unavailable
 from tests.e2e.conftest import free_port
-from tests.smtp_inbox import Inbox, smtp_server
+from tests.receivers import Inbox, smtp_inbox
 
 MAIL = Mail("ann@example.org", "Confirm your address", "Open http://127.0.0.1/verify?t=abc")
 
 
 @pytest.fixture
 def inbox() -> Iterator[tuple[Inbox, int]]:
-    with smtp_server() as server:
-        yield server, server.port
+    with smtp_inbox() as running:
+        yield running
 
 
 def test_smtp_delivers_to_a_real_server(inbox: tuple[Inbox, int]) -> None:

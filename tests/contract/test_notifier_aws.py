@@ -4,11 +4,11 @@ what a subscriber receives."""
 from __future__ import annotations
 
 import json
-import logging
 
 import pytest
 
 from darkroom.adapters.sns import SnsNotifier
+from darkroom.errors import Unavailable
 from darkroom.ports import Notifier
 from tests.aws.servers import aws_client, moto_endpoint, unique
 from tests.contract import test_notifier
@@ -46,9 +46,8 @@ def test_subscribers_get_the_log_notifiers_message() -> None:
     assert bodies[1]["reason"] == "the JPEG header is damaged"
 
 
-def test_a_missing_topic_is_logged_not_raised(caplog: pytest.LogCaptureFixture) -> None:
+def test_a_missing_topic_is_unavailable() -> None:
     sns = aws_client("sns", moto_endpoint())
     missing = "arn:aws:sns:us-east-1:123456789012:no-such-topic"
-    with caplog.at_level(logging.WARNING, "darkroom.adapters.sns"):
+    with pytest.raises(Unavailable, match=r"cannot publish photo\.ready of photo p1"):
         SnsNotifier(missing, sns).photo_processed(READY)
-    assert "photo p1: cannot publish photo.ready" in caplog.text

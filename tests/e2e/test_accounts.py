@@ -12,7 +12,7 @@ import pytest
 
 from tests.corpus import corpus
 from tests.e2e.conftest import Server
-from tests.smtp_inbox import Inbox
+from tests.receivers import Inbox
 from tests.web.signing_in import link_token
 
 pytestmark = pytest.mark.e2e

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 import sqlite3
@@ -48,6 +49,13 @@ def test_import_skips_what_is_not_an_image_then_reprocess(tmp_path: Path) -> Non
     result = darkroom(data, "import", str(folder))
     assert result.returncode == 0, result.stderr
     assert "2 imported, 0 already there, 2 skipped" in result.stderr
+    stats = json.loads(darkroom(data, "stats", "--json").stdout)
+    assert (stats["runs"], stats["errors"], stats["catalog_size"]) == (2, 0, 2)
+    assert [(s["name"], s["objects"]) for s in stats["stores"]] == [
+        ("originals", 2),
+        ("variants", 12),
+    ]
+    assert "processing runs" in darkroom(data, "stats").stdout
     assert "notes.txt: not an image" in result.stderr and "fake.jpg: not an image" in result.stderr
     with sqlite3.connect(data / "darkroom.db") as db:
         assert db.execute("select status from photos").fetchall() == [("ready",), ("ready",)]
@@ -80,7 +88,8 @@ def test_jobs_lists_and_retries_dead_jobs(tmp_path: Path) -> None:
 
 
 def test_every_command_has_help() -> None:
-    for command in (["serve"], ["import"], ["reprocess"], ["jobs"], ["jobs", "retry"], ["process"]):
+    commands = (["serve"], ["import"], ["reprocess"], ["jobs"], ["jobs", "retry"], ["process"])
+    for command in (*commands, ["doctor"], ["stats"]):
         result = subprocess.run(
             [sys.executable, "-m", "darkroom", *command, "--help"],
             capture_output=True,
@@ -119,3 +128,29 @@ def test_render_writes_the_variants_and_reports_what_failed(tmp_path: Path) -> N
     ]
     with Image.open(out / "O02_canon_1000d_10mp_o6.big.webp") as big:
         assert big.size == (427, 640) and big.format == "WEBP"
+
+
+def test_doctor_finds_and_fixes_orphans_both_ways(tmp_path: Path) -> None:
+    data = tmp_path / "data"
+    folder = tmp_path / "photos"
+    folder.mkdir()
+    shutil.copy(CORPUS / "S01_canon_sd300_2mp.jpg", folder / "a.jpg")
+    shutil.copy(CORPUS / "W02_webp_tree_1024.webp", folder / "b.webp")
+    assert darkroom(data, "import", str(folder)).returncode == 0
+    assert darkroom(data, "doctor", "--grace", "0").stdout.strip() == "nothing to repair"
+    originals = sorted((data / "originals").iterdir())
+    originals[0].unlink()
+    stray = data / "variants" / "0123456789abcdef0123456789abcdef" / "w320-00.jpg"
+    stray.parent.mkdir()
+    stray.write_bytes(b"left behind")
+
+    found = darkroom(data, "doctor", "--grace", "0")
+    assert found.returncode == 1, found.stderr
+    assert "record without original" in found.stdout and "variant without record" in found.stdout
+    fixed = darkroom(data, "doctor", "--grace", "0", "--fix")
+    assert fixed.returncode == 0 and "record and variants removed" in fixed.stdout
+    assert darkroom(data, "doctor", "--grace", "0").stdout.strip() == "nothing to repair"
+    assert not stray.exists()
+    with sqlite3.connect(data / "darkroom.db") as db:
+        assert db.execute("select count(*) from photos").fetchone() == (1,)
+    assert len([p for p in (data / "variants").rglob("*") if p.is_file()]) == 6

@@ -26,7 +26,7 @@ from schemathesis.specs.openapi.checks import (
 
 from tests.corpus import corpus
 from tests.e2e.conftest import Server
-from tests.smtp_inbox import smtp_server
+from tests.receivers import smtp_server
 from tests.web.signing_in import PASSWORD, link_token
 
 pytestmark = pytest.mark.e2e

@@ -40,8 +40,9 @@ def test_upload_stores_original_and_queues_processing(memory_darkroom: Darkroom)
         assert dr.variants.head(variant.key) is not None
         assert variant.key.startswith(f"{photo.id}/{variant.name}-")
     assert ready.metadata["camera_model"] == "Canon PowerShot SD300"
-    assert isinstance(dr.notifier, MemoryNotifier)
-    assert [p.id for p in dr.notifier.sent] == [photo.id]
+    (told,) = (t.notifier for t in dr.notifier.targets)
+    assert isinstance(told, MemoryNotifier)
+    assert [p.id for p in told.sent] == [photo.id]
 
 
 def test_same_bytes_twice_give_the_first_photo(memory_darkroom: Darkroom) -> None:

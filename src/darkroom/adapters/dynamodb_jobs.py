@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING, Any
 
 from darkroom.adapters.aws import translated
 from darkroom.adapters.dynamodb_table import TableUser, position
-from darkroom.domain import Job, JobState
+from darkroom.domain import PROCESS, Job, JobState
 from darkroom.errors import Conflict, NotFound
 
 if TYPE_CHECKING:
@@ -157,6 +157,8 @@ def _item(job: Job) -> dict[str, Any]:
         "attempts": {"N": str(job.attempts)},
         "last_error": {"S": job.last_error},
         "lease_until": {"N": "0"},
+        "correlation_id": {"S": job.correlation_id},
+        "kind": {"S": job.kind},
     }
 
 
@@ -169,4 +171,6 @@ def _job(item: Mapping[str, Any]) -> Job:
         state=JobState(item["state"]["S"]),
         attempts=int(item["attempts"]["N"]),
         last_error=item["last_error"]["S"],
+        correlation_id=item.get("correlation_id", {}).get("S", ""),
+        kind=item.get("kind", {}).get("S", PROCESS),
     )

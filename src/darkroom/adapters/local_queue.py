@@ -132,4 +132,6 @@ def _job(row: Row[Any]) -> Job:
         state=JobState(row.state),
         attempts=row.attempts,
         last_error=row.last_error,
+        correlation_id=row.correlation_id,
+        kind=row.kind,
     )

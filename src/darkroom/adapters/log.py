@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import logging
 
+from darkroom import correlation
 from darkroom.domain import Mail, Photo, PhotoStatus
 
 log = logging.getLogger("darkroom.notify")
@@ -25,15 +26,13 @@ class LogMailer:
         )
 
 
-class NullNotifier:
-    """For `DARKROOM_NOTIFY=none`."""
-
-    def photo_processed(self, photo: Photo) -> None:
-        return None
-
-
 def message(photo: Photo) -> dict[str, object]:
-    """What every notifier says about a processed photo (seed 004's success and failure)."""
+    """What every notifier says about a processed photo (seed 004's success and failure),
+    with the correlation id of the request that uploaded it."""
+    return _told(photo) | {"correlation_id": correlation.current()}
+
+
+def _told(photo: Photo) -> dict[str, object]:
     if photo.status is not PhotoStatus.READY:
         return {
             "event": "photo.failed",

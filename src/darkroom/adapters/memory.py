@@ -8,6 +8,7 @@ import dataclasses
 import hashlib
 import threading
 import time
+from collections import deque
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from contextvars import ContextVar
@@ -15,7 +16,18 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import BinaryIO, TypeVar
 
-from darkroom.domain import BlobInfo, Job, JobState, Mail, Page, Photo, Share, SignedRequest, User
+from darkroom.domain import (
+    BlobInfo,
+    Job,
+    JobState,
+    Mail,
+    Page,
+    Photo,
+    Run,
+    Share,
+    SignedRequest,
+    User,
+)
 from darkroom.errors import Conflict, NotFound
 from darkroom.keys import check_key
 from darkroom.signing import UrlSigner, presigned_get, presigned_put
@@ -271,6 +283,26 @@ class MemoryNotifier:
 
     def photo_processed(self, photo: Photo) -> None:
         self.sent.append(photo)
+
+
+class MemoryRunLog:
+    """The latest `keep` runs: a long-lived process must not grow without end."""
+
+    def __init__(self, keep: int = 100_000) -> None:
+        self._runs: deque[Run] = deque(maxlen=keep)
+        self._lock = threading.Lock()
+
+    def record(self, run: Run) -> None:
+        with self._lock:
+            self._runs.append(run)
+
+    def since(self, moment: datetime) -> builtins.list[Run]:
+        with self._lock:
+            return sorted((r for r in self._runs if r.finished_at >= moment), key=_finished)
+
+
+def _finished(run: Run) -> datetime:
+    return run.finished_at
 
 
 class MemoryMailer:

@@ -3,18 +3,15 @@
 from __future__ import annotations
 
 import json
-import logging
 from typing import TYPE_CHECKING
 
 from darkroom.adapters.aws import client, translated
 from darkroom.adapters.log import message
 from darkroom.domain import Photo
-from darkroom.errors import DarkroomError
+from darkroom.errors import DarkroomError, Unavailable
 
 if TYPE_CHECKING:
     from types_boto3_sns.client import SNSClient
-
-log = logging.getLogger(__name__)
 
 
 class SnsNotifier:
@@ -53,4 +50,5 @@ class SnsNotifier:
                     },
                 )
         except DarkroomError as exc:
-            log.warning("photo %s: %s", photo.id, exc)
+            # A missing topic reads as NotFound elsewhere; here it is a delivery to retry.
+            raise Unavailable(str(exc)) from exc

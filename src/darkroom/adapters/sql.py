@@ -23,6 +23,7 @@ from sqlalchemy import (
     Column,
     Connection,
     DateTime,
+    Float,
     Index,
     Integer,
     MetaData,
@@ -37,6 +38,7 @@ from sqlalchemy import (
     event,
     exc,
     insert,
+    inspect,
     make_url,
     or_,
     select,
@@ -142,7 +144,25 @@ jobs_table = Table(
     Column("run_at", _UtcDateTime, nullable=False),
     Column("lease_until", _UtcDateTime, nullable=True),
     Column("worker", String(255), nullable=True),
+    Column("correlation_id", String(64), nullable=False, server_default=""),
+    Column("kind", String(255), nullable=False, server_default="process"),
     Index("ix_jobs_state_run_at", "state", "run_at"),
+    mysql_engine="InnoDB",
+    mysql_charset="utf8mb4",
+)
+
+
+runs_table = Table(
+    "runs",
+    METADATA,
+    Column("id", _exact(64), primary_key=True),
+    Column("photo_id", _exact(64), nullable=False),
+    Column("finished_at", _UtcDateTime, nullable=False),
+    Column("outcome", String(16), nullable=False),
+    Column("seconds", Float, nullable=False),
+    Column("stages", Text, nullable=False),
+    Column("correlation_id", String(64), nullable=False),
+    Index("ix_runs_finished", "finished_at"),
     mysql_engine="InnoDB",
     mysql_charset="utf8mb4",
 )
@@ -187,6 +207,21 @@ class SqlDatabase:
             # Lost a race with another process creating the same tables: they exist now.
             with self.connection(write=True) as conn:
                 self.metadata.create_all(conn)
+        self._add_new_columns()
+
+    def _add_new_columns(self) -> None:
+        """Columns added to a table since a database was made; each has a default."""
+        with self.connection(write=True) as conn:
+            for table in self.metadata.sorted_tables:
+                there = {c["name"] for c in inspect(conn).get_columns(table.name)}
+                for column in table.columns:
+                    if column.name not in there:
+                        kind = column.type.compile(conn.dialect)
+                        default = column.server_default.arg  # type: ignore[union-attr]
+                        conn.exec_driver_sql(
+                            f"ALTER TABLE {table.name} ADD COLUMN {column.name} {kind} "
+                            f"NOT NULL DEFAULT '{default}'"
+                        )
 
     def close(self) -> None:
         """Close the pooled connections."""

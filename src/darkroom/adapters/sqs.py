@@ -11,16 +11,17 @@ import json
 import logging
 import math
 import time
-from collections.abc import Iterator
+from collections.abc import Collection, Iterator
 from contextlib import contextmanager
 from contextvars import ContextVar
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
+from urllib.parse import unquote_plus
 
 from darkroom.adapters.aws import client, translated
 from darkroom.adapters.dynamodb_jobs import DynamoDbJobLedger
-from darkroom.domain import Job, JobState
-from darkroom.errors import DarkroomError
+from darkroom.domain import PROCESS, DeadLetter, Job, JobState
+from darkroom.errors import DarkroomError, NotFound
 
 if TYPE_CHECKING:
     from types_boto3_sqs.client import SQSClient
@@ -33,9 +34,14 @@ MAX_HIDE = 43200
 _BATCH = 10
 
 
-def job_message(job_id: str, photo_id: str) -> str:
+def job_message(job_id: str, photo_id: str, correlation_id: str = "", kind: str = PROCESS) -> str:
     """The body of a job's message; `darkroom.aws.events` reads it back."""
-    return json.dumps({"darkroom_job": job_id, "photo_id": photo_id})
+    body = {"darkroom_job": job_id, "photo_id": photo_id}
+    if correlation_id:
+        body["correlation_id"] = correlation_id
+    if kind != PROCESS:
+        body["kind"] = kind
+    return json.dumps(body)
 
 
 class SqsJobQueue:
@@ -59,6 +65,7 @@ class SqsJobQueue:
         self._region = region
         self._receipts: dict[str, str] = {}
         self._pending: ContextVar[list[Job] | None] = ContextVar("darkroom_sqs", default=None)
+        self._dlq_url: str | None = None
 
     @property
     def sqs(self) -> SQSClient:
@@ -135,24 +142,87 @@ class SqsJobQueue:
             return
         self._forget(job_id)
         if retry_at is not None:
-            self._message(job_id, job.photo_id, retry_at)
+            self._message(job, retry_at)
 
     def jobs(self, states: frozenset[JobState], limit: int = 100) -> list[Job]:
         return self.ledger.jobs(states, limit) if states else []
 
     def retry(self, job_id: str, run_at: datetime) -> Job:
         job = self.ledger.retry(job_id, run_at)
-        self._message(job.id, job.photo_id, run_at)
+        self._message(job, run_at)
         return job
+
+    def dead_letters(self, limit: int = 100) -> list[DeadLetter]:
+        """A look at the dead-letter queue: letters are hidden while it is read (so that
+        each comes once), then visible again."""
+        messages = list(self._dead_messages(limit, hide_seconds=30))
+        for message in messages:
+            self._hide(message["ReceiptHandle"], 0, self._dead_letter_url())
+        return [_letter(message) for message in messages]
+
+    def redrive(self, letter_ids: Collection[str] | None = None) -> list[DeadLetter]:
+        """A job's letter makes the job due again; an S3 event goes back as it was."""
+        wanted = None if letter_ids is None else set(letter_ids)
+        moved = []
+        for message in self._dead_messages(10_000, hide_seconds=60):
+            letter = _letter(message)
+            if wanted is not None and letter.id not in wanted:
+                self._hide(message["ReceiptHandle"], 0, self._dead_letter_url())
+                continue
+            job_id = _job_id(message.get("Body", ""))
+            if job_id and self.ledger.get(job_id) is not None:
+                self.retry(job_id, datetime.now(UTC))
+            else:
+                with translated("cannot send a dead letter back"):
+                    self.sqs.send_message(QueueUrl=self.queue_url, MessageBody=message["Body"])
+            self._delete(message["ReceiptHandle"], self._dead_letter_url())
+            moved.append(letter)
+            if wanted is not None and len(moved) == len(wanted):
+                break
+        return moved
+
+    def _dead_messages(self, limit: int, hide_seconds: int) -> Iterator[Any]:
+        url = self._dead_letter_url()
+        seen: set[str] = set()
+        while len(seen) < limit:
+            with translated("cannot read the dead-letter queue"):
+                batch = self.sqs.receive_message(
+                    QueueUrl=url,
+                    MaxNumberOfMessages=_BATCH,
+                    VisibilityTimeout=hide_seconds,
+                    AttributeNames=["ApproximateReceiveCount"],
+                    WaitTimeSeconds=0,
+                ).get("Messages", [])
+            fresh = [m for m in batch if m["MessageId"] not in seen]
+            if not fresh:
+                return
+            for message in fresh:
+                seen.add(message["MessageId"])
+                yield message
+
+    def _dead_letter_url(self) -> str:
+        if self._dlq_url is None:
+            with translated("cannot find the dead-letter queue"):
+                policy = self.sqs.get_queue_attributes(
+                    QueueUrl=self.queue_url, AttributeNames=["RedrivePolicy"]
+                ).get("Attributes", {})
+                if "RedrivePolicy" not in policy:
+                    raise NotFound(f"the queue {self.queue_url} has no dead-letter queue")
+                arn = json.loads(policy["RedrivePolicy"])["deadLetterTargetArn"]
+                _, _, _, _, account, name = arn.split(":")
+                self._dlq_url = self.sqs.get_queue_url(
+                    QueueName=name, QueueOwnerAWSAccountId=account
+                )["QueueUrl"]
+        return self._dlq_url
 
     def _send(self, job: Job) -> None:
         self.ledger.put(job)
-        self._message(job.id, job.photo_id, job.run_at)
+        self._message(job, job.run_at)
 
-    def _message(self, job_id: str, photo_id: str, run_at: datetime) -> None:
+    def _message(self, job: Job, run_at: datetime) -> None:
         delay = min(MAX_DELAY, max(0, math.ceil(run_at.timestamp() - time.time())))
-        body = job_message(job_id, photo_id)
-        with translated(f"cannot queue job {job_id}"):
+        body = job_message(job.id, job.photo_id, job.correlation_id, job.kind)
+        with translated(f"cannot queue job {job.id}"):
             self.sqs.send_message(QueueUrl=self.queue_url, MessageBody=body, DelaySeconds=delay)
 
     def _forget(self, job_id: str) -> None:
@@ -160,20 +230,20 @@ class SqsJobQueue:
         if receipt is not None:
             self._delete(receipt)
 
-    def _delete(self, receipt: str) -> None:
+    def _delete(self, receipt: str, queue_url: str = "") -> None:
         try:
             with translated("cannot delete a message"):
-                self.sqs.delete_message(QueueUrl=self.queue_url, ReceiptHandle=receipt)
+                self.sqs.delete_message(QueueUrl=queue_url or self.queue_url, ReceiptHandle=receipt)
         except DarkroomError as exc:
             # The ledger already says what happened; the message comes back and is dropped.
             log.warning("%s", exc)
 
-    def _hide(self, receipt: str, seconds: float) -> None:
+    def _hide(self, receipt: str, seconds: float, queue_url: str = "") -> None:
         """Floor, not ceil: a lease shorter than a second must not outlive itself."""
         try:
             with translated("cannot put a message back"):
                 self.sqs.change_message_visibility(
-                    QueueUrl=self.queue_url,
+                    QueueUrl=queue_url or self.queue_url,
                     ReceiptHandle=receipt,
                     VisibilityTimeout=min(MAX_HIDE, max(0, int(seconds))),
                 )
@@ -188,3 +258,26 @@ def _job_id(body: str) -> str:
         return ""
     job_id = parsed.get("darkroom_job") if isinstance(parsed, dict) else None
     return job_id if isinstance(job_id, str) else ""
+
+
+def _letter(message: Any) -> DeadLetter:
+    """What a dead letter was about, read from its body (a job, or an S3 event)."""
+    receives = int(message.get("Attributes", {}).get("ApproximateReceiveCount", 0))
+    body = message.get("Body", "")
+    try:
+        parsed: Any = json.loads(body)
+    except ValueError:
+        parsed = None
+    if isinstance(parsed, dict) and isinstance(parsed.get("darkroom_job"), str):
+        photo_id = str(parsed.get("photo_id", ""))
+        subject = f"job {parsed['darkroom_job']} of photo {photo_id}"
+        return DeadLetter(message["MessageId"], subject, photo_id=photo_id, receives=receives)
+    records = parsed.get("Records", []) if isinstance(parsed, dict) else []
+    keys = [
+        unquote_plus(str(r.get("s3", {}).get("object", {}).get("key", "")))
+        for r in records
+        if isinstance(r, dict)
+    ]
+    key = keys[0] if len(keys) == 1 else ""
+    subject = ", ".join(keys) or body[:80]
+    return DeadLetter(message["MessageId"], subject, key=key, receives=receives)

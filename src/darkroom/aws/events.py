@@ -33,6 +33,8 @@ class ObjectEvent:
 class JobMessage:
     job_id: str
     photo_id: str
+    correlation_id: str = ""
+    kind: str = "process"
 
 
 Message = ObjectEvent | JobMessage
@@ -89,7 +91,9 @@ def messages(body: str) -> tuple[Message, ...]:
         return tuple(s3_records(parsed))
     job_id, photo_id = parsed.get("darkroom_job"), parsed.get("photo_id")
     if isinstance(job_id, str) and isinstance(photo_id, str) and job_id and photo_id:
-        return (JobMessage(job_id, photo_id),)
+        correlation_id = str(parsed.get("correlation_id") or "")
+        kind = str(parsed.get("kind") or "process")
+        return (JobMessage(job_id, photo_id, correlation_id, kind),)
     raise MalformedEvent(f"unknown message with fields {sorted(parsed)[:8]}")
 
 

@@ -13,9 +13,11 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Literal
 
+from darkroom import correlation, logs
 from darkroom.aws import events
 from darkroom.aws.events import JobMessage, MalformedEvent, Message, ObjectEvent
 from darkroom.bootstrap import Darkroom, build
+from darkroom.domain import PROCESS
 from darkroom.errors import BadRequest
 from darkroom.services.store_events import StoreEvents
 
@@ -34,12 +36,22 @@ class Runtime:
     darkroom: Darkroom
     store_events: StoreEvents
 
-    def handle(self, message: Message, kinds: Kinds) -> None:
-        """Raises only for transient trouble."""
+    def handle(self, message: Message, kinds: Kinds, correlation_id: str = "") -> None:
+        """Raises only for transient trouble. Log lines and notifications carry the job's
+        correlation id, else `correlation_id` (the queue message's id)."""
+        own = message.correlation_id if isinstance(message, JobMessage) else ""
+        with correlation.bound(own or correlation_id):
+            self._handle(message, kinds)
+
+    def _handle(self, message: Message, kinds: Kinds) -> None:
         if isinstance(message, JobMessage):
-            if "created" in kinds:
+            if "created" not in kinds:
+                return
+            if message.kind == PROCESS:
                 self.darkroom.processor.process(message.photo_id)
-                self.darkroom.queue.complete(message.job_id)
+            else:
+                self.darkroom.notifier.deliver_again(message.photo_id, message.kind)
+            self.darkroom.queue.complete(message.job_id)
             return
         key = self.original_key(message)
         if key is None or message.kind not in kinds:
@@ -52,7 +64,10 @@ class Runtime:
     def give_up(self, message: Message, reason: str) -> None:
         """After the last attempt: the photo ends `failed`, the job `dead`."""
         if isinstance(message, JobMessage):
-            self.darkroom.processor.fail(message.photo_id, reason)
+            if message.kind == PROCESS:
+                self.darkroom.processor.fail(message.photo_id, reason)
+            else:
+                log.error("photo %s: %s given up: %s", message.photo_id, message.kind, reason)
             self.darkroom.queue.fail(message.job_id, reason, None)
             return
         key = self.original_key(message)
@@ -72,6 +87,7 @@ class Runtime:
 def runtime() -> Runtime:
     dr = build()
     logging.getLogger("darkroom").setLevel(dr.settings.log_level.upper())
+    logs.correlate_records()
     store_events = StoreEvents(dr.originals, dr.catalog, dr.processor, dr.cleanup)
     return Runtime(dr, store_events)
 
@@ -127,7 +143,7 @@ def _handled(rt: Runtime, record: events.QueuedRecord, kinds: Kinds) -> bool:
     has already ended `failed` in the processor and is acknowledged."""
     for message in record.messages:
         try:
-            rt.handle(message, kinds)
+            rt.handle(message, kinds, record.message_id)
         except BadRequest as exc:
             log.error("message %s: %s; dropped", record.message_id, exc)
         except Exception as exc:

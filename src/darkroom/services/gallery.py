@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import PurePosixPath, PureWindowsPath
 
-from darkroom import keys
+from darkroom import correlation, keys
 from darkroom.domain import Job, Page, Photo, PhotoStatus, SignedRequest
 from darkroom.errors import Conflict, NotFound, TooLarge, Unsupported
 from darkroom.imaging import BY_CONTENT_TYPE, SNIFF_BYTES, detect
@@ -99,7 +99,13 @@ class Gallery:
             sha256=digest,
         )
         self.originals.put(photo.key, data, fmt.content_type)
-        self._add_and_enqueue(photo)
+        try:
+            self._add_and_enqueue(photo)
+        except Exception:
+            # The caller is told the upload failed: no original may stay behind without its
+            # record (`doctor` removes it should this delete fail too).
+            _forget(self.originals, photo.key)
+            raise
         log.info("photo %s: stored %s (%d bytes)", photo.id, photo.key, photo.size)
         return Uploaded(photo, duplicate=False)
 
@@ -213,11 +219,24 @@ class Gallery:
 
     def _job(self, photo_id: str) -> Job:
         now = self._now()
-        return Job(id=uuid.uuid4().hex, photo_id=photo_id, created_at=now, run_at=now)
+        return Job(
+            id=uuid.uuid4().hex,
+            photo_id=photo_id,
+            created_at=now,
+            run_at=now,
+            correlation_id=correlation.current(),
+        )
 
     def enqueue(self, photo_id: str) -> None:
         """Queue (re)processing of one photo; the processor skips what is already done."""
         self._queue.enqueue(self._job(photo_id))
+
+
+def _forget(store: BlobStore, key: str) -> None:
+    try:
+        store.delete(key)
+    except Exception:
+        log.warning("original %s: left behind by a failed upload", key, exc_info=True)
 
 
 def clean_filename(name: str) -> str:

@@ -9,16 +9,18 @@ from __future__ import annotations
 
 import hashlib
 import logging
+import time
 from collections.abc import Callable
 from datetime import datetime
 from enum import StrEnum
 
-from darkroom import keys
-from darkroom.domain import Photo, PhotoStatus, Variant, VariantSpec, recipe_of
+from darkroom import correlation, keys
+from darkroom.domain import Photo, PhotoStatus, Run, Variant, VariantSpec, recipe_of
 from darkroom.errors import PERMANENT_IMAGE_ERRORS, Conflict, NotFound
 from darkroom.imaging import ENGINE, Developed, Limits, Watermark, develop
-from darkroom.ports import BlobStore, Catalog, Notifier
+from darkroom.ports import BlobStore, Catalog, Meter, Notifier
 from darkroom.services.gallery import utcnow
+from darkroom.services.telemetry import Stages
 
 log = logging.getLogger(__name__)
 
@@ -44,6 +46,7 @@ class Processor:
         *,
         include_gps: bool = False,
         watermark: Watermark | None = None,
+        meter: Meter | None = None,
         clock: Callable[[], datetime] = utcnow,
     ) -> None:
         self._originals = originals
@@ -54,19 +57,41 @@ class Processor:
         self._limits = limits
         self._include_gps = include_gps
         self._watermark = watermark
+        self._meter = meter
         self._now = clock
         self.recipe = recipe_of(specs, ENGINE, watermark.fingerprint if watermark else "")
 
     def process(self, photo_id: str) -> Outcome:
         """Raises only for transient trouble (a store or the catalog not answering);
         everything the image itself is to blame for ends as `failed` with a reason."""
+        stages = Stages()
+        started = time.perf_counter()
+        try:
+            outcome = self._process(photo_id, stages)
+        except Exception:
+            self._measure(photo_id, "error", started, stages)
+            raise
+        if outcome is not Outcome.SKIPPED:
+            self._measure(photo_id, outcome.value, started, stages)
+        return outcome
+
+    def _measure(self, photo_id: str, outcome: str, started: float, stages: Stages) -> None:
+        if self._meter is not None:
+            seconds = time.perf_counter() - started
+            run = Run(
+                photo_id, self._now(), outcome, seconds, stages.seconds, correlation.current()
+            )
+            self._meter.record(run)
+
+    def _process(self, photo_id: str, stages: Stages) -> Outcome:
         try:
             photo = self._catalog.get(photo_id)
         except NotFound:
             log.info("photo %s: gone, nothing to process", photo_id)
             return Outcome.SKIPPED
         try:
-            data = self._originals.get(photo.key)
+            with stages("read"):
+                data = self._originals.get(photo.key)
         except NotFound:
             if photo.status is PhotoStatus.UPLOADING:
                 log.info("photo %s: not uploaded yet", photo.id)
@@ -88,31 +113,37 @@ class Processor:
 
         photo = self._save(photo.id, status=PhotoStatus.PROCESSING, reason="") or photo
         try:
-            developed = develop(data, self._specs, self._limits, self._include_gps, self._watermark)
+            with stages("render"):
+                developed = develop(
+                    data, self._specs, self._limits, self._include_gps, self._watermark
+                )
         except PERMANENT_IMAGE_ERRORS as exc:
             return self._fail(photo, str(exc), sha256=digest, size=len(data))
-        written = self._write_variants(photo, developed)
-        saved = self._save(
-            photo.id,
-            status=PhotoStatus.READY,
-            reason="",
-            sha256=digest,
-            size=len(data),
-            content_type=developed.info.format.content_type,
-            width=developed.info.width,
-            height=developed.info.height,
-            metadata=dict(developed.info.metadata),
-            variants=written,
-            recipe=self.recipe,
-            blurhash=developed.blurhash,
-        )
+        with stages("write"):
+            written = self._write_variants(photo, developed)
+        with stages("record"):
+            saved = self._save(
+                photo.id,
+                status=PhotoStatus.READY,
+                reason="",
+                sha256=digest,
+                size=len(data),
+                content_type=developed.info.format.content_type,
+                width=developed.info.width,
+                height=developed.info.height,
+                metadata=dict(developed.info.metadata),
+                variants=written,
+                recipe=self.recipe,
+                blurhash=developed.blurhash,
+            )
         if saved is None:
             log.info("photo %s: deleted while processing; dropping its variants", photo.id)
             self._delete_variants(written, keep=())
             return Outcome.SKIPPED
         self._delete_variants(photo.variants, keep=written)
         log.info("photo %s: ready with %d variants", photo.id, len(written))
-        self._notify(saved)
+        with stages("notify"):
+            self._notify(saved)
         return Outcome.READY
 
     def fail(self, photo_id: str, reason: str) -> None:

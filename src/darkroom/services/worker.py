@@ -1,4 +1,5 @@
-"""Runs queued jobs through the processor: retries with backoff, dead after N attempts."""
+"""Runs queued jobs, processing or a notification's later delivery: retries with backoff,
+dead after N attempts."""
 
 from __future__ import annotations
 
@@ -8,9 +9,11 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from darkroom.domain import Job
+from darkroom import correlation
+from darkroom.domain import PROCESS, Job
 from darkroom.ports import JobQueue
 from darkroom.services.gallery import utcnow
+from darkroom.services.notifications import Notifications
 from darkroom.services.processor import Processor
 
 log = logging.getLogger(__name__)
@@ -39,6 +42,7 @@ class Worker:
         name: str,
         lease_seconds: float,
         retry: RetryPolicy,
+        notifications: Notifications | None = None,
         wakeup: threading.Event | None = None,
         idle_poll: float = 1.0,
         clock: Callable[[], datetime] = utcnow,
@@ -48,6 +52,7 @@ class Worker:
         self.name = name
         self._lease = lease_seconds
         self._retry = retry
+        self._notifications = notifications
         self._wakeup = wakeup or threading.Event()
         self._idle_poll = idle_poll
         self._now = clock
@@ -57,14 +62,23 @@ class Worker:
         job = self._queue.claim(self.name, self._lease)
         if job is None:
             return False
-        try:
-            outcome = self._processor.process(job.photo_id)
-        except Exception as exc:  # anything unforeseen is treated as transient: retry
-            self._failed(job, exc)
-        else:
-            self._queue.complete(job.id)
-            log.info("job %s: photo %s %s", job.id, job.photo_id, outcome)
+        with correlation.bound(job.correlation_id):
+            try:
+                outcome = self._run(job)
+            except Exception as exc:  # anything unforeseen is treated as transient: retry
+                self._failed(job, exc)
+            else:
+                self._queue.complete(job.id)
+                log.info("job %s: photo %s %s", job.id, job.photo_id, outcome)
         return True
+
+    def _run(self, job: Job) -> str:
+        if job.kind == PROCESS:
+            return self._processor.process(job.photo_id)
+        if self._notifications is None:
+            raise RuntimeError(f"no notifications here to run a {job.kind} job")
+        self._notifications.deliver_again(job.photo_id, job.kind)
+        return "told"
 
     def run(self, stop: threading.Event) -> None:
         """Until `stop` is set. Queue trouble (the database restarting) is waited out."""
@@ -92,13 +106,16 @@ class Worker:
         self._queue.fail(job.id, reason, retry_at)
         if retry_at is None:
             log.error(
-                "job %s: photo %s dead after %d attempts: %s",
+                "job %s: photo %s %s dead after %d attempts: %s",
                 job.id,
                 job.photo_id,
+                job.kind,
                 job.attempts,
                 reason,
             )
-            self._processor.fail(job.photo_id, f"gave up after {job.attempts} attempts: {reason}")
+            if job.kind == PROCESS:
+                given_up = f"gave up after {job.attempts} attempts: {reason}"
+                self._processor.fail(job.photo_id, given_up)
         else:
             log.warning(
                 "job %s: photo %s attempt %d failed, again at %s: %s",

@@ -14,17 +14,18 @@ from fastapi.responses import JSONResponse
 from fastapi.staticfiles import StaticFiles
 from starlette.concurrency import run_in_threadpool
 
-from darkroom import __version__
+from darkroom import __version__, logs
 from darkroom.bootstrap import Darkroom
 from darkroom.errors import DarkroomError
 from darkroom.signing import FILES_PREFIX
-from darkroom.web import accounts, errors, files, legacy, page_config, photos, shares
+from darkroom.web import accounts, admin, errors, files, legacy, page_config, photos, shares
 from darkroom.web.headers import (
     SecurityHeaders,
     content_security_policy,
     hide_secrets_in_access_log,
 )
 from darkroom.web.limits import BodyLimit
+from darkroom.web.observe import Observe
 from darkroom.web.ratelimit import RateLimits
 
 log = logging.getLogger(__name__)
@@ -52,6 +53,7 @@ def create_app(dr: Darkroom, run_workers: bool = True) -> FastAPI:
         lifespan=lifespan,
     )
     app.state.darkroom = dr
+    logs.correlate_records()
     errors.install(app)
     app.include_router(photos.router)
     app.include_router(files.router)
@@ -64,6 +66,7 @@ def create_app(dr: Darkroom, run_workers: bool = True) -> FastAPI:
         {"sign_in": s.rate_sign_in, "upload": s.rate_upload, "listing": s.rate_listing}
     )
     hide_secrets_in_access_log((shares.SHARED_PREFIX,))
+    app.include_router(admin.router)
 
     @app.get("/healthz", tags=["operations"])
     async def healthz() -> JSONResponse:
@@ -93,6 +96,7 @@ def create_app(dr: Darkroom, run_workers: bool = True) -> FastAPI:
             allow_headers=["authorization", "content-type"],
             max_age=600,
         )
+    app.add_middleware(Observe, metrics=dr.metrics)
     return app
 
 

@@ -7,9 +7,11 @@ import time
 import httpx
 import pytest
 
+from darkroom.config import Settings
 from tests.corpus import corpus
 from tests.e2e.conftest import Server
 from tests.e2e.test_gallery import _files, _rows
+from tests.faults.conftest import assert_consistent
 
 pytestmark = pytest.mark.e2e
 
@@ -52,6 +54,11 @@ def test_killed_mid_processing_then_restarted(server: Server) -> None:
             time.sleep(0.2)
         assert final == {"ready"}, server.log()[-3000:]
         listed = client.get("/photos", params={"limit": 100}).json()["items"]
+    server.stop()
+    assert_consistent(
+        Settings(data_dir=server.data, secret="e2e-secret-0123456789", workers=0),
+        {p["id"]: p for p in listed},
+    )
     assert sorted(p["id"] for p in listed) == sorted(ids)
     assert len(_files(server.data / "originals")) == len(BIG)
     assert len(_files(server.data / "variants")) == len(BIG) * 6

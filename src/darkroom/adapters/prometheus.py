@@ -1,0 +1,122 @@
+"""Metrics in Prometheus' text format for `GET /metrics`: requests, processing stages, jobs,
+stores and catalog. The figures that take a scan (stores, catalog) are read at scrape time
+and kept for a minute, so a busy scraper cannot keep the stores busy."""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Callable, Iterator, Mapping
+from dataclasses import dataclass
+
+from prometheus_client import CollectorRegistry, Counter, Histogram, generate_latest
+from prometheus_client.core import GaugeMetricFamily, Metric
+from prometheus_client.registry import Collector
+
+from darkroom.domain import JobState, Run
+from darkroom.ports import BlobStore, Catalog, JobQueue
+from darkroom.services.stats import count_photos, store_figures
+
+CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8"
+SCAN_KEPT_FOR = 60.0
+_REQUEST_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60)
+_STAGE_BUCKETS = (0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60)
+_COUNTED_JOBS = frozenset({JobState.QUEUED, JobState.RUNNING, JobState.DEAD})
+
+
+@dataclass(frozen=True, slots=True)
+class Sources:
+    """What the scrape-time figures are read from."""
+
+    queue: JobQueue
+    catalog: Catalog
+    stores: Mapping[str, BlobStore]
+
+
+class PrometheusMetrics:
+    """Implements `ports.Meter`; the web app feeds it requests."""
+
+    def __init__(self, sources: Sources, clock: Callable[[], float] = time.monotonic) -> None:
+        self.registry = CollectorRegistry()
+        self._requests = Counter(
+            "darkroom_http_requests",
+            "HTTP requests answered, by route template, method and status.",
+            ["route", "method", "status"],
+            registry=self.registry,
+        )
+        self._latency = Histogram(
+            "darkroom_http_request_duration_seconds",
+            "Time to answer an HTTP request, by route template and method.",
+            ["route", "method"],
+            buckets=_REQUEST_BUCKETS,
+            registry=self.registry,
+        )
+        self._stages = Histogram(
+            "darkroom_processing_stage_seconds",
+            "Time one processing spent in each stage (read, render, write, record, notify).",
+            ["stage"],
+            buckets=_STAGE_BUCKETS,
+            registry=self.registry,
+        )
+        self._runs = Histogram(
+            "darkroom_processing_seconds",
+            "Time to process one photo, by outcome (ready, failed, duplicate, error).",
+            ["outcome"],
+            buckets=_STAGE_BUCKETS,
+            registry=self.registry,
+        )
+        self.registry.register(_Scanned(sources, clock))
+
+    def request(self, route: str, method: str, status: int, seconds: float) -> None:
+        self._requests.labels(route, method, str(status)).inc()
+        self._latency.labels(route, method).observe(seconds)
+
+    def record(self, run: Run) -> None:
+        self._runs.labels(run.outcome).observe(run.seconds)
+        for stage, seconds in run.stages.items():
+            self._stages.labels(stage).observe(seconds)
+
+    def render(self) -> bytes:
+        return generate_latest(self.registry)
+
+
+class _Scanned(Collector):
+    def __init__(self, sources: Sources, clock: Callable[[], float]) -> None:
+        self._sources = sources
+        self._clock = clock
+        self._lock = threading.Lock()
+        self._kept: tuple[float, list[Metric]] | None = None
+
+    def collect(self) -> Iterator[Metric]:
+        yield self._jobs()
+        with self._lock:
+            if self._kept is None or self._clock() - self._kept[0] > SCAN_KEPT_FOR:
+                self._kept = (self._clock(), self._scan())
+            yield from self._kept[1]
+
+    def _jobs(self) -> Metric:
+        jobs = GaugeMetricFamily(
+            "darkroom_jobs", "Jobs by state (queue depth: queued + running).", labels=["state"]
+        )
+        counts = dict.fromkeys(sorted(_COUNTED_JOBS), 0)
+        for job in self._sources.queue.jobs(_COUNTED_JOBS, 1_000_000):
+            counts[job.state] += 1
+        for state, count in counts.items():
+            jobs.add_metric([state.value], count)
+        return jobs
+
+    def _scan(self) -> list[Metric]:
+        objects = GaugeMetricFamily(
+            "darkroom_store_objects", "Objects per store.", labels=["store"]
+        )
+        size = GaugeMetricFamily("darkroom_store_bytes", "Bytes per store.", labels=["store"])
+        for name, store in self._sources.stores.items():
+            found = store_figures(name, store)
+            objects.add_metric([name], found.objects)
+            size.add_metric([name], found.bytes)
+        photos = GaugeMetricFamily(
+            "darkroom_photos", "Photos in the catalog by status.", labels=["status"]
+        )
+        for status, count in count_photos(self._sources.catalog).items():
+            photos.add_metric([status], count)
+        return [objects, size, photos]

@@ -1,0 +1,90 @@
+"""`doctor` finds orphans in either direction and photos no job will finish, and repairs
+them; what may still be on its way is left alone."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+from darkroom import keys
+from darkroom.bootstrap import Darkroom
+from darkroom.domain import JobState, PhotoStatus
+from darkroom.services.doctor import Finding, Problem
+from darkroom.services.gallery import utcnow
+from tests.corpus import corpus
+
+JPEG = "S01_canon_sd300_2mp.jpg"
+PNG = "N01_png16_724x1024.png"
+
+
+def _ready(dr: Darkroom, name: str) -> str:
+    photo_id = dr.gallery.upload("ann", corpus(name), name).photo.id
+    dr.worker().drain()
+    return photo_id
+
+
+def test_a_healthy_gallery_has_nothing_to_repair(memory_darkroom: Darkroom) -> None:
+    _ready(memory_darkroom, JPEG)
+    assert memory_darkroom.doctor().examine(grace=0) == []
+
+
+def test_orphans_both_ways_are_found_and_repaired(memory_darkroom: Darkroom) -> None:
+    dr = memory_darkroom
+    lost_original = _ready(dr, JPEG)
+    lost_variant = _ready(dr, PNG)
+    photo = dr.catalog.get(lost_original)
+    dr.originals.delete(photo.key)
+    gone = dr.catalog.get(lost_variant).variants[0]
+    dr.variants.delete(gone.key)
+    stray_variant = "0123456789abcdef0123456789abcdef/w320-0000000000000000.jpg"
+    dr.variants.put(stray_variant, b"x", "image/jpeg")
+    old = utcnow() - timedelta(hours=2)
+    stray_original = keys.original_key(keys.new_photo_id(), old, "jpg")
+    fresh_original = keys.original_key(keys.new_photo_id(), utcnow(), "jpg")
+    for key in (stray_original, fresh_original, "dropped/by-hand.jpg"):
+        dr.originals.put(key, b"y", "image/jpeg")
+
+    doctor = dr.doctor()
+    findings = doctor.examine(grace=600)
+    assert sorted(findings, key=str) == sorted(
+        [
+            Finding(Problem.ORPHAN_ORIGINAL, stray_original),
+            Finding(Problem.FOREIGN_ORIGINAL, "dropped/by-hand.jpg"),
+            Finding(Problem.ORPHAN_VARIANT, stray_variant),
+            Finding(Problem.MISSING_ORIGINAL, lost_original),
+            Finding(Problem.MISSING_VARIANT, lost_variant),
+        ],
+        key=str,
+    )
+    for finding in findings:
+        doctor.repair(finding)
+    dr.worker().drain()
+    assert doctor.examine(grace=600) == [Finding(Problem.FOREIGN_ORIGINAL, "dropped/by-hand.jpg")]
+    assert dr.originals.head(stray_original) is None
+    assert dr.originals.head(fresh_original) is not None
+    assert dr.variants.head(stray_variant) is None
+    assert [p.id for p in dr.gallery.list(None).items] == [lost_variant]
+    again = dr.catalog.get(lost_variant)
+    assert again.status is PhotoStatus.READY
+    assert all(dr.variants.head(v.key) is not None for v in again.variants)
+    assert not any(v.key.startswith(f"{lost_original}/") for v in dr.variants.list())
+
+
+def test_a_photo_no_job_will_finish_is_queued_again(memory_darkroom: Darkroom) -> None:
+    dr = memory_darkroom
+    photo = dr.gallery.upload("ann", corpus(JPEG), "a.jpg").photo
+    (job,) = dr.queue.jobs(frozenset({JobState.QUEUED}))
+    dr.queue.fail(job.id, "lost", None)
+    assert dr.doctor().examine(grace=600) == []
+    (finding,) = dr.doctor().examine(grace=0)
+    assert finding == Finding(Problem.NO_JOB, photo.id)
+    dr.doctor().repair(finding)
+    assert dr.worker().drain() == 1
+    assert dr.catalog.get(photo.id).status is PhotoStatus.READY
+    assert dr.doctor().examine(grace=0) == []
+
+
+def test_variants_of_a_photo_being_processed_are_left_alone(memory_darkroom: Darkroom) -> None:
+    dr = memory_darkroom
+    photo = dr.gallery.upload("ann", corpus(JPEG), "a.jpg").photo
+    dr.variants.put(f"{photo.id}/thumb-0000000000000000.jpg", b"x", "image/jpeg")
+    assert dr.doctor().examine(grace=600) == []

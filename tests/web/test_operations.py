@@ -1,0 +1,109 @@
+"""Operations in-process: `/metrics` in Prometheus' format, the correlation id of a request
+on its answer, its job and its notification, and the admin page's figures."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import pytest
+from fastapi.testclient import TestClient
+from prometheus_client.parser import text_string_to_metric_families
+
+from darkroom.adapters import prometheus
+from darkroom.bootstrap import Darkroom
+from darkroom.domain import JobState
+from darkroom.web.app import create_app
+from tests.corpus import corpus
+
+JPEG = "S01_canon_sd300_2mp.jpg"
+
+
+@pytest.fixture
+def client(memory_darkroom: Darkroom) -> Iterator[TestClient]:
+    with TestClient(create_app(memory_darkroom, run_workers=False)) as client:
+        yield client
+
+
+def _samples(client: TestClient) -> dict[tuple[str, tuple[tuple[str, str], ...]], float]:
+    answer = client.get("/metrics")
+    assert answer.status_code == 200
+    assert answer.headers["content-type"].startswith("text/plain; version=0.0.4")
+    return {
+        (sample.name, tuple(sorted(sample.labels.items()))): sample.value
+        for family in text_string_to_metric_families(answer.text)
+        for sample in family.samples
+    }
+
+
+def test_metrics_count_requests_processing_jobs_stores_and_photos(
+    memory_darkroom: Darkroom, client: TestClient, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    dr = memory_darkroom
+    # Stores and catalog are scanned again at every scrape, not once a minute.
+    monkeypatch.setattr(prometheus, "SCAN_KEPT_FOR", 0.0)
+    uploaded = client.post("/upload?wait=false", files={"file": ("a.jpg", corpus(JPEG))})
+    photo_id = uploaded.json()["id"]
+    before = _samples(client)
+    assert before[("darkroom_jobs", (("state", "queued"),))] == 1
+    dr.worker().drain()
+    for _ in range(3):
+        assert client.get(f"/photos/{photo_id}").status_code == 200
+    assert client.get("/photos/nope").status_code == 404
+    samples = _samples(client)
+
+    route = (("method", "GET"), ("route", "/photos/{photo_id}"))
+    assert samples[("darkroom_http_requests_total", (*route, ("status", "200")))] == 3
+    assert samples[("darkroom_http_requests_total", (*route, ("status", "404")))] == 1
+    assert samples[("darkroom_http_request_duration_seconds_count", route)] == 4
+    for stage in ("read", "render", "write", "record", "notify"):
+        assert samples[("darkroom_processing_stage_seconds_count", (("stage", stage),))] == 1
+    assert samples[("darkroom_processing_seconds_count", (("outcome", "ready"),))] == 1
+    assert samples[("darkroom_jobs", (("state", "queued"),))] == 0
+    original = dr.catalog.get(photo_id)
+    stored = samples[("darkroom_store_bytes", (("store", "originals"),))]
+    assert stored == len(corpus(JPEG)) == original.size
+    assert samples[("darkroom_store_objects", (("store", "variants"),))] == 6
+    assert samples[("darkroom_photos", (("status", "ready"),))] == 1
+
+
+def test_a_request_id_follows_the_photo_to_its_job_and_worker(
+    memory_darkroom: Darkroom, client: TestClient, caplog: pytest.LogCaptureFixture
+) -> None:
+    dr = memory_darkroom
+    caplog.set_level("INFO", "darkroom")
+    answer = client.post(
+        "/upload?wait=false",
+        files={"file": ("a.jpg", corpus(JPEG))},
+        headers={"X-Request-Id": "req-1234"},
+    )
+    assert answer.headers["x-request-id"] == "req-1234"
+    (job,) = dr.queue.jobs(frozenset({JobState.QUEUED}))
+    assert job.correlation_id == "req-1234"
+    dr.worker().drain()
+    lines = {r.getMessage(): getattr(r, "correlation_id", "") for r in caplog.records}
+    photo_id = answer.json()["id"]
+    assert lines[f"photo {photo_id}: ready with 6 variants"] == "req-1234"
+    fresh = client.get("/healthz")
+    assert len(fresh.headers["x-request-id"]) == 32
+    assert (
+        client.get("/healthz", headers={"X-Request-Id": "bad id\x7f"}).headers["x-request-id"]
+        != "bad id\x7f"
+    )
+
+
+def test_the_admin_page_shows_the_last_day(memory_darkroom: Darkroom, client: TestClient) -> None:
+    dr = memory_darkroom
+    client.post("/upload?wait=false", files={"file": ("a.jpg", corpus(JPEG))})
+    broken = corpus(JPEG)[:5000]
+    client.post("/upload?wait=false", files={"file": ("b.jpg", broken)})
+    dr.worker().drain()
+    stats = client.get("/admin/stats").json()
+    assert (stats["runs"], stats["errors"], stats["error_rate"]) == (2, 1, 0.5)
+    assert 0 < stats["average_seconds"] <= stats["p99_seconds"]
+    assert stats["catalog_size"] == 2 and stats["photos"] == {"ready": 1, "failed": 1}
+    variants = next(s for s in stats["stores"] if s["name"] == "variants")
+    assert variants["objects"] == 6 and variants["bytes"] > 0
+    page = client.get("/admin")
+    assert page.status_code == 200 and "text/html" in page.headers["content-type"]
+    assert "Processing runs</th><td>2</td>" in page.text and "1 (50.0%)" in page.text
+    assert "<script" not in page.text
