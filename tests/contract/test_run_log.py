@@ -6,11 +6,11 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 
 import pytest
-from sqlalchemy import text
+from sqlalchemy import Table, text
 
 from darkroom.adapters.local_queue import LocalJobQueue
 from darkroom.adapters.memory import MemoryRunLog
-from darkroom.adapters.sql import SqlDatabase
+from darkroom.adapters.sql import SqlDatabase, jobs_table
 from darkroom.adapters.sql_runs import SqlRunLog
 from darkroom.domain import Job, Run
 from darkroom.ports import RunLog
@@ -48,3 +48,26 @@ def test_a_database_made_before_correlation_ids_gets_the_column(
     queue.enqueue(Job("j1", "p1", past, past, correlation_id="req-1"))
     claimed = queue.claim("w", 60)
     assert claimed is not None and claimed.correlation_id == "req-1"
+
+
+def test_two_processes_adding_the_same_column_both_start(
+    sql_database: SqlDatabase, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    with sql_database.connection(write=True) as conn:
+        conn.execute(text("ALTER TABLE jobs DROP COLUMN kind"))
+    other = SqlDatabase(sql_database.engine.url.render_as_string(hide_password=False))
+    stale = other._columns(jobs_table)
+    read = other._columns
+    sql_database.create_schema()
+
+    def read_before_the_other_added_it(table: Table) -> set[str]:
+        if table is not jobs_table:
+            return read(table)
+        monkeypatch.setattr(other, "_columns", read)
+        return stale
+
+    monkeypatch.setattr(other, "_columns", read_before_the_other_added_it)
+    other.create_schema()
+    other.close()
+    assert other._columns is read, "the race was not run"
+    assert "kind" in sql_database._columns(jobs_table)

@@ -220,12 +220,19 @@ def settle(server: Server, ids: list[str], timeout: float = 90) -> dict[str, dic
     raise AssertionError(f"not settled: {stuck}\n{server.log()[-3000:]}")
 
 
-def assert_consistent(settings: Settings, photos: dict[str, dict[str, Any]]) -> None:
+def assert_consistent(
+    settings: Settings, photos: dict[str, dict[str, Any]], timeout: float = 60
+) -> None:
     """Every accepted upload `ready` or `failed` with a reason, no variant without a
-    record, no record without its original, no job still queued or running."""
+    record, no record without its original, and no job stuck: while the server still runs,
+    every queued or running job ends (one caught by the fault ends once its lease runs out
+    and a worker takes it over)."""
     for photo in photos.values():
         assert photo["status"] in FINAL, photo
         assert photo["status"] == "ready" or photo["reason"], photo
     dr = build(settings)
+    deadline = time.monotonic() + timeout
+    while unfinished := dr.queue.jobs(frozenset({JobState.QUEUED, JobState.RUNNING})):
+        assert time.monotonic() < deadline, f"jobs stuck: {unfinished}"
+        time.sleep(0.2)
     assert dr.doctor().examine(grace=0) == []
-    assert dr.queue.jobs(frozenset({JobState.QUEUED, JobState.RUNNING})) == []

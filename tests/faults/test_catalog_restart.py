@@ -19,13 +19,13 @@ def test_the_catalog_database_stops_and_starts_while_uploads_go_on(
     postgres: PrivatePostgres, tmp_path: Path
 ) -> None:
     server = Server(tmp_path / "data", env=FAULT_ENV | {"DARKROOM_CATALOG": postgres.url})
-    server.start()
-    try:
-        photos = through_fault(server, postgres.stop, postgres.start)
-    finally:
-        server.stop()
-    assert {p["status"] for p in photos.values()} == {"ready"}, server.log()[-3000:]
     settings = Settings(
         data_dir=server.data, catalog=postgres.url, secret="e2e-secret-0123456789", workers=0
     )
-    assert_consistent(settings, photos)
+    server.start()
+    try:
+        photos = through_fault(server, postgres.stop, postgres.start)
+        assert {p["status"] for p in photos.values()} == {"ready"}, server.log()[-3000:]
+        assert_consistent(settings, photos)
+    finally:
+        server.stop()

@@ -54,7 +54,6 @@ def test_killed_mid_processing_then_restarted(server: Server) -> None:
             time.sleep(0.2)
         assert final == {"ready"}, server.log()[-3000:]
         listed = client.get("/photos", params={"limit": 100}).json()["items"]
-    server.stop()
     assert_consistent(
         Settings(data_dir=server.data, secret="e2e-secret-0123456789", workers=0),
         {p["id"]: p for p in listed},

@@ -32,13 +32,13 @@ def test_the_store_goes_away_and_comes_back_while_uploads_go_on(
     }
     env = {f"DARKROOM_{name.upper()}": url for name, url in stores.items()}
     server = Server(tmp_path / "data", env=FAULT_ENV | env)
-    server.start()
-    try:
-        photos = through_fault(server, s3_server.stop, s3_server.start)
-    finally:
-        server.stop()
-    assert {p["status"] for p in photos.values()} == {"ready"}, server.log()[-3000:]
     settings = Settings.model_validate(
         {"data_dir": server.data, "secret": "e2e-secret-0123456789", "workers": 0} | stores
     )
-    assert_consistent(settings, photos)
+    server.start()
+    try:
+        photos = through_fault(server, s3_server.stop, s3_server.start)
+        assert {p["status"] for p in photos.values()} == {"ready"}, server.log()[-3000:]
+        assert_consistent(settings, photos)
+    finally:
+        server.stop()

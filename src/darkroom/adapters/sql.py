@@ -211,17 +211,30 @@ class SqlDatabase:
 
     def _add_new_columns(self) -> None:
         """Columns added to a table since a database was made; each has a default."""
+        for table in self.metadata.sorted_tables:
+            there = self._columns(table)
+            for column in table.columns:
+                if column.name in there:
+                    continue
+                try:
+                    self._add_column(table, column)
+                except (exc.DatabaseError, Conflict, Unavailable):
+                    # Lost a race with another process adding it: it is there now.
+                    if column.name not in self._columns(table):
+                        raise
+
+    def _add_column(self, table: Table, column: Column[Any]) -> None:
         with self.connection(write=True) as conn:
-            for table in self.metadata.sorted_tables:
-                there = {c["name"] for c in inspect(conn).get_columns(table.name)}
-                for column in table.columns:
-                    if column.name not in there:
-                        kind = column.type.compile(conn.dialect)
-                        default = column.server_default.arg  # type: ignore[union-attr]
-                        conn.exec_driver_sql(
-                            f"ALTER TABLE {table.name} ADD COLUMN {column.name} {kind} "
-                            f"NOT NULL DEFAULT '{default}'"
-                        )
+            kind = column.type.compile(conn.dialect)
+            default = column.server_default.arg  # type: ignore[union-attr]
+            conn.exec_driver_sql(
+                f"ALTER TABLE {table.name} ADD COLUMN {column.name} {kind} "
+                f"NOT NULL DEFAULT '{default}'"
+            )
+
+    def _columns(self, table: Table) -> set[str]:
+        with self.connection(write=False) as conn:
+            return {c["name"] for c in inspect(conn).get_columns(table.name)}
 
     def close(self) -> None:
         """Close the pooled connections."""
