@@ -11,12 +11,12 @@ from playwright.sync_api import Browser, FilePayload, Page, expect
 
 from tests.browser.conftest import (
     DESKTOP,
-    Watch,
     describe_violations,
     jpeg,
     new_context,
     run_axe,
     serve_document,
+    sign_in_page,
 )
 from tests.e2e.conftest import Server
 from tests.smtp_inbox import Inbox
@@ -43,13 +43,7 @@ def _open(page: Page, url: str) -> None:
 def test_sign_up_follow_the_mail_sign_in_upload_sign_out(
     browser: Browser, users_server: Server, inbox: Inbox
 ) -> None:
-    context = new_context(browser, DESKTOP)
-    watch = Watch(users_server.url)
-    page = context.new_page()
-    page.on("pageerror", lambda error: watch.errors.append(str(error)))
-    page.on("request", watch.request)
-    serve_document(page, users_server, "/", "")
-    page.goto(users_server.url + "/")
+    context, page, watch = sign_in_page(browser, users_server)
     expect(page.get_by_role("heading", name="Sign in")).to_be_visible()
     expect(page.locator("#add")).to_be_hidden()
     assert run_axe(page) == [], describe_violations(run_axe(page))
