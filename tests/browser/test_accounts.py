@@ -104,6 +104,13 @@ def test_sign_up_follow_the_mail_sign_in_upload_sign_out(
     assert shared.locator("#shared-image").evaluate("i => i.naturalWidth") > 0
     expect(shared.get_by_role("heading", name="Sign in")).to_be_hidden()
     assert run_axe(shared) == [], describe_violations(run_axe(shared))
+
+    page.get_by_role("button", name="Stop sharing this photo").click()
+    expect(page.get_by_role("button", name="Share link")).to_be_focused()
+    shared.goto("about:blank")
+    shared.goto(link)
+    expect(shared.get_by_role("heading", name="Nothing to show")).to_be_visible()
+    expect(shared.locator("#shared-error")).to_contain_text("revoked")
     stranger.close()
     context.close()
     watch.check()
