@@ -143,3 +143,16 @@ def s3_store(endpoint: str, part_size: int | None = None) -> S3BlobStore:
     if part_size is None:
         return S3BlobStore(location, client)
     return S3BlobStore(location, client, part_size=part_size)
+
+
+def new_user_pool() -> tuple[str, str]:
+    """A Cognito user pool on moto's server, signing in by email, and an app client for it
+    that may sign in with a password: (pool id, client id)."""
+    cognito = aws_client("cognito-idp", moto_endpoint())
+    pool = cognito.create_user_pool(PoolName=unique("darkroom"), UsernameAttributes=["email"])
+    client = cognito.create_user_pool_client(
+        UserPoolId=pool["UserPool"]["Id"],
+        ClientName="page",
+        ExplicitAuthFlows=["ALLOW_USER_PASSWORD_AUTH", "ALLOW_REFRESH_TOKEN_AUTH"],
+    )
+    return pool["UserPool"]["Id"], client["UserPoolClient"]["ClientId"]

@@ -15,29 +15,18 @@ from darkroom.adapters.cognito import CognitoIdentity
 from darkroom.bootstrap import build
 from darkroom.errors import Unauthorized
 from darkroom.web.app import create_app
-from tests.aws.servers import MOTO_KEY, MOTO_SECRET, REGION, aws_client, moto_endpoint, unique
+from tests.aws.servers import MOTO_KEY, MOTO_SECRET, REGION, moto_endpoint, new_user_pool
 from tests.corpus import corpus
 from tests.web.signing_in import local_settings
 
 PASSWORD = "Pool password 1"
 
 
-def _pool() -> tuple[str, str]:
-    cognito = aws_client("cognito-idp", moto_endpoint())
-    pool = cognito.create_user_pool(PoolName=unique("darkroom"), UsernameAttributes=["email"])
-    client = cognito.create_user_pool_client(
-        UserPoolId=pool["UserPool"]["Id"],
-        ClientName="page",
-        ExplicitAuthFlows=["ALLOW_USER_PASSWORD_AUTH", "ALLOW_REFRESH_TOKEN_AUTH"],
-    )
-    return pool["UserPool"]["Id"], client["UserPoolClient"]["ClientId"]
-
-
 @pytest.fixture
 def pool_url(monkeypatch: pytest.MonkeyPatch) -> str:
     monkeypatch.setenv("AWS_ACCESS_KEY_ID", MOTO_KEY)
     monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", MOTO_SECRET)
-    pool_id, client_id = _pool()
+    pool_id, client_id = new_user_pool()
     return f"cognito://{pool_id}?client_id={client_id}&endpoint_url={moto_endpoint()}"
 
 
@@ -85,7 +74,7 @@ def test_only_this_clients_untampered_access_tokens_pass(identity: CognitoIdenti
     ):
         with pytest.raises(Unauthorized):
             identity.authenticate(bad)
-    other_pool, other_client = _pool()
+    other_pool, other_client = new_user_pool()
     stranger = CognitoIdentity(
         other_pool, other_client, REGION, endpoint_url=moto_endpoint(), client=identity._cognito()
     )

@@ -180,6 +180,20 @@ def serve_document(page: Page, server: Server, path: str, prefix: str) -> None:
     page.route(f"{server.url}{prefix}/**" if prefix else document, handle)
 
 
+def sign_in_page(browser: Browser, server: Server) -> tuple[BrowserContext, Page, Watch]:
+    """The page of a server with sign-in, loaded and watched under the CSP; it waits for
+    someone to sign in, so it is not `ready` yet. The caller closes the context, then
+    checks the watch."""
+    context = new_context(browser, DESKTOP)
+    watch = Watch(server.url)
+    page = context.new_page()
+    page.on("pageerror", lambda error: watch.errors.append(str(error)))
+    page.on("request", watch.request)
+    serve_document(page, server, "/", "")
+    page.goto(server.url + "/")
+    return context, page, watch
+
+
 @pytest.fixture
 def open_page(browser: Browser) -> Iterator[Callable[..., Page]]:
     """`open_page(server, screen, path="/", prefix="", before=None, **context_options)`: the

@@ -11,12 +11,12 @@ from playwright.sync_api import Browser, FilePayload, Page, expect
 
 from tests.browser.conftest import (
     DESKTOP,
-    Watch,
     describe_violations,
     jpeg,
     new_context,
     run_axe,
     serve_document,
+    sign_in_page,
 )
 from tests.e2e.conftest import Server
 from tests.receivers import Inbox
@@ -43,13 +43,7 @@ def _open(page: Page, url: str) -> None:
 def test_sign_up_follow_the_mail_sign_in_upload_sign_out(
     browser: Browser, users_server: Server, inbox: Inbox
 ) -> None:
-    context = new_context(browser, DESKTOP)
-    watch = Watch(users_server.url)
-    page = context.new_page()
-    page.on("pageerror", lambda error: watch.errors.append(str(error)))
-    page.on("request", watch.request)
-    serve_document(page, users_server, "/", "")
-    page.goto(users_server.url + "/")
+    context, page, watch = sign_in_page(browser, users_server)
     expect(page.get_by_role("heading", name="Sign in")).to_be_visible()
     expect(page.locator("#add")).to_be_hidden()
     assert run_axe(page) == [], describe_violations(run_axe(page))
@@ -110,6 +104,13 @@ def test_sign_up_follow_the_mail_sign_in_upload_sign_out(
     assert shared.locator("#shared-image").evaluate("i => i.naturalWidth") > 0
     expect(shared.get_by_role("heading", name="Sign in")).to_be_hidden()
     assert run_axe(shared) == [], describe_violations(run_axe(shared))
+
+    page.get_by_role("button", name="Stop sharing this photo").click()
+    expect(page.get_by_role("button", name="Share link")).to_be_focused()
+    shared.goto("about:blank")
+    shared.goto(link)
+    expect(shared.get_by_role("heading", name="Nothing to show")).to_be_visible()
+    expect(shared.locator("#shared-error")).to_contain_text("revoked")
     stranger.close()
     context.close()
     watch.check()

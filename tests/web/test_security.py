@@ -11,7 +11,7 @@ from fastapi.testclient import TestClient
 from darkroom.bootstrap import ConfigError, Darkroom, build
 from darkroom.errors import TooManyRequests
 from darkroom.web.app import create_app
-from darkroom.web.headers import HideSecrets
+from darkroom.web.headers import HideSecrets, content_security_policy
 from darkroom.web.ratelimit import RateLimits
 from tests.web.signing_in import PASSWORD, local_settings, sign_up
 
@@ -108,3 +108,11 @@ def test_the_access_log_shows_no_signature_and_no_share_token() -> None:
     record.args = ("127.0.0.1:5000", "GET", "/files/variants/a/b.jpg?signature=s3cret", "1.1", 200)
     HideSecrets(("/shared",)).filter(record)
     assert "s3cret" not in record.getMessage() and "/files/variants/a/b.jpg" in record.getMessage()
+
+
+def test_the_policy_lets_in_the_stores_images_come_from() -> None:
+    policy = content_security_policy(["https://b.s3.amazonaws.com", "https://b.s3.amazonaws.com"])
+    directives = dict(d.strip().split(" ", 1) for d in policy.split(";"))
+    assert directives["img-src"] == "'self' data: blob: https://b.s3.amazonaws.com"
+    assert directives["connect-src"] == "'self' https://b.s3.amazonaws.com"
+    assert directives["script-src"] == directives["style-src"] == "'self'"

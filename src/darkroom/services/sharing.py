@@ -66,6 +66,11 @@ class Sharing:
             raise NotFound(_GONE)
         self._shares.delete(share_id)
 
+    def forget(self, photo_id: str) -> None:
+        """Remove the shares of a deleted photo."""
+        for share in self._shares.of_photo(photo_id):
+            self._shares.delete(share.id)
+
     def open(self, token: str) -> Photo:
         try:
             share = self._shares.get(self._codec.read(token, "share")["sub"])

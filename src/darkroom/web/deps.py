@@ -46,6 +46,13 @@ GalleryDep = Annotated[Gallery, Depends(gallery)]
 DarkroomDep = Annotated[Darkroom, Depends(darkroom)]
 
 
+def delete_photo(dr: Darkroom, owner: str, photo_id: str) -> None:
+    """The photo, its files and its share links."""
+    dr.gallery.delete(owner, photo_id)
+    if dr.sharing is not None:
+        dr.sharing.forget(photo_id)
+
+
 def absolute(request: Request, url: str) -> str:
     """Self-served stores sign root-relative URLs; clients get them whole."""
     if url.startswith("/"):

@@ -10,7 +10,7 @@ from starlette.concurrency import run_in_threadpool
 
 from darkroom.errors import NotFound, TooLarge
 from darkroom.services.gallery import Gallery
-from darkroom.web.deps import GalleryDep, Owner
+from darkroom.web.deps import DarkroomDep, GalleryDep, Owner, delete_photo
 from darkroom.web.photos import ERRORS, LISTING_RATE
 from darkroom.web.schemas import KeyRequest
 
@@ -44,9 +44,9 @@ async def post_get_object(body: KeyRequest, gallery: GalleryDep, owner: Owner) -
 
 
 @router.post("/delete", responses=ERRORS, summary="Delete an original; its variants follow")
-async def delete_object(body: KeyRequest, gallery: GalleryDep, owner: Owner) -> dict[str, str]:
-    photo = await run_in_threadpool(gallery.get_by_key, owner, body.key)
-    await run_in_threadpool(gallery.delete, owner, photo.id)
+async def delete_object(body: KeyRequest, dr: DarkroomDep, owner: Owner) -> dict[str, str]:
+    photo = await run_in_threadpool(dr.gallery.get_by_key, owner, body.key)
+    await run_in_threadpool(delete_photo, dr, owner, photo.id)
     return {"key": body.key, "status": "deleted"}
 
 

@@ -15,6 +15,7 @@ from starlette.datastructures import UploadFile
 from darkroom.domain import Photo, PhotoStatus
 from darkroom.errors import BadRequest, Unsupported
 from darkroom.services.gallery import Gallery, Uploaded
+from darkroom.web import deps
 from darkroom.web.deps import DarkroomDep, GalleryDep, Owner, photo_out, signed
 from darkroom.web.errors import error_body
 from darkroom.web.ratelimit import limited_caller
@@ -192,8 +193,8 @@ async def describe(
     responses=ERRORS,
     summary="Delete the original, every variant and the record",
 )
-async def delete_photo(photo_id: str, gallery: GalleryDep, owner: Owner) -> Response:
-    await run_in_threadpool(gallery.delete, owner, photo_id)
+async def delete_photo(photo_id: str, dr: DarkroomDep, owner: Owner) -> Response:
+    await run_in_threadpool(deps.delete_photo, dr, owner, photo_id)
     return Response(status_code=204)
 
 

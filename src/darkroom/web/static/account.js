@@ -27,6 +27,8 @@ export class Account {
       event.preventDefault();
       this.#submit();
     });
+    // Only Cognito mails codes to type in; darkroom's own accounts mail links.
+    if (mode !== "cognito") this.panel.querySelector("[data-step=verify]").remove();
     for (const button of this.panel.querySelectorAll("[data-step]")) {
       button.addEventListener("click", () => this.show(button.dataset.step));
     }

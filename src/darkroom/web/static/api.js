@@ -120,6 +120,9 @@ export const api = {
   signOut: () => call("POST", "auth/sign-out"),
   share: (photoId) => call("POST", `photos/${id(photoId)}/shares`, {}),
   shared: (token) => call("GET", `shared/${encodeURIComponent(token)}`),
+  shares: (photoId) => call("GET", `photos/${id(photoId)}/shares`),
+  revoke: (photoId, shareId) =>
+    call("DELETE", `photos/${id(photoId)}/shares/${encodeURIComponent(shareId)}`),
   /** Starts processing without waiting for it: the page polls the status instead, so that a
    * batch of uploads never holds all of the browser's connections to the server. */
   complete(completeUrl) {

@@ -13,9 +13,11 @@ export class ShareControl {
     Object.assign(this, {
       button: part("share"), result: part("share-result"), url: part("share-url"),
       expiry: part("share-expiry"), copy: part("share-copy"), error: part("share-error"),
+      stop: part("share-stop"),
     });
     this.button.addEventListener("click", () => this.#make());
     this.copy.addEventListener("click", () => this.#copy());
+    this.stop.addEventListener("click", () => this.#stop());
   }
 
   /** For another photo: its link is not made yet. */
@@ -40,6 +42,22 @@ export class ShareControl {
       this.error.textContent = error.message;
     } finally {
       this.button.disabled = false;
+    }
+  }
+
+  /** Revokes every link of the photo, the ones made before this one too. */
+  async #stop() {
+    this.stop.disabled = true;
+    this.error.textContent = "";
+    try {
+      for (const share of await api.shares(this.photoId)) await api.revoke(this.photoId, share.id);
+      this.result.hidden = true;
+      this.button.focus();
+      announce("The photo's share links no longer work.");
+    } catch (error) {
+      this.error.textContent = error.message;
+    } finally {
+      this.stop.disabled = false;
     }
   }
 

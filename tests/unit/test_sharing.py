@@ -1,0 +1,85 @@
+"""Share links on memory adapters: who may make them, how long they live, how they end."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+
+import pytest
+
+from darkroom.adapters.memory import MemoryShares
+from darkroom.bootstrap import Darkroom
+from darkroom.errors import BadRequest, NotFound
+from darkroom.services.sharing import Sharing
+from darkroom.tokens import TokenCodec
+
+
+class Clock:
+    def __init__(self) -> None:
+        self.now = datetime.now(UTC)
+
+    def __call__(self) -> datetime:
+        return self.now
+
+
+@pytest.fixture
+def clock() -> Clock:
+    return Clock()
+
+
+@pytest.fixture
+def shares() -> MemoryShares:
+    return MemoryShares()
+
+
+@pytest.fixture
+def sharing(memory_darkroom: Darkroom, shares: MemoryShares, clock: Clock) -> Sharing:
+    codec = TokenCodec(b"unit-test-secret-0123")
+    return Sharing(memory_darkroom.gallery, shares, codec, max_ttl=3600, clock=clock)
+
+
+def _photo(memory_darkroom: Darkroom, owner: str = "ann") -> str:
+    pending = memory_darkroom.gallery.start_upload(owner, "a.jpg", "image/jpeg", 10, "")
+    return pending.photo.id
+
+
+def test_a_link_shows_its_photo_until_it_expires(
+    sharing: Sharing, memory_darkroom: Darkroom, clock: Clock
+) -> None:
+    photo_id = _photo(memory_darkroom)
+    share, token = sharing.create("ann", photo_id, 60)
+    assert sharing.open(token).id == photo_id
+    assert sharing.of_photo("ann", photo_id) == [share]
+    clock.now += timedelta(seconds=61)
+    with pytest.raises(NotFound):
+        sharing.open(token)
+    assert sharing.of_photo("ann", photo_id) == []
+
+
+def test_only_the_owner_makes_and_revokes_links(
+    sharing: Sharing, memory_darkroom: Darkroom
+) -> None:
+    photo_id = _photo(memory_darkroom)
+    with pytest.raises(NotFound):
+        sharing.create("bob", photo_id, None)
+    share, token = sharing.create("ann", photo_id, None)
+    assert share.expires_at - share.created_at == timedelta(seconds=3600)
+    with pytest.raises(NotFound):
+        sharing.revoke("bob", photo_id, share.id)
+    for ttl in (59, 3601):
+        with pytest.raises(BadRequest):
+            sharing.create("ann", photo_id, ttl)
+    sharing.revoke("ann", photo_id, share.id)
+    with pytest.raises(NotFound):
+        sharing.open(token)
+
+
+def test_deleting_the_photo_ends_its_links(
+    sharing: Sharing, memory_darkroom: Darkroom, shares: MemoryShares
+) -> None:
+    photo_id = _photo(memory_darkroom)
+    _, token = sharing.create("ann", photo_id, None)
+    memory_darkroom.gallery.delete("ann", photo_id)
+    with pytest.raises(NotFound):
+        sharing.open(token)
+    sharing.forget(photo_id)
+    assert shares.of_photo(photo_id) == []
