@@ -112,6 +112,12 @@ class Settings(BaseSettings):
         "catalog's SQL database; cognito://POOL_ID?client_id=…[&region=…&endpoint_url=…"
         "&jwks_url=…&issuer=…]: a Cognito user pool.",
     )
+    ops_token: str = Field(
+        "",
+        description="With sign-in on (DARKROOM_AUTH not none), /metrics and /admin answer only "
+        "requests with Authorization: Bearer OPS_TOKEN (at least 16 characters); empty: they "
+        "answer 404. With DARKROOM_AUTH=none they are open, like everything else.",
+    )
     public_url: str = Field(
         "",
         description="Where people reach the page; the links in mails point here. "

@@ -116,3 +116,33 @@ def test_the_policy_lets_in_the_stores_images_come_from() -> None:
     assert directives["img-src"] == "'self' data: blob: https://b.s3.amazonaws.com"
     assert directives["connect-src"] == "'self' https://b.s3.amazonaws.com"
     assert directives["script-src"] == directives["style-src"] == "'self'"
+
+
+@pytest.mark.parametrize("path", ["/metrics", "/admin", "/admin/stats"])
+def test_operations_routes_answer_only_the_ops_token_when_sign_in_is_on(
+    tmp_path: Path, path: str
+) -> None:
+    token = "ops-token-0123456789"
+    dr = build(local_settings(tmp_path, metrics="prometheus", ops_token=token))
+    try:
+        with TestClient(create_app(dr)) as client:
+            unknown = client.get("/no-such-route")
+            user = sign_up(client, dr, "ann@example.org")
+            for headers in ({}, user, {"Authorization": "Bearer ops-token-wrong"}):
+                answer = client.get(path, headers=headers)
+                assert (answer.status_code, answer.json()) == (404, unknown.json())
+            assert client.get(path, headers={"Authorization": f"Bearer {token}"}).status_code == 200
+    finally:
+        dr.stop_workers()
+
+
+def test_operations_routes_stay_shut_without_an_ops_token(tmp_path: Path) -> None:
+    dr = build(local_settings(tmp_path, metrics="prometheus"))
+    try:
+        with TestClient(create_app(dr)) as client:
+            assert (
+                client.get("/admin/stats", headers={"Authorization": "Bearer "}).status_code == 404
+            )
+            assert client.get("/metrics").status_code == 404
+    finally:
+        dr.stop_workers()

@@ -62,7 +62,7 @@ _BACKENDS = {"sqlite": "SQLite", "postgresql": "PostgreSQL", "mysql": "MySQL/Mar
 _SQLITE_BUSY_SECONDS = 30.0
 
 
-class _UtcDateTime(TypeDecorator[datetime]):
+class UtcDateTime(TypeDecorator[datetime]):
     """Aware UTC in and out. Only PostgreSQL keeps a zone, so elsewhere UTC is stored naive."""
 
     impl = DateTime
@@ -87,7 +87,7 @@ class _UtcDateTime(TypeDecorator[datetime]):
         return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
 
 
-def _exact(length: int) -> TypeEngine[str]:
+def exact_text(length: int) -> TypeEngine[str]:
     """Compared byte for byte everywhere, as Python compares: S3 keys are case-sensitive, and
     newest-first ties are broken by id in the same order on every backend."""
     return (
@@ -105,26 +105,26 @@ METADATA = MetaData()
 photos_table = Table(
     "photos",
     METADATA,
-    Column("id", _exact(64), primary_key=True),
-    Column("owner", _exact(255), nullable=False),
-    Column("key", _exact(512), nullable=False),
+    Column("id", exact_text(64), primary_key=True),
+    Column("owner", exact_text(255), nullable=False),
+    Column("key", exact_text(512), nullable=False),
     Column("filename", Text, nullable=False),
     Column("description", Text, nullable=False),
     Column("status", String(16), nullable=False),
     Column("reason", Text, nullable=False),
     Column("content_type", String(255), nullable=False),
     Column("size", BigInteger, nullable=False),
-    Column("sha256", _exact(64), nullable=False),
+    Column("sha256", exact_text(64), nullable=False),
     Column("width", Integer, nullable=False),
     Column("height", Integer, nullable=False),
     Column("variants", _long_text(), nullable=False),
     Column("metadata", _long_text(), nullable=False),
-    Column("duplicate_of", _exact(64), nullable=False),
+    Column("duplicate_of", exact_text(64), nullable=False),
     Column("recipe", String(64), nullable=False),
     Column("blurhash", String(128), nullable=False, server_default=""),
     Column("version", Integer, nullable=False),
-    Column("created_at", _UtcDateTime, nullable=False),
-    Column("updated_at", _UtcDateTime, nullable=False),
+    Column("created_at", UtcDateTime, nullable=False),
+    Column("updated_at", UtcDateTime, nullable=False),
     UniqueConstraint("key", name="uq_photos_key"),
     Index("ix_photos_created", "created_at", "id"),
     Index("ix_photos_owner_created", "owner", "created_at", "id"),
@@ -135,14 +135,14 @@ photos_table = Table(
 jobs_table = Table(
     "jobs",
     METADATA,
-    Column("id", _exact(64), primary_key=True),
-    Column("photo_id", _exact(64), nullable=False),
+    Column("id", exact_text(64), primary_key=True),
+    Column("photo_id", exact_text(64), nullable=False),
     Column("state", String(16), nullable=False),
     Column("attempts", Integer, nullable=False),
     Column("last_error", Text, nullable=False),
-    Column("created_at", _UtcDateTime, nullable=False),
-    Column("run_at", _UtcDateTime, nullable=False),
-    Column("lease_until", _UtcDateTime, nullable=True),
+    Column("created_at", UtcDateTime, nullable=False),
+    Column("run_at", UtcDateTime, nullable=False),
+    Column("lease_until", UtcDateTime, nullable=True),
     Column("worker", String(255), nullable=True),
     Column("correlation_id", String(64), nullable=False, server_default=""),
     Column("kind", String(255), nullable=False, server_default="process"),
@@ -155,9 +155,9 @@ jobs_table = Table(
 runs_table = Table(
     "runs",
     METADATA,
-    Column("id", _exact(64), primary_key=True),
-    Column("photo_id", _exact(64), nullable=False),
-    Column("finished_at", _UtcDateTime, nullable=False),
+    Column("id", exact_text(64), primary_key=True),
+    Column("photo_id", exact_text(64), nullable=False),
+    Column("finished_at", UtcDateTime, nullable=False),
     Column("outcome", String(16), nullable=False),
     Column("seconds", Float, nullable=False),
     Column("stages", Text, nullable=False),

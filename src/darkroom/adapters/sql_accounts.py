@@ -10,17 +10,17 @@ from typing import Any
 
 from sqlalchemy import Boolean, Column, Index, Integer, Row, Table, delete, insert, select, update
 
-from darkroom.adapters.sql import METADATA, SqlDatabase, _exact, _UtcDateTime
+from darkroom.adapters.sql import METADATA, SqlDatabase, UtcDateTime, exact_text
 from darkroom.domain import Share, User
 from darkroom.errors import Conflict, NotFound
 
 users_table = Table(
     "users",
     METADATA,
-    Column("id", _exact(64), primary_key=True),
-    Column("email", _exact(320), nullable=False, unique=True),
-    Column("password_hash", _exact(255), nullable=False),
-    Column("created_at", _UtcDateTime, nullable=False),
+    Column("id", exact_text(64), primary_key=True),
+    Column("email", exact_text(320), nullable=False, unique=True),
+    Column("password_hash", exact_text(255), nullable=False),
+    Column("created_at", UtcDateTime, nullable=False),
     Column("verified", Boolean, nullable=False),
     Column("session", Integer, nullable=False),
     mysql_engine="InnoDB",
@@ -29,11 +29,11 @@ users_table = Table(
 shares_table = Table(
     "shares",
     METADATA,
-    Column("id", _exact(64), primary_key=True),
-    Column("photo_id", _exact(64), nullable=False),
-    Column("owner", _exact(255), nullable=False),
-    Column("created_at", _UtcDateTime, nullable=False),
-    Column("expires_at", _UtcDateTime, nullable=False),
+    Column("id", exact_text(64), primary_key=True),
+    Column("photo_id", exact_text(64), nullable=False),
+    Column("owner", exact_text(255), nullable=False),
+    Column("created_at", UtcDateTime, nullable=False),
+    Column("expires_at", UtcDateTime, nullable=False),
     Index("ix_shares_photo", "photo_id", "created_at"),
     mysql_engine="InnoDB",
     mysql_charset="utf8mb4",

@@ -14,9 +14,9 @@ from starlette.concurrency import run_in_threadpool
 from darkroom.adapters.prometheus import CONTENT_TYPE
 from darkroom.services.gallery import utcnow
 from darkroom.services.stats import Figures, figures
-from darkroom.web.deps import DarkroomDep
+from darkroom.web.deps import DarkroomDep, Operator
 
-router = APIRouter(tags=["operations"])
+router = APIRouter(tags=["operations"], dependencies=[Operator])
 
 
 @router.get("/metrics", include_in_schema=False)

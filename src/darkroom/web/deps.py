@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hmac
 from typing import Annotated
 
 from fastapi import Depends, Request
@@ -10,7 +11,7 @@ from starlette.concurrency import run_in_threadpool
 
 from darkroom.bootstrap import Darkroom
 from darkroom.domain import Photo, PhotoStatus, SignedRequest
-from darkroom.errors import Unauthorized
+from darkroom.errors import NotFound, Unauthorized
 from darkroom.services.gallery import LOCAL_OWNER, Gallery
 from darkroom.web.schemas import PhotoOut, VariantOut
 
@@ -42,6 +43,22 @@ async def owner(request: Request, credentials: Bearer) -> str:
 
 
 Owner = Annotated[str, Depends(owner)]
+
+
+async def operator(request: Request, credentials: Bearer) -> None:
+    """Lets through whoever runs this darkroom: anyone when there is one user and no
+    sign-in, else only the bearer of DARKROOM_OPS_TOKEN. Everyone else learns nothing:
+    404, as for a route that is not there."""
+    dr = darkroom(request)
+    if dr.identity is None:
+        return
+    token = dr.settings.ops_token
+    given = credentials.credentials if credentials is not None else ""
+    if len(token) < 16 or not hmac.compare_digest(given.encode(), token.encode()):
+        raise NotFound("Not Found")
+
+
+Operator = Depends(operator)
 GalleryDep = Annotated[Gallery, Depends(gallery)]
 DarkroomDep = Annotated[Darkroom, Depends(darkroom)]
 
