@@ -15,6 +15,7 @@ from darkroom.adapters.prometheus import CONTENT_TYPE
 from darkroom.services.gallery import utcnow
 from darkroom.services.stats import Figures, figures
 from darkroom.web.deps import DarkroomDep, Operator
+from darkroom.web.schemas import ErrorOut
 
 router = APIRouter(tags=["operations"], dependencies=[Operator])
 
@@ -26,7 +27,10 @@ async def metrics(dr: DarkroomDep) -> Response:
     return Response(await run_in_threadpool(dr.metrics.render), media_type=CONTENT_TYPE)
 
 
-@router.get("/admin/stats")
+@router.get(
+    "/admin/stats",
+    responses={404: {"model": ErrorOut, "description": "Sign-in is on and no ops token came."}},
+)
 async def admin_stats(dr: DarkroomDep) -> dict[str, Any]:
     """The last 24 hours: processing runs, errors, durations, stores and catalog."""
     found = await run_in_threadpool(_figures, dr)
