@@ -60,5 +60,10 @@ def test_killed_mid_processing_then_restarted(server: Server) -> None:
     )
     assert sorted(p["id"] for p in listed) == sorted(ids)
     assert len(_files(server.data / "originals")) == len(BIG)
-    assert len(_files(server.data / "variants")) == len(BIG) * 6
+    variants = _files(server.data / "variants")
+    # A write the kill cut short may leave its temporary file, never an object: list()
+    # skips it and no reader sees it. At most the one that was being written.
+    partial = [p for p in variants if p.name.startswith(".partial-")]
+    assert len(partial) <= 1, partial
+    assert len(variants) - len(partial) == len(BIG) * 6
     assert _rows(server.data, "photos") == len(BIG)

@@ -40,7 +40,9 @@ _TRANSPOSE = {
     8: Image.Transpose.ROTATE_90,
 }
 _SHRINK_HEADROOM = 2.5
-"""Decode at least this many times the largest variant, so LANCZOS has pixels to work with."""
+"""Decode at least this many times the largest variant: any 2× pre-reduction (DCT scaling or
+a box filter alike) leaves detailed photos 0.008 of SSIM short of Lanczos from the full
+image at 2.06× headroom, and within 0.002 from 2.5× (bench/README.md)."""
 
 
 @contextmanager
@@ -253,8 +255,7 @@ def _orientation(image: Image.Image) -> int:
 
 
 def _normalise(image: Image.Image) -> Image.Image:
-    """Any decoded mode to 8-bit L, RGB or RGBA, keeping its ICC profile in `info`."""
-    icc = image.info.get("icc_profile")
+    """Any decoded mode to 8-bit L, RGB, RGBA or CMYK."""
     mode = image.mode
     if mode in ("I;16", "I;16B", "I;16L", "I;16N", "I"):
         # 16 bits a sample (mode "I" too, unless its values fit in 8 bits): keep the high byte
@@ -273,8 +274,6 @@ def _normalise(image: Image.Image) -> Image.Image:
         image = image.convert("L")
     elif mode not in ("L", "RGB", "RGBA", "CMYK"):
         image = image.convert("RGB")
-    if icc:
-        image.info["icc_profile"] = icc
     return image
 
 
