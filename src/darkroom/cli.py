@@ -223,14 +223,12 @@ def render(
     """Render the configured variants (DARKROOM_VARIANTS) of each image into OUT, as
     NAME.VARIANT.EXT; nothing is stored or catalogued. Exit status 1 if any image failed."""
     settings = _settings()
-    specs, limits = settings.variant_specs(), settings.limits()
+    specs, limits, watermark = settings.variant_specs(), settings.limits(), settings.watermark()
     out.mkdir(parents=True, exist_ok=True)
     failed = 0
     for path in sorted(_files(files)):
         try:
-            variants = develop(
-                path.read_bytes(), specs, limits, watermark=settings.watermark()
-            ).variants
+            variants = develop(path.read_bytes(), specs, limits, watermark=watermark).variants
         except (DarkroomError, OSError) as exc:
             failed += 1
             console.print(f"{path}: {exc}")

@@ -123,8 +123,10 @@ def _decode(
         if image.mode in ("RGB", "L"):
             return _scaled_jpeg(data, image.mode, widest), icc
         image.draft(image.mode if image.mode == "CMYK" else None, widest)
-    if fmt in (PNG, WEBP):
+    if fmt is WEBP:
         return vipsload.load(data, _decode_scale(image.size, sizes))
+    if fmt is PNG:
+        return vipsload.load(data)
     if fmt is HEIF:
         # pillow-heif hands its buffer over without the copy Pillow's would cost.
         heif = pillow_heif.open_heif(data, convert_hdr_to_8bit=True)

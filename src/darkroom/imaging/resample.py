@@ -8,8 +8,7 @@ invisible pixels (Pillow does the same).
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
-from typing import Protocol, TypeVar
+from collections.abc import Sequence
 
 import numpy as np
 import pyvips
@@ -29,44 +28,18 @@ _ALPHA_SOURCE_RATIO = 10.0
 pyvips.cache_set_max(0)
 
 
-class _Sized(Protocol):
-    @property
-    def width(self) -> int: ...
-
-    @property
-    def height(self) -> int: ...
-
-
-S = TypeVar("S", bound=_Sized)
-
-
 def cascade(pixels: Pixels, sizes: Sequence[tuple[int, int]]) -> list[Pixels]:
     """`pixels` resized to each (width, height) of `sizes`, in the order given."""
     source = np.ascontiguousarray(pixels)
     height, width = source.shape[:2]
     bands = 1 if source.ndim == 2 else source.shape[2]
-    image = pyvips.Image.new_from_memory(source.data, width, height, bands, "uchar")
+    start = pyvips.Image.new_from_memory(source.data, width, height, bands, "uchar")
     alpha = bands == 4
     if alpha:
         # 8-bit premultiplied, as Pillow resamples RGBA: libvips resamples floats several
         # times slower. Made once, in memory: every variant starts from it.
-        image = (image.premultiply() + 0.5).cast("uchar").copy_memory()
-    return _cascade(
-        image,
-        sizes,
-        _vips_resize,
-        lambda made: _pixels((made.unpremultiply() + 0.5).cast("uchar") if alpha else made, source),
-        _ALPHA_SOURCE_RATIO if alpha else SOURCE_RATIO,
-    )
-
-
-def _cascade(
-    start: S,
-    sizes: Sequence[tuple[int, int]],
-    resize: Callable[[S, int, int], S],
-    pixels_of: Callable[[S], Pixels],
-    ratio: float,
-) -> list[Pixels]:
+        start = (start.premultiply() + 0.5).cast("uchar").copy_memory()
+    ratio = _ALPHA_SOURCE_RATIO if alpha else SOURCE_RATIO
     made = [start]
     results: dict[int, Pixels] = {}
     for index in sorted(range(len(sizes)), key=lambda i: sizes[i][0] * sizes[i][1], reverse=True):
@@ -77,13 +50,15 @@ def _cascade(
             default=start,
         )
         if (base.width, base.height) != (w, h):
-            base = resize(base, w, h)
+            base = _resize(base, w, h)
             made.append(base)
-        results[index] = pixels_of(base)
+        results[index] = _pixels(
+            (base.unpremultiply() + 0.5).cast("uchar") if alpha else base, source
+        )
     return [results[index] for index in range(len(sizes))]
 
 
-def _vips_resize(image: pyvips.Image, w: int, h: int) -> pyvips.Image:
+def _resize(image: pyvips.Image, w: int, h: int) -> pyvips.Image:
     factor = max(image.width / w, image.height / h)
     # Lanczos all the way, no box pre-shrink (it costs detail at the small sizes), up to
     # the reduction libvips' kernels can take in one go.

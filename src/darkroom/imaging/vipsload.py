@@ -11,9 +11,9 @@ from darkroom.imaging.resample import Pixels
 
 def load(data: bytes, scale: float = 1.0) -> tuple[Pixels, bytes | None]:
     """The first frame as 8-bit grey, RGB or RGBA pixels, and its ICC profile. `scale` < 1
-    asks libwebp for a smaller decode; other formats ignore it."""
+    asks libwebp for a smaller decode: only for WebP."""
     options: dict[str, object] = {"access": "sequential", "fail_on": "error"}
-    if scale < 1 and data[8:12] == b"WEBP":
+    if scale < 1:
         options["scale"] = scale
     image = pyvips.Image.new_from_buffer(data, "", **options)
     icc = image.get("icc-profile-data") if image.get_typeof("icc-profile-data") else None
