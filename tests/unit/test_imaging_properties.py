@@ -10,7 +10,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from numpy.typing import NDArray
-from PIL import Image
+from PIL import Image, ImageOps
 
 from darkroom.domain import OutputFormat, VariantSpec
 from darkroom.imaging import develop, probe
@@ -20,7 +20,9 @@ from tests.unit.imaging_helpers import (
     fit_problems,
     flatten,
     luma,
+    mean_abs_diff,
     reference_image,
+    sample_image,
 )
 
 MODES = ("L", "RGB", "RGBA", "P", "LA", "I;16")
@@ -199,3 +201,25 @@ def test_extreme_aspects(
     (rendered,) = develop(data, [spec]).variants
     assert (rendered.width, rendered.height) == expected
     assert decode(rendered.data).size == expected
+
+
+@pytest.mark.parametrize("alpha", [False, True], ids=["opaque", "transparent"])
+@pytest.mark.parametrize("orientation", range(1, 9))
+def test_every_orientation_turns_every_variant(orientation: int, alpha: bool) -> None:
+    """The largest variant is made from the stored pixels, the smaller one from it (or, with
+    transparency, from the stored pixels again): both must come out upright."""
+    stored = sample_image((300, 200), "RGBA" if alpha else "RGB")
+    exif = Image.Exif()
+    exif[0x0112] = orientation
+    data = encode(stored, "PNG" if alpha else "JPEG", exif=exif, quality=95)
+    upright = ImageOps.exif_transpose(decode(data))
+    width, height = upright.size
+    specs = [VariantSpec("big", 150, format="png"), VariantSpec("small", 40, format="png")]
+    for rendered in develop(data, specs).variants:
+        got = decode(rendered.data)
+        wanted = 150 if rendered.name == "big" else 40
+        assert got.size == (wanted, round(height * wanted / width))
+        assert mean_abs_diff(got, upright.resize(got.size, Image.Resampling.LANCZOS)) < 3.0
+        if orientation not in (1, 5, 6, 7, 8):  # the other way round has another shape
+            as_stored = decode(data).resize(got.size, Image.Resampling.LANCZOS)
+            assert mean_abs_diff(got, as_stored) > 10.0, rendered.name

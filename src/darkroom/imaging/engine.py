@@ -30,19 +30,19 @@ pillow_heif.register_heif_opener()
 Image.MAX_IMAGE_PIXELS = None
 
 _SRGB = ImageCms.createProfile("sRGB")
-_TRANSPOSE = {
-    2: Image.Transpose.FLIP_LEFT_RIGHT,
-    3: Image.Transpose.ROTATE_180,
-    4: Image.Transpose.FLIP_TOP_BOTTOM,
-    5: Image.Transpose.TRANSPOSE,
-    6: Image.Transpose.ROTATE_270,
-    7: Image.Transpose.TRANSVERSE,
-    8: Image.Transpose.ROTATE_90,
-}
-_SHRINK_HEADROOM = 2.5
-"""Decode at least this many times the largest variant: any 2× pre-reduction (DCT scaling or
-a box filter alike) leaves detailed photos 0.008 of SSIM short of Lanczos from the full
-image at 2.06× headroom, and within 0.002 from 2.5× (bench/README.md)."""
+_CAMERA_HEADROOM = 1.9
+"""A camera's own photo is decoded at the smallest size at least this many times the
+largest variant. Its optics and demosaicing leave little detail near the last pixel, so the
+2× pre-reduction of a scaled JPEG decode costs nothing visible: the corpus's camera and phone
+photos stay within 0.0015 of SSIM of Lanczos from the full image at 1.97× headroom."""
+_HEADROOM = 4.0
+"""Any other image (no camera named in its EXIF) may have been resized by software and be
+sharp to the last pixel, which a 2× pre-reduction aliases: the corpus's photo of shop signs
+loses 0.007 of SSIM at 2.06× headroom and still 0.0045 at 2.6×."""
+_WEBP_HEADROOM = 2.0
+"""libwebp scales while decoding by averaging areas, which aliases less than a JPEG's DCT
+scaling: that photo of shop signs as a WebP stays within 0.0015 at 2×, loses 0.0025 at
+1.5× and 0.006 at 1× (where libvips' own thumbnail decodes it)."""
 
 
 @contextmanager
@@ -80,18 +80,18 @@ def develop(
     with image:
         info = _info(image, fmt, include_gps)
         orientation = _orientation(image)
-        # Resampled as stored, turned upright afterwards: turning the small outputs is cheap.
-        sizes = [_as_stored(fit(info.width, info.height, spec), orientation) for spec in specs]
+        sizes = [fit(info.width, info.height, spec) for spec in specs]
+        stored = [_as_stored(size, orientation) for size in sizes]
         with _decoding(fmt, "cannot decode"):
-            pixels, icc = _decode(image, data, fmt, sizes)
+            pixels, icc = _decode(image, data, fmt, stored, _headroom(info))
     if pixels.ndim == 3 and pixels.shape[2] == 4 and pixels[:, :, 3].min() == 255:
         pixels = pixels[:, :, :3]
     alpha = pixels.ndim == 3 and pixels.shape[2] == 4
     # Colour is converted on the outputs, a fraction of the decoded pixels.
     to_srgb = _srgb_transform(icc, "RGBA" if alpha else "RGB") if pixels.ndim == 3 else None
     finished = [
-        _marked(spec, _upright(_converted(variant, to_srgb), orientation), watermark)
-        for spec, variant in zip(specs, cascade(pixels, sizes), strict=True)
+        _marked(spec, _converted(variant, to_srgb), watermark)
+        for spec, variant in zip(specs, cascade(pixels, sizes, orientation), strict=True)
     ]
     rendered = tuple(encode(spec, variant) for spec, variant in zip(specs, finished, strict=True))
     smallest = min(finished, key=lambda p: p.shape[0] * p.shape[1], default=None)
@@ -108,23 +108,32 @@ def _marked(spec: VariantSpec, pixels: Pixels, watermark: Watermark | None) -> P
     return apply(watermark, pixels)
 
 
+def _headroom(info: ImageInfo) -> float:
+    camera = "camera_make" in info.metadata or "camera_model" in info.metadata
+    return _CAMERA_HEADROOM if camera else _HEADROOM
+
+
 def _decode(
-    image: Image.Image, data: bytes, fmt: Format, sizes: Sequence[tuple[int, int]]
+    image: Image.Image,
+    data: bytes,
+    fmt: Format,
+    sizes: Sequence[tuple[int, int]],
+    headroom: float,
 ) -> tuple[Pixels, bytes | None]:
     """The first frame as 8-bit grey, RGB or RGBA pixels, and the ICC profile they are still
-    in. Decoded with as few pixels as the largest size needs where the format can scale
-    while decoding (JPEG), all of them otherwise."""
+    in. Decoded with as few pixels as the largest size needs (times a headroom) where the
+    format can scale while decoding (JPEG, WebP), all of them otherwise."""
     icc = image.info.get("icc_profile")
     if fmt is JPEG and sizes:
         widest = (
-            round(max(w for w, _ in sizes) * _SHRINK_HEADROOM),
-            round(max(h for _, h in sizes) * _SHRINK_HEADROOM),
+            round(max(w for w, _ in sizes) * headroom),
+            round(max(h for _, h in sizes) * headroom),
         )
         if image.mode in ("RGB", "L"):
             return _scaled_jpeg(data, image.mode, widest), icc
         image.draft(image.mode if image.mode == "CMYK" else None, widest)
     if fmt is WEBP:
-        return vipsload.load(data, _decode_scale(image.size, sizes))
+        return vipsload.load(data, _decode_scale(image.size, sizes, _WEBP_HEADROOM))
     if fmt is PNG:
         return vipsload.load(data)
     if fmt is HEIF:
@@ -139,11 +148,13 @@ def _decode(
     return np.asarray(normal), icc
 
 
-def _decode_scale(stored: tuple[int, int], sizes: Sequence[tuple[int, int]]) -> float:
+def _decode_scale(
+    stored: tuple[int, int], sizes: Sequence[tuple[int, int]], headroom: float
+) -> float:
     """The fraction of the stored size that gives the largest size its headroom."""
     if not sizes:
         return 1.0
-    need = max(max(w / stored[0], h / stored[1]) for w, h in sizes) * _SHRINK_HEADROOM
+    need = max(max(w / stored[0], h / stored[1]) for w, h in sizes) * headroom
     return min(1.0, need)
 
 
@@ -174,12 +185,6 @@ def _scaled_jpeg(data: bytes, mode: str, at_least: tuple[int, int]) -> Pixels:
 
 def _as_stored(size: tuple[int, int], orientation: int) -> tuple[int, int]:
     return (size[1], size[0]) if orientation in (5, 6, 7, 8) else size
-
-
-def _upright(pixels: Pixels, orientation: int) -> Pixels:
-    if orientation not in _TRANSPOSE:
-        return pixels
-    return np.asarray(Image.fromarray(pixels).transpose(_TRANSPOSE[orientation]))
 
 
 def fit(width: int, height: int, spec: VariantSpec) -> tuple[int, int]:
