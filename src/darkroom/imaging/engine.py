@@ -10,6 +10,7 @@ from contextlib import contextmanager
 
 import numpy as np
 import pillow_heif
+import pyvips
 import simplejpeg
 from PIL import Image, ImageCms, UnidentifiedImageError
 
@@ -21,7 +22,7 @@ from darkroom.imaging.formats import HEIF, JPEG, PNG, SNIFF_BYTES, WEBP, Format,
 from darkroom.imaging.integrity import check_container
 from darkroom.imaging.metadata import exif_of, summarize
 from darkroom.imaging.placeholder import placeholder
-from darkroom.imaging.resample import Pixels, cascade
+from darkroom.imaging.resample import Pixels, cascade, from_array
 from darkroom.imaging.watermark import Watermark, apply
 
 pillow_heif.register_heif_opener()
@@ -83,15 +84,26 @@ def develop(
         sizes = [fit(info.width, info.height, spec) for spec in specs]
         stored = [_as_stored(size, orientation) for size in sizes]
         with _decoding(fmt, "cannot decode"):
-            pixels, icc = _decode(image, data, fmt, stored, _headroom(info))
-    if pixels.ndim == 3 and pixels.shape[2] == 4 and pixels[:, :, 3].min() == 255:
-        pixels = pixels[:, :, :3]
-    alpha = pixels.ndim == 3 and pixels.shape[2] == 4
+            start, icc = _decode(image, data, fmt, stored, _headroom(info))
+    # PNG and WebP stream from their decoder (`vipsload`): what it finds damaged on the way
+    # surfaces while resizing.
+    with _decoding(fmt, "cannot decode"):
+        sequential = fmt in (PNG, WEBP)
+        if start.bands == 4:
+            # A decoder's image is read whole for the check (every transparent variant starts
+            # from it). An array's is in memory already: libvips would hand back the same
+            # memory, without the reference that keeps the array alive.
+            if sequential:
+                start, sequential = start.copy_memory(), False
+            if start.extract_band(3).min() == 255:
+                start = start.extract_band(0, n=3)
+        variants = cascade(start, sizes, orientation, sequential)
+    alpha = start.bands == 4
     # Colour is converted on the outputs, a fraction of the decoded pixels.
-    to_srgb = _srgb_transform(icc, "RGBA" if alpha else "RGB") if pixels.ndim == 3 else None
+    to_srgb = _srgb_transform(icc, "RGBA" if alpha else "RGB") if start.bands >= 3 else None
     finished = [
         _marked(spec, _converted(variant, to_srgb), watermark)
-        for spec, variant in zip(specs, cascade(pixels, sizes, orientation), strict=True)
+        for spec, variant in zip(specs, variants, strict=True)
     ]
     rendered = tuple(encode(spec, variant) for spec, variant in zip(specs, finished, strict=True))
     smallest = min(finished, key=lambda p: p.shape[0] * p.shape[1], default=None)
@@ -119,10 +131,10 @@ def _decode(
     fmt: Format,
     sizes: Sequence[tuple[int, int]],
     headroom: float,
-) -> tuple[Pixels, bytes | None]:
-    """The first frame as 8-bit grey, RGB or RGBA pixels, and the ICC profile they are still
-    in. Decoded with as few pixels as the largest size needs (times a headroom) where the
-    format can scale while decoding (JPEG, WebP), all of them otherwise."""
+) -> tuple[pyvips.Image, bytes | None]:
+    """The first frame as 8-bit grey, RGB or RGBA, and the ICC profile it is still in.
+    Decoded with as few pixels as the largest size needs (times a headroom) where the format
+    can scale while decoding (JPEG, WebP), all of them otherwise."""
     icc = image.info.get("icc_profile")
     if fmt is JPEG and sizes:
         widest = (
@@ -130,7 +142,7 @@ def _decode(
             round(max(h for _, h in sizes) * headroom),
         )
         if image.mode in ("RGB", "L"):
-            return _scaled_jpeg(data, image.mode, widest), icc
+            return from_array(_scaled_jpeg(data, image.mode, widest)), icc
         image.draft(image.mode if image.mode == "CMYK" else None, widest)
     if fmt is WEBP:
         return vipsload.load(data, _decode_scale(image.size, sizes, _WEBP_HEADROOM))
@@ -139,13 +151,13 @@ def _decode(
     if fmt is HEIF:
         # pillow-heif hands its buffer over without the copy Pillow's would cost.
         heif = pillow_heif.open_heif(data, convert_hdr_to_8bit=True)
-        return np.asarray(heif), heif.info.get("icc_profile")
+        return from_array(np.asarray(heif)), heif.info.get("icc_profile")
     image.seek(0)
     image.load()
     normal = _normalise(image)
     if normal.mode == "CMYK":  # no CMYK past this point: converted here, whole
-        return np.asarray(_cmyk_to_srgb(normal, icc)), None
-    return np.asarray(normal), icc
+        return from_array(np.asarray(_cmyk_to_srgb(normal, icc))), None
+    return from_array(np.asarray(normal)), icc
 
 
 def _decode_scale(

@@ -43,57 +43,85 @@ _UPRIGHT: dict[int, Callable[[pyvips.Image], pyvips.Image]] = {
 pyvips.cache_set_max(0)
 
 
-def cascade(pixels: Pixels, sizes: Sequence[tuple[int, int]], orientation: int = 1) -> list[Pixels]:
-    """`pixels`, stored as the EXIF `orientation` says, resized to each upright
-    (width, height) of `sizes`, in the order given.
-
-    The first variant made from the stored pixels is turned upright as it is made, and the
-    rest are made from upright variants: no turn costs more than one pass over a variant."""
+def from_array(pixels: Pixels) -> pyvips.Image:
+    """An image over `pixels`' memory, without a copy (the image keeps the array alive)."""
     source = np.ascontiguousarray(pixels)
-    height, width = source.shape[:2]
     bands = 1 if source.ndim == 2 else source.shape[2]
-    start = pyvips.Image.new_from_memory(source.data, width, height, bands, "uchar")
+    height, width = source.shape[:2]
+    return pyvips.Image.new_from_memory(source.data, width, height, bands, "uchar")
+
+
+def cascade(
+    start: pyvips.Image,
+    sizes: Sequence[tuple[int, int]],
+    orientation: int = 1,
+    sequential: bool = False,
+) -> list[Pixels]:
+    """`start` (8-bit, 1, 3 or 4 bands), stored as the EXIF `orientation` says, resized to
+    each upright (width, height) of `sizes`, in the order given.
+
+    The first variant made from `start` is turned upright as it is made, and the rest are
+    made from upright variants: no turn costs more than one pass over a variant. A
+    `sequential` start (a decoder read top to bottom, once) streams into its only variant,
+    or is held in memory when several need it."""
+    width, height, bands = start.width, start.height, start.bands
     alpha = bands == 4
+    turn = _UPRIGHT.get(orientation)
+    swapped = orientation >= 5 and turn is not None
+    steps = _plan(
+        (height, width) if swapped else (width, height),
+        sizes,
+        _ALPHA_SOURCE_RATIO if alpha else SOURCE_RATIO,
+    )
     if alpha:
         # 8-bit premultiplied, as Pillow resamples RGBA: libvips resamples floats several
         # times slower. Made once, in memory: every variant starts from it.
         start = (start.premultiply() + 0.5).cast("uchar").copy_memory()
-    turn = _UPRIGHT.get(orientation)
-    swapped = orientation >= 5 and turn is not None
-    ratio = _ALPHA_SOURCE_RATIO if alpha else SOURCE_RATIO
-    # Upright sizes kept beside each image (pyvips reads every attribute from libvips), and
-    # whether the image is still as stored (only the decoded one is).
-    made = [((height, width) if swapped else (width, height), start, turn is not None)]
+    elif sequential and sum(1 for _, base in steps if base == 0) > 1:
+        start = start.copy_memory()
+    # Upright sizes beside each image (pyvips reads every attribute from libvips); only the
+    # first, `start`, is as stored.
+    made: list[tuple[tuple[int, int], pyvips.Image]] = [((width, height), start)]
     results: dict[int, Pixels] = {}
+    for index, base_index in steps:
+        w, h = sizes[index]
+        (base_w, base_h), base = made[base_index]
+        if base_index == 0 and turn is not None:
+            image = turn(_resize(base, (base_w, base_h), (h, w) if swapped else (w, h)))
+        else:
+            image = _resize(base, (base_w, base_h), (w, h))
+        # Computed once into a buffer that both the array and the smaller variants made from
+        # this one share, without a copy.
+        resized = image.write_to_memory()
+        made.append(((w, h), pyvips.Image.new_from_memory(resized, w, h, bands, "uchar")))
+        if alpha:
+            unpremultiplied = (made[-1][1].unpremultiply() + 0.5).cast("uchar")
+            array: Pixels = unpremultiplied.numpy().reshape(h, w, bands)
+        else:
+            array = np.frombuffer(resized, np.uint8).reshape(h, w, bands)
+        # pyvips drops axes of length one (a 1-pixel-wide variant); grey stays 2-D
+        results[index] = array[:, :, 0] if bands == 1 else array
+    return [results[index] for index in range(len(sizes))]
+
+
+def _plan(
+    start: tuple[int, int], sizes: Sequence[tuple[int, int]], ratio: float
+) -> list[tuple[int, int]]:
+    """(index into `sizes`, index of the image it is made from) for each size, largest first.
+    Image 0 is the start, image n the n-th made: each size is made, even one the start
+    already has (a copy, turned upright), so every variant is an array of its own."""
+    made = [start]
+    steps = []
     for index in sorted(range(len(sizes)), key=lambda i: sizes[i][0] * sizes[i][1], reverse=True):
         w, h = sizes[index]
-        (base_w, base_h), base, stored = min(
-            (m for m in made if m[0][0] >= w * ratio and m[0][1] >= h * ratio),
-            key=lambda m: m[0][0] * m[0][1],
-            default=made[0],
+        base = min(
+            (i for i, (mw, mh) in enumerate(made) if mw >= w * ratio and mh >= h * ratio),
+            key=lambda i: made[i][0] * made[i][1],
+            default=0,
         )
-        resized: bytes | None = None
-        if (base_w, base_h) != (w, h):
-            if stored and turn is not None:
-                size, to = ((base_h, base_w), (h, w)) if swapped else ((base_w, base_h), (w, h))
-                image = turn(_resize(base, size, to))
-            else:
-                image = _resize(base, (base_w, base_h), (w, h))
-            # Computed once into a buffer that both the array and the smaller variants made
-            # from this one share, without a copy.
-            resized = image.write_to_memory()
-            base, stored = pyvips.Image.new_from_memory(resized, w, h, bands, "uchar"), False
-            made.append(((w, h), base, stored))
-        if resized is not None and not alpha:
-            array: Pixels = np.frombuffer(resized, np.uint8).reshape(h, w, bands)
-        else:
-            finished = (base.unpremultiply() + 0.5).cast("uchar") if alpha else base
-            if stored and turn is not None:
-                finished = turn(finished)
-            array = finished.numpy().reshape(h, w, bands)
-        # pyvips drops axes of length one (a 1-pixel-wide variant); grey stays 2-D
-        results[index] = array[:, :, 0] if source.ndim == 2 else array
-    return [results[index] for index in range(len(sizes))]
+        steps.append((index, base))
+        made.append((w, h))
+    return steps
 
 
 def _resize(image: pyvips.Image, size: tuple[int, int], to: tuple[int, int]) -> pyvips.Image:

@@ -6,12 +6,11 @@ from __future__ import annotations
 
 import pyvips
 
-from darkroom.imaging.resample import Pixels
 
-
-def load(data: bytes, scale: float = 1.0) -> tuple[Pixels, bytes | None]:
-    """The first frame as 8-bit grey, RGB or RGBA pixels, and its ICC profile. `scale` < 1
-    asks libwebp for a smaller decode: only for WebP."""
+def load(data: bytes, scale: float = 1.0) -> tuple[pyvips.Image, bytes | None]:
+    """The first frame as 8-bit grey, RGB or RGBA, and its ICC profile: an image decoded as
+    it is read, top to bottom, once. `scale` < 1 asks libwebp for a smaller decode: only
+    for WebP."""
     options: dict[str, object] = {"access": "sequential", "fail_on": "error"}
     if scale < 1:
         options["scale"] = scale
@@ -23,5 +22,4 @@ def load(data: bytes, scale: float = 1.0) -> tuple[Pixels, bytes | None]:
         image = image.cast("uchar")
     if image.bands == 2:  # grey and alpha
         image = image.colourspace("srgb")
-    pixels: Pixels = image.numpy().reshape(image.height, image.width, image.bands)
-    return (pixels[:, :, 0] if image.bands == 1 else pixels), icc
+    return image, icc
