@@ -191,18 +191,37 @@ def report(results: Sequence[Result]) -> str:
 
 
 def derived(folder: Path) -> list[Path]:
-    """Photo-sized WebP and PNG, which the corpus lacks: a 12 MP phone photo re-encoded."""
-    source = next(p for p in corpus_files() if p.name.startswith("L04_"))
-    with Image.open(source) as image:
-        photo = ImageOps.exif_transpose(image).convert("RGB")
+    """Classes of photo the corpus lacks, made from its camera photos: a 12 MP WebP and PNG
+    (from the phone photo, upright, no EXIF), the 22 MP camera photo as a progressive JPEG,
+    and the 16 MP phone photo stored sideways (EXIF orientation 6), both with their EXIF."""
+
+    def corpus(prefix: str) -> Path:
+        return next(p for p in corpus_files() if p.name.startswith(prefix))
+
     made = []
+    with Image.open(corpus("L04_")) as image:
+        photo = ImageOps.exif_transpose(image).convert("RGB")
     for name, fmt, options in (
         ("derived_12mp.webp", "WEBP", {"quality": 90}),
         ("derived_12mp.png", "PNG", {"compress_level": 6}),
     ):
-        path = folder / name
-        photo.save(path, fmt, **options)
-        made.append(path)
+        made.append(folder / name)
+        photo.save(made[-1], fmt, **options)
+    with Image.open(corpus("L01_")) as image:
+        made.append(folder / "derived_22mp_progressive.jpg")
+        image.save(
+            made[-1],
+            "JPEG",
+            quality=92,
+            progressive=True,
+            exif=image.getexif(),
+            icc_profile=image.info.get("icc_profile"),
+        )
+    with Image.open(corpus("L07_")) as image:
+        exif = image.getexif()
+        exif[0x0112] = 6
+        made.append(folder / "derived_16mp_o6.jpg")
+        image.transpose(Image.Transpose.ROTATE_90).save(made[-1], "JPEG", quality=90, exif=exif)
     return made
 
 

@@ -7,6 +7,7 @@ import io
 from collections.abc import Callable
 
 import numpy as np
+import pillow_heif
 import pytest
 from PIL import Image, ImageOps, ImageSequence
 
@@ -293,3 +294,16 @@ def test_ssim_sanity() -> None:
     assert ssim(image, shifted) < 0.9
     tiny = image[:5, :7]
     assert ssim(tiny, tiny) == pytest.approx(1.0)
+
+
+def test_every_variant_is_converted_from_display_p3() -> None:
+    """The small variants are made from converted larger ones; none may miss the conversion."""
+    p3 = pillow_heif.open_heif(corpus_bytes("H02_iphone8_12mp.heic")).info["icc_profile"]
+    stored = Image.new("RGB", (1200, 900), (200, 100, 50))
+    data = encode(stored, "PNG", icc_profile=p3)
+    reference = reference_image(data)
+    specs = [VariantSpec("big", 600, format="png"), VariantSpec("small", 60, format="png")]
+    for rendered in develop(data, specs).variants:
+        got = pixels(decode(rendered.data)).mean(axis=(0, 1))
+        assert np.abs(got - pixels(reference).mean(axis=(0, 1))).max() < 1.0, rendered.name
+        assert np.abs(got - (200, 100, 50)).max() > 8.0, rendered.name

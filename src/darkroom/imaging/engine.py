@@ -4,6 +4,7 @@ libjpeg-turbo encodes."""
 
 from __future__ import annotations
 
+import functools
 import io
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
@@ -97,13 +98,13 @@ def develop(
                 start, sequential = start.copy_memory(), False
             if start.extract_band(3).min() == 255:
                 start = start.extract_band(0, n=3)
-        variants = cascade(start, sizes, orientation, sequential)
-    alpha = start.bands == 4
-    # Colour is converted on the outputs, a fraction of the decoded pixels.
-    to_srgb = _srgb_transform(icc, "RGBA" if alpha else "RGB") if start.bands >= 3 else None
+        alpha = start.bands == 4
+        # Colour is converted on the variants, a fraction of the decoded pixels.
+        to_srgb = _srgb_transform(icc, "RGBA" if alpha else "RGB") if start.bands >= 3 else None
+        convert = None if to_srgb is None else functools.partial(_converted, transform=to_srgb)
+        variants = cascade(start, sizes, orientation, sequential, convert)
     finished = [
-        _marked(spec, _converted(variant, to_srgb), watermark)
-        for spec, variant in zip(specs, variants, strict=True)
+        _marked(spec, variant, watermark) for spec, variant in zip(specs, variants, strict=True)
     ]
     rendered = tuple(encode(spec, variant) for spec, variant in zip(specs, finished, strict=True))
     smallest = min(finished, key=lambda p: p.shape[0] * p.shape[1], default=None)
@@ -296,24 +297,27 @@ def _normalise(image: Image.Image) -> Image.Image:
     return image
 
 
+@functools.lru_cache(maxsize=16)
 def _srgb_transform(icc: bytes | None, mode: str) -> ImageCms.ImageCmsTransform | None:
     """From the image's profile to sRGB; None where there is nothing to convert (no profile,
     already sRGB) or the profile is broken (the pixels are shown as they are, rather than
-    failing the photo)."""
+    failing the photo).
+
+    Kept for the next photo from the same camera (building one costs several
+    milliseconds), and built without LittleCMS's one-pixel cache, which would make sharing
+    it between threads unsafe."""
     if not icc:
         return None
     try:
         source = ImageCms.ImageCmsProfile(io.BytesIO(icc))
         if "sRGB" in ImageCms.getProfileDescription(source):
             return None
-        return ImageCms.buildTransform(source, _SRGB, mode, mode)
+        return ImageCms.buildTransform(source, _SRGB, mode, mode, flags=ImageCms.Flags.NOCACHE)
     except (ImageCms.PyCMSError, OSError, ValueError, TypeError):
         return None
 
 
-def _converted(pixels: Pixels, transform: ImageCms.ImageCmsTransform | None) -> Pixels:
-    if transform is None:
-        return pixels
+def _converted(pixels: Pixels, transform: ImageCms.ImageCmsTransform) -> Pixels:
     converted = ImageCms.applyTransform(Image.fromarray(pixels), transform)
     return pixels if converted is None else np.asarray(converted)
 
