@@ -55,9 +55,9 @@ def _jpeg(pixels: Pixels, quality: int) -> bytes:
 
 
 def _flatten(pixels: Pixels) -> Pixels:
-    """Onto white, in integers: colour·a + 255·(255 − a), over 255, rounded."""
-    colour = pixels[:, :, :3].astype(np.uint16)
-    alpha = pixels[:, :, 3:4].astype(np.uint16)
-    flat = (colour * alpha + 255 * (255 - alpha) + 127) // 255
-    result: Pixels = flat.astype(np.uint8)
-    return result
+    """Onto white: colour·a + 255·(255 − a), over 255, rounded (Pillow's integer blend, in
+    C: a few times faster than the same sum in NumPy)."""
+    image = Image.fromarray(pixels)
+    canvas = Image.new("RGB", image.size, (255, 255, 255))
+    canvas.paste(image, mask=image.getchannel("A"))
+    return np.asarray(canvas)
