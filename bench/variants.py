@@ -3,7 +3,7 @@
     .venv/bin/python -m bench.variants [--repeat N] [FILE…]
 
 All three make the same five JPEG q85 variants (widths 1024/640/320/150/100) of each file
-(the corpus, and a 12 MP WebP and PNG made from one of its photos),
+(the corpus, and four files made from its camera photos: see `derived`),
 on one core, in the same run; each engine's peak RSS is read from a fresh process per file.
 `bench/README.md` holds the latest figures and what they mean.
 """

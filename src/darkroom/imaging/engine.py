@@ -299,9 +299,9 @@ def _normalise(image: Image.Image) -> Image.Image:
 
 @functools.lru_cache(maxsize=16)
 def _srgb_transform(icc: bytes | None, mode: str) -> ImageCms.ImageCmsTransform | None:
-    """From the image's profile to sRGB; None where there is nothing to convert (no profile,
-    already sRGB) or the profile is broken (the pixels are shown as they are, rather than
-    failing the photo).
+    """From the image's profile to sRGB (`mode` to RGB or RGBA); None where there is nothing
+    to convert (no profile, already sRGB) or the profile is broken (the pixels are shown as
+    they are, rather than failing the photo).
 
     Kept for the next photo from the same camera (building one costs several
     milliseconds), and built without LittleCMS's one-pixel cache, which would make sharing
@@ -312,7 +312,9 @@ def _srgb_transform(icc: bytes | None, mode: str) -> ImageCms.ImageCmsTransform 
         source = ImageCms.ImageCmsProfile(io.BytesIO(icc))
         if "sRGB" in ImageCms.getProfileDescription(source):
             return None
-        return ImageCms.buildTransform(source, _SRGB, mode, mode, flags=ImageCms.Flags.NOCACHE)
+        return ImageCms.buildTransform(
+            source, _SRGB, mode, "RGB" if mode == "CMYK" else mode, flags=ImageCms.Flags.NOCACHE
+        )
     except (ImageCms.PyCMSError, OSError, ValueError, TypeError):
         return None
 
@@ -323,12 +325,7 @@ def _converted(pixels: Pixels, transform: ImageCms.ImageCmsTransform) -> Pixels:
 
 
 def _cmyk_to_srgb(image: Image.Image, icc: bytes | None) -> Image.Image:
-    if icc:
-        try:
-            source = ImageCms.ImageCmsProfile(io.BytesIO(icc))
-            converted = ImageCms.profileToProfile(image, source, _SRGB, outputMode="RGB")
-            if converted is not None:
-                return converted
-        except (ImageCms.PyCMSError, OSError, ValueError, TypeError):
-            pass  # a broken profile: the naive conversion below
-    return image.convert("RGB")
+    transform = _srgb_transform(icc, "CMYK")
+    converted = None if transform is None else ImageCms.applyTransform(image, transform)
+    # without a usable profile, Pillow's naive conversion
+    return image.convert("RGB") if converted is None else converted
