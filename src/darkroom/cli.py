@@ -86,10 +86,26 @@ def serve(
 def import_(
     paths: Annotated[list[Path], typer.Argument(help="Files and folders to import.")],
     description: Annotated[str, typer.Option(help="Description for every photo.")] = "",
+    owner: Annotated[
+        str,
+        typer.Option(
+            help="Email of the account the photos belong to, where sign-in is on"
+            " (DARKROOM_AUTH); without sign-in they belong to the gallery's one user."
+        ),
+    ] = "",
     data: DataOption = None,
 ) -> None:
     """Import image files and folders (recursively); processing happens here, now."""
     dr = _build(_settings(data))
+    owner_id = LOCAL_OWNER
+    if owner:
+        try:
+            if dr.identity is None:
+                raise ConfigError("--owner needs sign-in: set DARKROOM_AUTH")
+            owner_id = dr.identity.owner_of(owner)
+        except (ConfigError, DarkroomError) as exc:
+            console.print(f"[red]darkroom: {exc}[/red]")
+            raise typer.Exit(2) from None
     files = sorted(_files(paths))
     added = duplicates = skipped = 0
     with _progress() as progress:
@@ -100,7 +116,7 @@ def import_(
             if reason is None:
                 try:
                     uploaded = dr.gallery.upload(
-                        LOCAL_OWNER, path.read_bytes(), path.name, description
+                        owner_id, path.read_bytes(), path.name, description
                     )
                 except (DarkroomError, OSError) as exc:
                     reason = str(exc)

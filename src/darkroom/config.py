@@ -219,6 +219,14 @@ class Settings(BaseSettings):
             self.variants_store = f"s3://{self.variants_store}"
         if self.notify.startswith("arn:"):
             self.notify = f"sns://{self.notify}"
+        watermark = self.watermark()
+        names = {spec.name for spec in parse_variants(self.variants)}
+        if watermark is not None and not watermark.variants <= names:
+            unknown = ", ".join(sorted(watermark.variants - names))
+            raise ValueError(
+                f"DARKROOM_WATERMARK_VARIANTS names {unknown}, which DARKROOM_VARIANTS does not"
+                f" define (it has {', '.join(sorted(names))})"
+            )
         return self
 
     def watermark(self) -> Watermark | None:

@@ -64,6 +64,20 @@ class BlobStore(Protocol):
         ...
 
 
+@runtime_checkable
+class Leftovers(Protocol):
+    """A store whose writes, cut short by a crash, can leave temporary files behind (a
+    directory; a bucket's unfinished multipart uploads are for its lifecycle rules)."""
+
+    def leftovers(self, before: datetime) -> list[str]:
+        """Temporary files last written before `before`, as names for `remove_leftover`."""
+        ...
+
+    def remove_leftover(self, name: str) -> None:
+        """Idempotent; refuses a name that is not a temporary file of this store."""
+        ...
+
+
 class Catalog(Protocol):
     """Photo records. Writes are conditional on `version` (optimistic concurrency)."""
 
@@ -245,6 +259,11 @@ class Identity(Protocol):
 
     def authenticate(self, access_token: str) -> str:
         """The owner id the token belongs to."""
+        ...
+
+    def owner_of(self, email: str) -> str:
+        """The owner id of the account with this address, for the operator's own tools
+        (`darkroom import --owner`). Raises `NotFound`."""
         ...
 
 

@@ -13,7 +13,7 @@ from fastapi.testclient import TestClient
 
 from darkroom.adapters.cognito import CognitoIdentity
 from darkroom.bootstrap import build
-from darkroom.errors import Unauthorized
+from darkroom.errors import NotFound, Unauthorized
 from darkroom.web.app import create_app
 from tests.aws.servers import MOTO_KEY, MOTO_SECRET, REGION, moto_endpoint, new_user_pool
 from tests.corpus import corpus
@@ -112,3 +112,11 @@ def test_the_api_scopes_photos_to_cognito_users(api: TestClient) -> None:
     assert api.get(f"/photos/{photo['id']}", headers=bob).status_code == 404
     assert api.get("/list", headers=bob).json() == []
     assert api.get("/list").status_code == 401
+
+
+def test_the_operator_finds_an_owner_by_address(identity: CognitoIdentity) -> None:
+    owner = identity.authenticate(_signed_up(identity, "Bea@Example.org"))
+    assert identity.owner_of("bea@example.org") == owner
+    assert identity.owner_of(" BEA@example.org ") == owner
+    with pytest.raises(NotFound):
+        identity.owner_of("nobody@example.org")

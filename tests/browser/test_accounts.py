@@ -88,6 +88,26 @@ def test_sign_up_follow_the_mail_sign_in_upload_sign_out(
     page.get_by_role("button", name="Sign in").click()
     expect(page.locator("#grid > li")).to_have_count(1)
 
+    # Changing the password, signed in: a wrong current one is refused, the right one ends
+    # the session, and the new password signs in.
+    page.get_by_role("button", name="Change password").click()
+    expect(page.get_by_role("heading", name="Change your password")).to_be_visible()
+    expect(page.locator("#grid > li")).to_have_count(1)
+    assert run_axe(page) == [], describe_violations(run_axe(page))
+    page.get_by_label("Current password").fill("not the password at all")
+    page.get_by_label("New password").fill("the third page password")
+    page.locator("#account-submit").click()
+    expect(page.locator("#account-error")).to_contain_text("the current password is wrong")
+    page.get_by_label("Current password").fill("another page password")
+    page.locator("#account-submit").click()
+    expect(page.locator("#account-message")).to_contain_text("Your password is changed")
+    expect(page.get_by_role("button", name="Sign out")).to_be_hidden()
+    page.get_by_label("Email", exact=True).fill("ann@example.org")
+    page.get_by_label("Password", exact=True).fill("the third page password")
+    page.get_by_role("button", name="Sign in").click()
+    expect(page.locator("#grid > li")).to_have_count(1)
+    expect(page.get_by_role("heading", name="Change your password")).to_be_hidden()
+
     # A share link shows the photo to someone who is not signed in.
     page.locator("#grid > li").first.click()
     page.get_by_role("button", name="Share link").click()

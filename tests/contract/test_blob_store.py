@@ -4,8 +4,10 @@ and on moto's server (`tests/aws/test_s3_uploads.py` checks S3's own signed URLs
 from __future__ import annotations
 
 import io
+import os
 import time
 from collections.abc import Callable
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from urllib.parse import parse_qsl, urlsplit
 
@@ -135,3 +137,27 @@ def test_filesystem_refuses_symlinks_out_of_its_root(tmp_path: Path) -> None:
     store = FilesystemBlobStore("originals", root, SIGNER)
     with pytest.raises(BadRequest):
         store.get("link/secret.txt")
+
+
+def test_filesystem_names_and_removes_the_leftovers_of_cut_short_writes(tmp_path: Path) -> None:
+    store = FilesystemBlobStore("variants", tmp_path, SIGNER)
+    store.put("a/kept.jpg", b"whole", "image/jpeg")
+    old = tmp_path / "a" / ".partial-old"
+    old.write_bytes(b"half")
+    os.utime(old, (time.time() - 7200, time.time() - 7200))
+    (tmp_path / "b").mkdir()
+    (tmp_path / "b" / ".partial-new").write_bytes(b"being written")
+    hour_ago = datetime.now(UTC) - timedelta(hours=1)
+    assert store.leftovers(hour_ago) == ["a/.partial-old"]
+    assert store.leftovers(datetime.now(UTC) + timedelta(seconds=1)) == [
+        "a/.partial-old",
+        "b/.partial-new",
+    ]
+    for name in ("a/kept.jpg", "../outside/.partial-x", "/etc/.partial-x"):
+        with pytest.raises(BadRequest):
+            store.remove_leftover(name)
+    store.remove_leftover("a/.partial-old")
+    store.remove_leftover("a/.partial-old")  # idempotent
+    assert store.leftovers(hour_ago) == []
+    assert store.get("a/kept.jpg") == b"whole"
+    assert [b.key for b in store.list()] == ["a/kept.jpg"]

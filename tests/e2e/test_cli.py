@@ -154,3 +154,22 @@ def test_doctor_finds_and_fixes_orphans_both_ways(tmp_path: Path) -> None:
     with sqlite3.connect(data / "darkroom.db") as db:
         assert db.execute("select count(*) from photos").fetchone() == (1,)
     assert len([p for p in (data / "variants").rglob("*") if p.is_file()]) == 6
+
+
+def test_import_for_an_account(tmp_path: Path) -> None:
+    data = tmp_path / "data"
+    local = {"DARKROOM_AUTH": "local", "DARKROOM_MAIL": "log"}
+    dr = build(Settings(data_dir=data, auth="local", mail="log", secret="cli-secret-0123456789"))
+    assert dr.identity is not None
+    dr.identity.sign_up("ann@example.org", "a long enough password 1")
+    owner = dr.identity.owner_of("ann@example.org")
+    photo = str(CORPUS / "S01_canon_sd300_2mp.jpg")
+
+    result = darkroom(data, "import", "--owner", "Ann@Example.org", photo, env=local)
+    assert result.returncode == 0, result.stderr
+    with sqlite3.connect(data / "darkroom.db") as db:
+        assert db.execute("select owner, status from photos").fetchall() == [(owner, "ready")]
+    nobody = darkroom(data, "import", "--owner", "bob@example.org", photo, env=local)
+    assert nobody.returncode == 2 and "no account has the address" in nobody.stderr
+    no_sign_in = darkroom(data, "import", "--owner", "ann@example.org", photo)
+    assert no_sign_in.returncode == 2 and "--owner needs sign-in" in no_sign_in.stderr

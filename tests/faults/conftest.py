@@ -22,6 +22,7 @@ import pytest
 from darkroom.bootstrap import build
 from darkroom.config import Settings
 from darkroom.domain import JobState
+from darkroom.services.doctor import Problem
 from tests.aws.servers import RCLONE_KEY, RCLONE_SECRET
 from tests.corpus import corpus
 from tests.e2e import conftest as e2e
@@ -235,4 +236,7 @@ def assert_consistent(
     while unfinished := dr.queue.jobs(frozenset({JobState.QUEUED, JobState.RUNNING})):
         assert time.monotonic() < deadline, f"jobs stuck: {unfinished}"
         time.sleep(0.2)
-    assert dr.doctor().examine(grace=0) == []
+    # A kill can cut a write short: its temporary file is the doctor's to remove
+    # (test_crash checks that it does).
+    findings = dr.doctor().examine(grace=0)
+    assert [f for f in findings if f.problem is not Problem.UNFINISHED_WRITE] == []

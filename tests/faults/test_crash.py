@@ -7,6 +7,7 @@ import time
 import httpx
 import pytest
 
+from darkroom.bootstrap import build
 from darkroom.config import Settings
 from tests.corpus import corpus
 from tests.e2e.conftest import Server
@@ -54,10 +55,8 @@ def test_killed_mid_processing_then_restarted(server: Server) -> None:
             time.sleep(0.2)
         assert final == {"ready"}, server.log()[-3000:]
         listed = client.get("/photos", params={"limit": 100}).json()["items"]
-    assert_consistent(
-        Settings(data_dir=server.data, secret="e2e-secret-0123456789", workers=0),
-        {p["id"]: p for p in listed},
-    )
+    settings = Settings(data_dir=server.data, secret="e2e-secret-0123456789", workers=0)
+    assert_consistent(settings, {p["id"]: p for p in listed})
     assert sorted(p["id"] for p in listed) == sorted(ids)
     assert len(_files(server.data / "originals")) == len(BIG)
     variants = _files(server.data / "variants")
@@ -66,4 +65,10 @@ def test_killed_mid_processing_then_restarted(server: Server) -> None:
     partial = [p for p in variants if p.name.startswith(".partial-")]
     assert len(partial) <= 1, partial
     assert len(variants) - len(partial) == len(BIG) * 6
+    doctor = build(settings).doctor()
+    findings = doctor.examine(grace=0)
+    assert [f.subject.rsplit("/", 1)[-1] for f in findings] == [p.name for p in partial]
+    for finding in findings:
+        doctor.repair(finding)
+    assert len(_files(server.data / "variants")) == len(BIG) * 6
     assert _rows(server.data, "photos") == len(BIG)

@@ -51,6 +51,17 @@ def test_bad_values_name_their_setting(monkeypatch: pytest.MonkeyPatch) -> None:
         Settings()
 
 
+def test_watermark_variants_must_exist(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("DARKROOM_WATERMARK_VARIANTS", "w1024,w2048")
+    assert Settings().watermark() is None  # no watermark text: nothing to check
+    monkeypatch.setenv("DARKROOM_WATERMARK_TEXT", "© me")
+    with pytest.raises(ValidationError, match="DARKROOM_WATERMARK_VARIANTS names w2048"):
+        Settings()
+    monkeypatch.setenv("DARKROOM_WATERMARK_VARIANTS", "w1024, display")
+    watermark = Settings().watermark()
+    assert watermark is not None and watermark.variants == {"w1024", "display"}
+
+
 @pytest.mark.parametrize(
     ("field", "value", "setting"),
     [

@@ -3,10 +3,14 @@ them; what may still be on its way is left alone."""
 
 from __future__ import annotations
 
+import os
+import time
 from datetime import timedelta
+from pathlib import Path
 
 from darkroom import keys
-from darkroom.bootstrap import Darkroom
+from darkroom.bootstrap import Darkroom, build
+from darkroom.config import Settings
 from darkroom.domain import JobState, PhotoStatus
 from darkroom.services.doctor import Finding, Problem
 from darkroom.services.gallery import utcnow
@@ -88,3 +92,22 @@ def test_variants_of_a_photo_being_processed_are_left_alone(memory_darkroom: Dar
     photo = dr.gallery.upload("ann", corpus(JPEG), "a.jpg").photo
     dr.variants.put(f"{photo.id}/thumb-0000000000000000.jpg", b"x", "image/jpeg")
     assert dr.doctor().examine(grace=600) == []
+
+
+def test_a_write_cut_short_leaves_a_file_the_doctor_removes(tmp_path: Path) -> None:
+    dr = build(Settings(data_dir=tmp_path, secret="test-secret-of-sixteen+", workers=0))
+    photo_id = _ready(dr, JPEG)
+    folder = tmp_path / "variants" / photo_id
+    stale, fresh = folder / ".partial-k1ll3d", folder / ".partial-wr1t1ng"
+    stale.write_bytes(b"half a variant")
+    fresh.write_bytes(b"a variant being written")
+    two_hours_ago = time.time() - 7200
+    os.utime(stale, (two_hours_ago, two_hours_ago))
+
+    doctor = dr.doctor()
+    findings = doctor.examine(grace=600)
+    assert findings == [Finding(Problem.UNFINISHED_WRITE, f"variants:{photo_id}/{stale.name}")]
+    doctor.repair(findings[0])
+    assert not stale.exists() and fresh.exists()
+    assert doctor.examine(grace=600) == []
+    assert len(dr.catalog.get(photo_id).variants) == len(list(folder.glob("*.jpg")))

@@ -15,7 +15,7 @@ from urllib.parse import parse_qs, urlsplit
 import jwt
 
 from darkroom.domain import Tokens
-from darkroom.errors import BadRequest, Unauthorized, Unavailable
+from darkroom.errors import BadRequest, NotFound, Unauthorized, Unavailable
 
 log = logging.getLogger(__name__)
 
@@ -158,6 +158,17 @@ class CognitoIdentity:
         if use != "access" or client != self.client_id:
             raise Unauthorized("the token is not an access token of this app")
         return str(claims["sub"])
+
+    def owner_of(self, email: str) -> str:
+        """The user's `sub`, as `authenticate` reports it (needs cognito-idp:AdminGetUser)."""
+        try:
+            answer = self._call(
+                "admin_get_user", UserPoolId=self.pool_id, Username=email.strip().lower()
+            )
+        except Unauthorized:  # UserNotFoundException, as sign-in words it
+            raise NotFound(f"no account has the address {email!r}") from None
+        attributes = {a["Name"]: a["Value"] for a in answer.get("UserAttributes", [])}
+        return str(attributes.get("sub") or answer["Username"])
 
     def _call(self, operation: str, **params: Any) -> dict[str, Any]:
         from botocore.exceptions import BotoCoreError, ClientError

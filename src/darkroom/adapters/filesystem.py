@@ -7,6 +7,7 @@ import mimetypes
 import os
 import shutil
 import tempfile
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import BinaryIO
 
@@ -111,6 +112,24 @@ class FilesystemBlobStore:
         check_key(key)
         return presigned_put(self._signer, self.name, key, content_type, max_bytes, expires_in)
 
+    def leftovers(self, before: datetime) -> builtins.list[str]:
+        if not self.root.is_dir():
+            return []
+        found = []
+        for directory, _, files in os.walk(self.root):
+            for name in files:
+                path = Path(directory, name)
+                if name.startswith(_PARTIAL) and _modified(path) < before:
+                    found.append(path.relative_to(self.root).as_posix())
+        return sorted(found)
+
+    def remove_leftover(self, name: str) -> None:
+        path = (self.root / name).resolve()
+        if not path.name.startswith(_PARTIAL) or not path.is_relative_to(self.root):
+            raise BadRequest(f"{name[:80]!r} is not a temporary file of {self.name}")
+        path.unlink(missing_ok=True)
+        self._prune(path.parent)
+
     def _info(self, key: str, path: Path) -> BlobInfo:
         stat = path.stat()
         content_type = (
@@ -137,3 +156,10 @@ class FilesystemBlobStore:
             except OSError:
                 return
             directory = directory.parent
+
+
+def _modified(path: Path) -> datetime:
+    try:
+        return datetime.fromtimestamp(path.stat().st_mtime, UTC)
+    except FileNotFoundError:  # renamed into place meanwhile: a finished write
+        return datetime.max.replace(tzinfo=UTC)

@@ -164,6 +164,12 @@ class Accounts:
     def authenticate(self, access_token: str) -> str:
         return self._current(self._codec.read(access_token, "access")).id
 
+    def owner_of(self, email: str) -> str:
+        user = self._users.find(check_email(email))
+        if user is None:
+            raise NotFound(f"no account has the address {email!r}")
+        return user.id
+
     def _set_password(self, user: User, password: str) -> None:
         """Every token issued before stops working: a new password signs out everywhere."""
         hashed = self._hasher.hash(password)

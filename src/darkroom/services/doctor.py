@@ -17,7 +17,7 @@ from enum import StrEnum
 from darkroom import keys
 from darkroom.domain import PROCESS, JobState, Photo, PhotoStatus
 from darkroom.errors import Conflict, NotFound
-from darkroom.ports import BlobStore, Catalog, JobQueue, iterate_blobs
+from darkroom.ports import BlobStore, Catalog, JobQueue, Leftovers, iterate_blobs
 from darkroom.services.cleanup import Cleanup
 from darkroom.services.gallery import Gallery, utcnow
 
@@ -34,6 +34,7 @@ class Problem(StrEnum):
     MISSING_ORIGINAL = "record without original"
     MISSING_VARIANT = "record with a variant missing"
     NO_JOB = "photo no job will finish"
+    UNFINISHED_WRITE = "temporary file of a write cut short"
 
 
 REPAIRS = {
@@ -43,6 +44,7 @@ REPAIRS = {
     Problem.MISSING_ORIGINAL: "record and variants removed",
     Problem.MISSING_VARIANT: "queued for processing again",
     Problem.NO_JOB: "queued for processing again",
+    Problem.UNFINISHED_WRITE: "deleted",
 }
 
 
@@ -67,6 +69,7 @@ class Doctor:
     ) -> None:
         self._originals = originals
         self._variants = variants
+        self._stores: dict[str, object] = {"originals": originals, "variants": variants}
         self._catalog = catalog
         self._queue = queue
         self._gallery = gallery
@@ -91,6 +94,12 @@ class Doctor:
         }
         for photo in photos.values():
             findings += self._check(photo, settled, queued)
+        for role, store in self._stores.items():
+            if isinstance(store, Leftovers):
+                findings += [
+                    Finding(Problem.UNFINISHED_WRITE, f"{role}:{name}")
+                    for name in store.leftovers(settled)
+                ]
         return findings
 
     def repair(self, finding: Finding) -> None:
@@ -109,6 +118,11 @@ class Doctor:
                 self._cleanup.remove(photo)
         elif problem in (Problem.MISSING_VARIANT, Problem.NO_JOB):
             self._requeue(subject)
+        elif problem is Problem.UNFINISHED_WRITE:
+            role, _, leftover = subject.partition(":")
+            store = self._stores.get(role)
+            if isinstance(store, Leftovers):
+                store.remove_leftover(leftover)
         log.info("doctor: %s %s: %s", problem, subject, REPAIRS[problem])
 
     def _stray_originals(self, by_key: dict[str, Photo], settled: datetime) -> list[Finding]:

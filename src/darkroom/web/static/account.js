@@ -13,6 +13,8 @@ const STEPS = {
   reset: {
     title: "Choose a new password", submit: "Set password", fields: ["email", "code", "password"],
   },
+  // the one step taken signed in
+  change: { title: "Change your password", submit: "Change password", fields: ["password", "new"] },
 };
 
 export class Account {
@@ -23,6 +25,7 @@ export class Account {
     this.error = $("account-error");
     this.message = $("account-message");
     this.signOut = $("sign-out");
+    this.change = $("change-password");
     this.form.addEventListener("submit", (event) => {
       event.preventDefault();
       this.#submit();
@@ -33,6 +36,8 @@ export class Account {
       button.addEventListener("click", () => this.show(button.dataset.step));
     }
     this.signOut.addEventListener("click", () => this.#signOut());
+    this.change.addEventListener("click", () => this.show("change"));
+    $("account-cancel").addEventListener("click", () => this.#close());
   }
 
   /** Resolves once someone is signed in. */
@@ -51,20 +56,26 @@ export class Account {
     const { title, submit, fields } = STEPS[step];
     $("account-title").textContent = title;
     $("account-submit").textContent = submit;
-    for (const name of ["email", "password", "code"]) {
+    const signedIn = step === "change";
+    for (const name of ["email", "password", "code", "new"]) {
       // A link from a mail carries the code, and with it who the account is.
       const shown = fields.includes(name) && !(this.linkCode && name !== "password");
       $(`account-${name}-field`).hidden = !shown;
       $(`account-${name}`).required = shown;
     }
-    $("account-password").autocomplete = step === "sign-in" ? "current-password" : "new-password";
+    $("account-password").autocomplete =
+      step === "sign-in" || signedIn ? "current-password" : "new-password";
+    $("account-password-field").querySelector("label").textContent =
+      signedIn ? "Current password" : "Password";
+    $("account-password-hint").hidden = signedIn;
     for (const button of this.panel.querySelectorAll("[data-step]")) {
-      button.hidden = button.dataset.step === step;
+      button.hidden = signedIn || button.dataset.step === step;
     }
+    $("account-cancel").hidden = !signedIn;
     this.error.textContent = "";
     this.message.textContent = message;
     this.panel.hidden = false;
-    document.body.classList.add("signed-out");
+    document.body.classList.toggle("signed-out", !signedIn);
     $("account-title").focus();
   }
 
@@ -94,11 +105,12 @@ export class Account {
     const email = $("account-email").value.trim();
     const password = $("account-password").value;
     const code = this.linkCode || $("account-code").value.trim();
+    const newPassword = $("account-new").value;
     const submit = $("account-submit");
     submit.disabled = true;
     this.error.textContent = "";
     try {
-      await this.#do(email, password, code);
+      await this.#do(email, password, code, newPassword);
     } catch (error) {
       this.error.textContent = error instanceof ApiError ? error.message : String(error);
     } finally {
@@ -106,7 +118,7 @@ export class Account {
     }
   }
 
-  async #do(email, password, code) {
+  async #do(email, password, code, newPassword) {
     const mailed = this.mode === "cognito" ? "We sent a code to" : "We sent a link to";
     switch (this.step) {
       case "sign-in":
@@ -132,17 +144,28 @@ export class Account {
         this.linkCode = null;
         this.show("sign-in", "Your password is changed. Sign in with it.");
         break;
+      case "change":
+        // The server ends every session of the account, this one included.
+        await api.changePassword(password, newPassword);
+        session.forget();
+        this.signOut.hidden = this.change.hidden = true;
+        this.show("sign-in", "Your password is changed. Sign in with it.");
+        break;
       default:
         break;
     }
   }
 
   #enter() {
+    this.#close();
+    this.signOut.hidden = this.change.hidden = false;
+    this.signedIn?.();
+  }
+
+  #close() {
     this.panel.hidden = true;
     this.form.reset();
     document.body.classList.remove("signed-out");
-    this.signOut.hidden = false;
-    this.signedIn?.();
   }
 
   async #signOut() {

@@ -117,6 +117,8 @@ export const api = {
   forgotPassword: (email) => call("POST", "auth/forgot-password", { email }),
   resetPassword: (email, code, password) =>
     call("POST", "auth/reset-password", { email, code, password }),
+  changePassword: (oldPassword, newPassword) =>
+    call("POST", "auth/change-password", { old_password: oldPassword, new_password: newPassword }),
   signOut: () => call("POST", "auth/sign-out"),
   share: (photoId) => call("POST", `photos/${id(photoId)}/shares`, {}),
   shared: (token) => call("GET", `shared/${encodeURIComponent(token)}`),
