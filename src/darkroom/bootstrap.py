@@ -24,6 +24,7 @@ from darkroom.ports import (
     Mailer,
     Meter,
     RunLog,
+    Shares,
     Transactions,
 )
 from darkroom.services.cleanup import Cleanup
@@ -240,12 +241,9 @@ def _catalog(url: str) -> tuple[Catalog, SqlDatabase | None]:
         return MemoryCatalog(), None
 
     def dynamodb() -> tuple[Catalog, SqlDatabase | None]:
-        from darkroom.adapters.aws import url_options
         from darkroom.adapters.dynamodb import DynamoDbCatalog
 
-        options = url_options(url)
-        table = urlsplit(url).netloc
-        endpoint, region = options.get("endpoint_url"), options.get("region")
+        table, endpoint, region = _dynamodb_table(url)
         return DynamoDbCatalog(table, endpoint_url=endpoint, region=region), None
 
     factories = {scheme: sql for scheme in SQL_SCHEMES} | {"memory": memory, "dynamodb": dynamodb}
@@ -447,21 +445,40 @@ def _mailer(settings: Settings) -> Mailer:
     return _pick(factories, settings.mail, "DARKROOM_MAIL")()
 
 
+def _dynamodb_table(url: str) -> tuple[str, str | None, str | None]:
+    """The table, endpoint and region of a `dynamodb://TABLE?…` catalog."""
+    from darkroom.adapters.aws import url_options
+
+    options = url_options(url)
+    return urlsplit(url).netloc, options.get("endpoint_url"), options.get("region")
+
+
 def _sharing(settings: Settings, db: SqlDatabase | None, gallery: Gallery) -> Sharing | None:
-    if db is None and _scheme(settings.catalog_url()) != "memory":
-        return None
+    """Share links beside the photos: in their SQL database or DynamoDB table. Their tokens
+    are signed with DARKROOM_SECRET; without it, on a machine whose data directory is not
+    kept (a Lambda's), a link would stop working when the process ends: no share links."""
     from darkroom.services.sharing import Sharing
     from darkroom.tokens import TokenCodec
 
-    codec = TokenCodec(_secret(settings))
+    catalog = settings.catalog_url()
+    shares: Shares
     if db is not None:
         from darkroom.adapters.sql_accounts import SqlShares
 
         db.create_schema()
-        return Sharing(gallery, SqlShares(db), codec, settings.share_ttl)
-    from darkroom.adapters.memory import MemoryShares
+        shares = SqlShares(db)
+    elif _scheme(catalog) == "dynamodb":
+        from darkroom.adapters.dynamodb_accounts import DynamoDbShares
 
-    return Sharing(gallery, MemoryShares(), codec, settings.share_ttl)
+        if not settings.secret:
+            return None
+        table, endpoint, region = _dynamodb_table(catalog)
+        shares = DynamoDbShares(table, endpoint_url=endpoint, region=region)
+    else:
+        from darkroom.adapters.memory import MemoryShares
+
+        shares = MemoryShares()
+    return Sharing(gallery, shares, TokenCodec(_secret(settings)), settings.share_ttl)
 
 
 def _identity(settings: Settings, db: SqlDatabase | None, mailer: Mailer) -> Identity | None:
@@ -474,18 +491,24 @@ def _identity(settings: Settings, db: SqlDatabase | None, mailer: Mailer) -> Ide
         from darkroom.tokens import TokenCodec
 
         lifetimes = Lifetimes(access=settings.access_token_ttl, refresh=settings.refresh_token_ttl)
+        catalog = settings.catalog_url()
         if db is not None:
             from darkroom.adapters.sql_accounts import SqlUsers
 
             db.create_schema()
             users: Users = SqlUsers(db)
-        elif _scheme(settings.catalog_url()) == "memory":
-            users = MemoryUsers()
+        elif _scheme(catalog) == "dynamodb":
+            from darkroom.adapters.dynamodb_accounts import DynamoDbUsers
+
+            if not settings.secret:
+                raise ConfigError(
+                    "DARKROOM_AUTH=local with a DynamoDB catalog needs DARKROOM_SECRET: "
+                    "tokens must outlive the process that signed them"
+                )
+            table, endpoint, region = _dynamodb_table(catalog)
+            users = DynamoDbUsers(table, endpoint_url=endpoint, region=region)
         else:
-            raise ConfigError(
-                "DARKROOM_AUTH=local keeps accounts in the catalog's database: "
-                "set DARKROOM_CATALOG to an SQL database, or use cognito://"
-            )
+            users = MemoryUsers()
         codec = TokenCodec(_secret(settings))
         return Accounts(users, mailer, codec, settings.page_url(), lifetimes)
 

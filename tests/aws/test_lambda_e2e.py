@@ -130,3 +130,31 @@ def test_only_transient_failures_come_back(stack: Stack, monkeypatch: pytest.Mon
     handlers.runtime.cache_clear()
     answer = handlers.process({"Records": [created, garbage]}, None)
     assert answer == {"batchItemFailures": [{"itemIdentifier": created["messageId"]}]}
+
+
+def test_share_links_through_the_api_function(
+    stack: Stack, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("DARKROOM_SECRET", "stack-signing-secret-0123456789")
+    handlers.runtime.cache_clear()
+    handlers._asgi.cache_clear()
+    body = json.dumps({"content": base64.b64encode(corpus(PHOTO)).decode(), "key": "a.jpg"})
+    uploaded = handlers.api(api_v2("POST", "/upload?wait=false", body.encode()), None)
+    photo_id = answer_json(uploaded)["id"]
+    assert handlers.process(stack.drain(stack.queue_url), None) == {"batchItemFailures": []}
+
+    made = handlers.api(api_v2("POST", f"/photos/{photo_id}/shares", b"{}"), None)
+    assert made["statusCode"] == 201, made
+    share = answer_json(made)
+    token = share["url"].split("#shared=", 1)[1]
+    assert any(item.startswith("SHARE#") for item in stack.items())
+    # another container, with the same secret from the stack, opens the link
+    handlers.runtime.cache_clear()
+    handlers._asgi.cache_clear()
+    shown = answer_json(handlers.api(api_v2("GET", f"/shared/{token}"), None))
+    assert shown["filename"] == "a.jpg" and shown["variants"]["w320"]["url"]
+    listed = answer_json(handlers.api(api_v2("GET", f"/photos/{photo_id}/shares"), None))
+    assert [s["id"] for s in listed] == [share["id"]]
+    revoked = handlers.api(api_v2("DELETE", f"/photos/{photo_id}/shares/{share['id']}"), None)
+    assert revoked["statusCode"] == 204
+    assert handlers.api(api_v2("GET", f"/shared/{token}"), None)["statusCode"] == 404

@@ -97,3 +97,11 @@ def test_originals_events_go_to_the_queue_and_removals_to_cleanup(
         assert all(bucket["PublicAccessBlockConfiguration"].values())
         assert bucket["BucketEncryption"]["ServerSideEncryptionConfiguration"]
     assert buckets["OriginalsBucket"]["VersioningConfiguration"]["Status"] == "Enabled"
+
+
+def test_the_api_signs_share_links_with_a_secret_of_the_stack(translated: dict[str, Any]) -> None:
+    (secret,) = resources(translated, "AWS::SecretsManager::Secret").values()
+    assert secret["GenerateSecretString"]["PasswordLength"] >= 32
+    api = translated["Resources"]["ApiFunction"]["Properties"]
+    value = api["Environment"]["Variables"]["DARKROOM_SECRET"]
+    assert value == {"Fn::Sub": "{{resolve:secretsmanager:${SigningSecret}:SecretString}}"}

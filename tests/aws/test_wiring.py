@@ -77,3 +77,13 @@ def test_the_seed_names_are_accepted(tmp_path: Path, monkeypatch: pytest.MonkeyP
 def test_bad_aws_settings_are_named(tmp_path: Path, changes: dict[str, str], setting: str) -> None:
     with pytest.raises(ConfigError, match=setting):
         build(aws_settings(tmp_path, **changes))
+
+
+def test_share_links_and_own_accounts_live_in_the_table(tmp_path: Path) -> None:
+    dr = build(aws_settings(tmp_path, auth="local"))
+    assert dr.sharing is not None and dr.identity is not None
+    # Tokens signed with a secret made for one process would die with it (a Lambda's /tmp).
+    unsigned = aws_settings(tmp_path).model_copy(update={"secret": ""})
+    assert build(unsigned).sharing is None
+    with pytest.raises(ConfigError, match="DARKROOM_SECRET"):
+        build(unsigned.model_copy(update={"auth": "local"}))

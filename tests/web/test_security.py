@@ -84,7 +84,7 @@ def test_without_sign_in_the_account_routes_are_404(memory_darkroom: Darkroom) -
     ("changes", "message"),
     [
         ({"auth": "ldap://x"}, "DARKROOM_AUTH has scheme 'ldap'"),
-        ({"auth": "local", "catalog": "dynamodb://photos"}, "SQL database"),
+        ({"auth": "local", "catalog": "dynamodb://photos", "secret": ""}, "DARKROOM_SECRET"),
         ({"auth": "cognito://us-east-1_abc"}, "client_id"),
     ],
 )

@@ -49,7 +49,7 @@ class SharedPhotoOut(BaseModel):
 def sharing(request: Request) -> Sharing:
     found = darkroom(request).sharing
     if found is None:
-        raise NotFound("share links need an SQL or memory catalog")
+        raise NotFound("share links are off: a DynamoDB catalog needs DARKROOM_SECRET for them")
     return found
 
 
