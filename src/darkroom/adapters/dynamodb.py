@@ -71,13 +71,13 @@ class DynamoDbCatalog(TableUser):
             raise Conflict(f"photo {photo.id} or its key {photo.key!r} is taken") from None
 
     def get(self, photo_id: str) -> Photo:
-        item = self._get(f"PHOTO#{photo_id}")
+        item = self.item(f"PHOTO#{photo_id}")
         if item is None:
             raise NotFound(f"no photo {photo_id!r}")
         return _photo(item)
 
     def get_by_key(self, key: str) -> Photo:
-        claim = self._get(f"KEY#{key}")
+        claim = self.item(f"KEY#{key}")
         if claim is None:
             raise NotFound(f"no photo stored under {key!r}")
         return self.get(claim["photo_id"]["S"])
@@ -116,7 +116,7 @@ class DynamoDbCatalog(TableUser):
                     ExpressionAttributeValues={":v": {"N": str(photo.version)}},
                 )
         except Conflict:
-            if self._get(f"PHOTO#{photo.id}") is None:
+            if self.item(f"PHOTO#{photo.id}") is None:
                 raise NotFound(f"no photo {photo.id!r}") from None
             raise Conflict(f"photo {photo.id} changed since version {photo.version}") from None
         return updated
@@ -138,13 +138,6 @@ class DynamoDbCatalog(TableUser):
                 )
         except Conflict:
             return  # the key already belongs to another photo
-
-    def _get(self, pk: str) -> Item | None:
-        with translated(f"cannot read {pk}"):
-            answer = self.dynamodb.get_item(
-                TableName=self.table, Key={"pk": {"S": pk}}, ConsistentRead=True
-            )
-        return answer.get("Item")
 
     def _query(
         self, index: str, condition: str, values: Item, *, forward: bool, limit: int = 0

@@ -51,20 +51,20 @@ class DynamoDbUsers(TableUser):
             raise Conflict(f"user {user.id} or that email already exists") from None
 
     def get(self, user_id: str) -> User:
-        item = self._get(f"USER#{user_id}")
+        item = self.item(f"USER#{user_id}")
         if item is None:
             raise NotFound(f"no user {user_id!r}")
         return _user(item)
 
     def find(self, email: str) -> User | None:
-        claim = self._get(f"EMAIL#{email.lower()}")
+        claim = self.item(f"EMAIL#{email.lower()}")
         if claim is None:
             return None
-        item = self._get(f"USER#{claim['user_id']['S']}")
+        item = self.item(f"USER#{claim['user_id']['S']}")
         return None if item is None else _user(item)
 
     def update(self, user: User) -> None:
-        old = self._get(f"USER#{user.id}")
+        old = self.item(f"USER#{user.id}")
         if old is None:
             raise NotFound(f"no user {user.id!r}")
         replace: TransactWriteItemTypeDef = {
@@ -98,13 +98,6 @@ class DynamoDbUsers(TableUser):
         except Conflict:
             raise Conflict(f"user {user.id} changed meanwhile, or that email is taken") from None
 
-    def _get(self, pk: str) -> Item | None:
-        with translated(f"cannot read {pk}"):
-            answer = self.dynamodb.get_item(
-                TableName=self.table, Key={"pk": {"S": pk}}, ConsistentRead=True
-            )
-        return answer.get("Item")
-
 
 class DynamoDbShares(TableUser):
     def add(self, share: Share) -> None:
@@ -116,10 +109,7 @@ class DynamoDbShares(TableUser):
             )
 
     def get(self, share_id: str) -> Share:
-        with translated("cannot read a share"):
-            item = self.dynamodb.get_item(
-                TableName=self.table, Key={"pk": {"S": f"SHARE#{share_id}"}}, ConsistentRead=True
-            ).get("Item")
+        item = self.item(f"SHARE#{share_id}")
         if item is None:
             raise NotFound("no such share")
         return _share(item)

@@ -87,3 +87,11 @@ class TableUser:
         if self._client is None:
             self._client = client("dynamodb", self._endpoint_url, self._region)
         return self._client
+
+    def item(self, pk: str) -> dict[str, Any] | None:
+        """The item under partition key `pk`, read consistently."""
+        with translated(f"cannot read {pk}"):
+            answer = self.dynamodb.get_item(
+                TableName=self.table, Key={"pk": {"S": pk}}, ConsistentRead=True
+            )
+        return answer.get("Item")
