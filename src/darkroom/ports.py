@@ -202,8 +202,11 @@ class Users(Protocol):
 
     def find(self, email: str) -> User | None: ...
 
-    def update(self, user: User) -> None:
-        """Replace the stored user with the same id. Raises `NotFound`."""
+    def update(self, user: User, expected: User) -> None:
+        """Replace the stored user with the same id by `user`, if it is still `expected` (as
+        read before): two changes made at once must not undo each other (a sign-out must
+        not bring back the password a concurrent change replaced). Raises `Conflict` if it
+        changed meanwhile, `NotFound` if it is gone."""
         ...
 
 

@@ -62,6 +62,8 @@ def test_the_pool_signs_people_up_and_in(identity: CognitoIdentity) -> None:
     identity.reset_password("ann@example.org", "654321", "New pool password 2")
     tokens = identity.sign_in("ann@example.org", "New pool password 2")
     identity.change_password(tokens.access_token, "New pool password 2", "Third password 3")
+    with pytest.raises(Unauthorized):  # a new password signs out everywhere
+        identity.refresh(tokens.refresh_token)
     identity.sign_in("ann@example.org", "Third password 3")
 
 

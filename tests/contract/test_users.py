@@ -55,12 +55,24 @@ def test_ids_and_emails_are_unique(users: Users) -> None:
 
 def test_update_replaces_and_unknown_users_are_not_found(users: Users) -> None:
     users.add(ann())
-    users.update(ann(verified=True, session=1, password_hash="new"))
+    users.update(ann(verified=True, session=1, password_hash="new"), users.get("u1"))
     assert users.get("u1") == ann(verified=True, session=1, password_hash="new")
     with pytest.raises(NotFound):
         users.get("nobody")
+    nobody = ann(id="nobody", email="nobody@example.org")
     with pytest.raises(NotFound):
-        users.update(ann(id="nobody", email="nobody@example.org"))
+        users.update(nobody.evolve(session=1), nobody)
+
+
+def test_an_update_from_a_stale_read_is_refused(users: Users) -> None:
+    """A sign-out that read the user before a password change must not restore the old
+    password when it writes."""
+    users.add(ann(verified=True))
+    before = users.get("u1")
+    users.update(before.evolve(password_hash="changed", session=1), before)
+    with pytest.raises(Conflict):
+        users.update(before.evolve(session=1), before)
+    assert users.get("u1") == ann(verified=True, password_hash="changed", session=1)
 
 
 def test_shares_of_a_photo_oldest_first_and_revocable(shares: Shares) -> None:

@@ -237,6 +237,6 @@ def assert_consistent(
         assert time.monotonic() < deadline, f"jobs stuck: {unfinished}"
         time.sleep(0.2)
     # A kill can cut a write short: its temporary file is the doctor's to remove
-    # (test_crash checks that it does).
+    # (tests/unit/test_doctor.py shows that it does).
     findings = dr.doctor().examine(grace=0)
     assert [f for f in findings if f.problem is not Problem.UNFINISHED_WRITE] == []

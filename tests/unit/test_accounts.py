@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 
 import pytest
 
 from darkroom.adapters.memory import MemoryMailer, MemoryUsers
+from darkroom.domain import User
 from darkroom.errors import BadRequest, Unauthorized
 from darkroom.services.accounts import Accounts, Lifetimes
 from darkroom.tokens import TokenCodec
@@ -103,3 +105,39 @@ def test_changing_the_password_ends_every_session(accounts: Accounts, mailer: Me
     accounts.sign_out(again.access_token)
     with pytest.raises(Unauthorized, match="signed out"):
         accounts.authenticate(again.access_token)
+
+
+class _ChangedMeanwhile(MemoryUsers):
+    """Before the first write, another request changes the password: the writer's read is
+    stale by the time it writes."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.interleave: Callable[[], None] | None = None
+
+    def update(self, user: User, expected: User) -> None:
+        interleave, self.interleave = self.interleave, None
+        if interleave is not None:
+            interleave()
+        super().update(user, expected)
+
+
+def test_a_sign_out_during_a_password_change_keeps_the_new_password(
+    mailer: MemoryMailer,
+) -> None:
+    users = _ChangedMeanwhile()
+    codec = TokenCodec(b"unit-test-secret-0123")
+    accounts = Accounts(users, mailer, codec, "https://gallery.test/app", Lifetimes(access=60))
+    _verified(accounts, mailer)
+    tokens = accounts.sign_in("ann@example.org", PASSWORD)
+    other = accounts.sign_in("ann@example.org", PASSWORD)
+    users.interleave = lambda: accounts.change_password(
+        other.access_token, PASSWORD, "the new password of ann"
+    )
+    accounts.sign_out(tokens.access_token)
+
+    accounts.sign_in("ann@example.org", "the new password of ann")
+    with pytest.raises(Unauthorized):
+        accounts.sign_in("ann@example.org", PASSWORD)
+    user = users.find("ann@example.org")
+    assert user is not None and user.session == 2  # both ended the sessions

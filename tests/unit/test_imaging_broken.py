@@ -21,7 +21,7 @@ from darkroom.errors import (
     TooLarge,
     Unsupported,
 )
-from darkroom.imaging import Developed, Limits, develop, probe
+from darkroom.imaging import Developed, Limits, develop, engine, probe
 from tests.unit.imaging_helpers import (
     corpus_bytes,
     decode,
@@ -368,3 +368,15 @@ def test_pixel_limit_wins_over_a_truncated_body() -> None:
     """Only the header is needed to refuse: a cut-off body does not matter."""
     data = source("jpeg")
     assert isinstance(refuse(data[: len(data) // 2], Limits(max_pixels=1000)), TooLarge)
+
+
+def test_huge_broken_profiles_are_shown_as_they_are_and_not_kept() -> None:
+    """The colour transforms kept for the next photo are bounded, and keyed by digest: the
+    profile is the upload's to choose, up to megabytes each."""
+    for seed in range(20):
+        junk = random.Random(seed).randbytes(1 << 20)
+        data = encode(sample_image((64, 48)), "JPEG", icc_profile=junk)
+        (rendered,) = develop(data, [VariantSpec("v", 32, format="png")]).variants
+        assert (rendered.width, rendered.height) == (32, 24)
+    assert 0 < len(engine._TRANSFORMS) <= engine._KEPT_TRANSFORMS
+    assert all(len(digest) == 32 for digest, _ in engine._TRANSFORMS)

@@ -129,6 +129,8 @@ class CognitoIdentity:
         )
 
     def change_password(self, access_token: str, old: str, new: str) -> None:
+        """Then signs out everywhere, as darkroom's own accounts do (Cognito's change alone
+        leaves every refresh token working)."""
         self.authenticate(access_token)
         self._call(
             "change_password",
@@ -136,6 +138,7 @@ class CognitoIdentity:
             ProposedPassword=new,
             AccessToken=access_token,
         )
+        self._call("global_sign_out", AccessToken=access_token)
 
     def authenticate(self, access_token: str) -> str:
         """The token's `sub`, once its signature, issuer, expiry, use and client check out."""

@@ -5,7 +5,7 @@ Items, by partition key `pk`:
 - `EMAIL#<address>`: claims an address for one user, written in the same transaction as
   the user, so two accounts can never share one;
 - `SHARE#<id>`: a share link; `gsi1` = (`SHARES#<photo id>`, `<created>|<id>`) lists a
-  photo's links oldest first.
+  photo's links oldest first; the table's time to live (`expires`) removes it once expired.
 """
 
 from __future__ import annotations
@@ -63,20 +63,25 @@ class DynamoDbUsers(TableUser):
         item = self.item(f"USER#{claim['user_id']['S']}")
         return None if item is None else _user(item)
 
-    def update(self, user: User) -> None:
-        old = self.item(f"USER#{user.id}")
-        if old is None:
-            raise NotFound(f"no user {user.id!r}")
+    def update(self, user: User, expected: User) -> None:
+        was = _user_item(expected)
         replace: TransactWriteItemTypeDef = {
             "Put": {
                 "TableName": self.table,
                 "Item": _user_item(user),
-                "ConditionExpression": "attribute_exists(pk) AND email = :old",
-                "ExpressionAttributeValues": {":old": old["email"]},
+                "ConditionExpression": "attribute_exists(pk) AND email = :email"
+                " AND password_hash = :hash AND verified = :verified AND #session = :session",
+                "ExpressionAttributeNames": {"#session": "session"},  # a reserved word
+                "ExpressionAttributeValues": {
+                    ":email": was["email"],
+                    ":hash": was["password_hash"],
+                    ":verified": was["verified"],
+                    ":session": was["session"],
+                },
             }
         }
         moves: list[TransactWriteItemTypeDef] = []
-        if old["email"]["S"] != user.email.lower():
+        if was["email"]["S"] != user.email.lower():
             moves = [
                 {
                     "Put": {
@@ -88,7 +93,7 @@ class DynamoDbUsers(TableUser):
                 {
                     "Delete": {
                         "TableName": self.table,
-                        "Key": {"pk": {"S": f"EMAIL#{old['email']['S']}"}},
+                        "Key": {"pk": {"S": f"EMAIL#{was['email']['S']}"}},
                     }
                 },
             ]
@@ -96,6 +101,7 @@ class DynamoDbUsers(TableUser):
             with translated(f"cannot update user {user.id}"):
                 self.dynamodb.transact_write_items(TransactItems=[replace, *moves])
         except Conflict:
+            self.get(user.id)  # NotFound if it is gone
             raise Conflict(f"user {user.id} changed meanwhile, or that email is taken") from None
 
 
@@ -173,6 +179,8 @@ def _share_item(share: Share) -> Item:
         "owner": {"S": share.owner},
         "created_at": {"S": _time(share.created_at)},
         "expires_at": {"S": _time(share.expires_at)},
+        # DynamoDB's time to live removes the item a day after the link stops working.
+        "expires": {"N": str(int(share.expires_at.timestamp()) + 86_400)},
     }
 
 

@@ -127,7 +127,12 @@ class FilesystemBlobStore:
         path = (self.root / name).resolve()
         if not path.name.startswith(_PARTIAL) or not path.is_relative_to(self.root):
             raise BadRequest(f"{name[:80]!r} is not a temporary file of {self.name}")
-        path.unlink(missing_ok=True)
+        try:
+            path.unlink(missing_ok=True)
+        except IsADirectoryError:
+            return  # not something a write leaves
+        except OSError as exc:
+            raise Unavailable(f"cannot delete {name!r}: {exc.strerror}") from exc
         self._prune(path.parent)
 
     def _info(self, key: str, path: Path) -> BlobInfo:

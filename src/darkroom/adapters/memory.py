@@ -334,9 +334,10 @@ class MemoryUsers:
         email = email.lower()
         return next((u for u in self._users.values() if u.email == email), None)
 
-    def update(self, user: User) -> None:
+    def update(self, user: User, expected: User) -> None:
         with self._lock:
-            self.get(user.id)
+            if self.get(user.id) != expected.evolve(email=expected.email.lower()):
+                raise Conflict(f"user {user.id} changed meanwhile")
             self._users[user.id] = user.evolve(email=user.email.lower())
 
 

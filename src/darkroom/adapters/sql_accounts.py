@@ -60,15 +60,19 @@ class SqlUsers:
     def find(self, email: str) -> User | None:
         return self._first(users_table.c.email == email.lower())
 
-    def update(self, user: User) -> None:
+    def update(self, user: User, expected: User) -> None:
         values = _user_row(user)
         del values["id"]
+        was = _user_row(expected)
+        unchanged = [
+            getattr(users_table.c, name) == was[name]
+            for name in ("id", "email", "password_hash", "verified", "session")
+        ]
         with self._db.connection(write=True) as conn:
-            changed = conn.execute(
-                update(users_table).where(users_table.c.id == user.id).values(values)
-            ).rowcount
+            changed = conn.execute(update(users_table).where(*unchanged).values(values)).rowcount
         if changed != 1:
-            raise NotFound(f"no user {user.id!r}")
+            self.get(user.id)  # NotFound if it is gone
+            raise Conflict(f"user {user.id} changed meanwhile")
 
     def _first(self, condition: Any) -> User | None:
         with self._db.connection(write=False) as conn:

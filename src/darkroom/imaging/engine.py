@@ -5,7 +5,10 @@ libjpeg-turbo encodes."""
 from __future__ import annotations
 
 import functools
+import hashlib
 import io
+import threading
+from collections import OrderedDict
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 
@@ -32,11 +35,16 @@ pillow_heif.register_heif_opener()
 Image.MAX_IMAGE_PIXELS = None
 
 _SRGB = ImageCms.createProfile("sRGB")
+_KEPT_TRANSFORMS = 16
+_TRANSFORMS: OrderedDict[tuple[bytes, str], ImageCms.ImageCmsTransform | None] = OrderedDict()
+_TRANSFORMS_LOCK = threading.Lock()
 _CAMERA_HEADROOM = 1.9
 """A camera's own photo is decoded at the smallest size at least this many times the
 largest variant. Its optics and demosaicing leave little detail near the last pixel, so the
 2× pre-reduction of a scaled JPEG decode costs nothing visible: the corpus's camera and phone
-photos stay within 0.0015 of SSIM of Lanczos from the full image at 1.97× headroom."""
+photos stay within 0.0015 of SSIM of Lanczos from the full image at 1.97× headroom. An
+export that kept the camera's EXIF after software resized and sharpened it is taken for
+one too, and may lose up to what `_HEADROOM` says (as libvips' own thumbnails do)."""
 _HEADROOM = 4.0
 """Any other image (no camera named in its EXIF) may have been resized by software and be
 sharp to the last pixel, which a 2× pre-reduction aliases: the corpus's photo of shop signs
@@ -297,17 +305,31 @@ def _normalise(image: Image.Image) -> Image.Image:
     return image
 
 
-@functools.lru_cache(maxsize=16)
 def _srgb_transform(icc: bytes | None, mode: str) -> ImageCms.ImageCmsTransform | None:
     """From the image's profile to sRGB (`mode` to RGB or RGBA); None where there is nothing
     to convert (no profile, already sRGB) or the profile is broken (the pixels are shown as
     they are, rather than failing the photo).
 
     Kept for the next photo from the same camera (building one costs several
-    milliseconds), and built without LittleCMS's one-pixel cache, which would make sharing
+    milliseconds), under the profile's digest: the profile is the upload's to choose, and
+    may be megabytes. Built without LittleCMS's one-pixel cache, which would make sharing
     it between threads unsafe."""
     if not icc:
         return None
+    key = (hashlib.sha256(icc).digest(), mode)
+    with _TRANSFORMS_LOCK:
+        if key in _TRANSFORMS:
+            _TRANSFORMS.move_to_end(key)
+            return _TRANSFORMS[key]
+    transform = _build_transform(icc, mode)
+    with _TRANSFORMS_LOCK:
+        _TRANSFORMS[key] = transform
+        while len(_TRANSFORMS) > _KEPT_TRANSFORMS:
+            _TRANSFORMS.popitem(last=False)
+    return transform
+
+
+def _build_transform(icc: bytes, mode: str) -> ImageCms.ImageCmsTransform | None:
     try:
         source = ImageCms.ImageCmsProfile(io.BytesIO(icc))
         if "sRGB" in ImageCms.getProfileDescription(source):

@@ -66,7 +66,9 @@ def cascade(
     the rest are made from those: no turn or conversion costs more than one pass over a
     variant. (Transparent variants are each converted: their sources are premultiplied.) A
     `sequential` start (a decoder read top to bottom, once) streams into its only variant,
-    or is held in memory when several need it."""
+    or is held in memory when several need it; only a decoder's image may be `sequential`:
+    libvips' `copy_memory` of an image already in memory (`from_array`'s) hands back that
+    memory without the reference that keeps the array alive."""
     width, height, bands = start.width, start.height, start.bands
     alpha = bands == 4
     turn = _UPRIGHT.get(orientation)
@@ -81,7 +83,7 @@ def cascade(
         # times slower. Made once, in memory: every variant starts from it.
         start = (start.premultiply() + 0.5).cast("uchar").copy_memory()
     elif sequential and sum(1 for _, base in steps if base == 0) > 1:
-        start = start.copy_memory()
+        start, sequential = start.copy_memory(), False
     # Upright sizes beside each image (pyvips reads every attribute from libvips); only the
     # first, `start`, is as stored.
     made: list[tuple[tuple[int, int], pyvips.Image]] = [((width, height), start)]
@@ -90,7 +92,9 @@ def cascade(
         w, h = sizes[index]
         (base_w, base_h), base = made[base_index]
         if base_index == 0 and turn is not None:
-            image = turn(_resize(base, (base_w, base_h), (h, w) if swapped else (w, h)))
+            image = _resize(base, (base_w, base_h), (h, w) if swapped else (w, h))
+            # A turn reads rows out of order, which a decoder read once cannot give.
+            image = turn(image.copy_memory() if sequential else image)
         else:
             image = _resize(base, (base_w, base_h), (w, h))
         # Computed once into a buffer that both the array and the smaller variants made from

@@ -19,7 +19,7 @@ from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
 
 from darkroom.domain import Mail, Tokens, User
-from darkroom.errors import BadRequest, NotFound, Unauthorized
+from darkroom.errors import BadRequest, Conflict, NotFound, Unauthorized
 from darkroom.ports import Mailer, Users
 from darkroom.tokens import TokenCodec
 
@@ -29,6 +29,7 @@ MIN_PASSWORD = 10
 MAX_PASSWORD = 1024
 _EMAIL = re.compile(r"[^@\s]{1,64}@[^@\s]{1,255}\.[^@\s.]{2,63}")
 _WRONG = "wrong email or password"
+_CHANGE_ATTEMPTS = 5
 
 
 @dataclass(frozen=True, slots=True)
@@ -90,8 +91,8 @@ class Accounts:
             self._users.add(existing)
         else:
             # Unverified: whoever proves the address now sets the password.
-            existing = existing.evolve(password_hash=self._hasher.hash(password))
-            self._users.update(existing)
+            hashed = self._hasher.hash(password)
+            existing = self._change(existing, lambda u: u.evolve(password_hash=hashed))
         # Bound to this password: should someone sign up again with the address before it is
         # confirmed, the older link stops working instead of confirming their password.
         token = self._codec.issue(
@@ -108,7 +109,7 @@ class Accounts:
         if claims.get("pwd") != _fingerprint(user.password_hash) and not user.verified:
             raise Unauthorized("this link is out of date: use the one in the latest mail")
         if not user.verified:
-            self._users.update(user.evolve(verified=True))
+            self._change(user, lambda u: u.evolve(verified=True))
             log.info("user %s verified their address", user.id)
 
     def sign_in(self, email: str, password: str) -> Tokens:
@@ -121,8 +122,11 @@ class Accounts:
         if not user.verified:
             raise Unauthorized("confirm your email address first: follow the link in the mail")
         if self._hasher.check_needs_rehash(user.password_hash):
-            user = user.evolve(password_hash=self._hasher.hash(password))
-            self._users.update(user)
+            old, new = user.password_hash, self._hasher.hash(password)
+            # the same password, stored the current way, unless it changed meanwhile
+            user = self._change(
+                user, lambda u: u.evolve(password_hash=new) if u.password_hash == old else u
+            )
         return self._tokens(user)
 
     def refresh(self, refresh_token: str) -> Tokens:
@@ -131,7 +135,7 @@ class Accounts:
 
     def sign_out(self, access_token: str) -> None:
         user = self._current(self._codec.read(access_token, "access"))
-        self._users.update(user.evolve(session=user.session + 1))
+        self._change(user, lambda u: u.evolve(session=u.session + 1))
 
     def forgot_password(self, email: str) -> None:
         user = self._users.find(check_email(email))
@@ -173,8 +177,23 @@ class Accounts:
     def _set_password(self, user: User, password: str) -> None:
         """Every token issued before stops working: a new password signs out everywhere."""
         hashed = self._hasher.hash(password)
-        self._users.update(user.evolve(password_hash=hashed, session=user.session + 1))
+        self._change(user, lambda u: u.evolve(password_hash=hashed, session=u.session + 1))
         log.info("user %s set a new password", user.id)
+
+    def _change(self, user: User, change: Callable[[User], User]) -> User:
+        """`change` applied to the stored user as a compare-and-set: when another change
+        got there first, it is applied again to what that one stored, so neither is lost."""
+        for _ in range(_CHANGE_ATTEMPTS):
+            changed = change(user)
+            if changed == user:
+                return user
+            try:
+                self._users.update(changed, user)
+            except Conflict:
+                user = self._users.get(user.id)
+                continue
+            return changed
+        raise Conflict("the account is being changed by something else: try again")
 
     def _tokens(self, user: User) -> Tokens:
         ttl = self._ttl

@@ -145,7 +145,7 @@ export class Account {
         this.show("sign-in", "Your password is changed. Sign in with it.");
         break;
       case "change":
-        // The server ends every session of the account, this one included.
+        // The server ends the account's sessions, this one included.
         await api.changePassword(password, newPassword);
         session.forget();
         this.signOut.hidden = this.change.hidden = true;
