@@ -220,7 +220,10 @@ def main() -> None:
 
     root = Path(tempfile.mkdtemp(prefix="darkroom-load-"))
     data = root / "data"
-    env = {"DARKROOM_SECRET": SECRET} | ({"DARKROOM_CATALOG": args.catalog} if args.catalog else {})
+    # Every client comes from 127.0.0.1: the per-address rate limits would measure themselves.
+    env = {"DARKROOM_SECRET": SECRET, "DARKROOM_RATE_LISTING": "0", "DARKROOM_RATE_UPLOAD": "0"}
+    if args.catalog:
+        env["DARKROOM_CATALOG"] = args.catalog
     settings = Settings(data_dir=data, secret=SECRET, workers=0, catalog=args.catalog)
     backend = "PostgreSQL" if args.catalog else "SQLite"
     print(f"filling the {backend} catalog with {args.photos} photos…", file=sys.stderr)
