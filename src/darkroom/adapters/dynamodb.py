@@ -45,28 +45,9 @@ _NUMBERS = ("size", "width", "height", "version")
 
 class DynamoDbCatalog(TableUser):
     def add(self, photo: Photo) -> None:
-        new = "attribute_not_exists(pk)"
         claim = {"pk": {"S": f"KEY#{photo.key}"}, "photo_id": {"S": photo.id}}
         try:
-            with translated(f"cannot add photo {photo.id}"):
-                self.dynamodb.transact_write_items(
-                    TransactItems=[
-                        {
-                            "Put": {
-                                "TableName": self.table,
-                                "Item": _item(photo),
-                                "ConditionExpression": new,
-                            }
-                        },
-                        {
-                            "Put": {
-                                "TableName": self.table,
-                                "Item": claim,
-                                "ConditionExpression": new,
-                            }
-                        },
-                    ]
-                )
+            self.put_new(f"photo {photo.id}", _item(photo), claim)
         except Conflict:
             raise Conflict(f"photo {photo.id} or its key {photo.key!r} is taken") from None
 

@@ -26,27 +26,8 @@ Item = dict[str, Any]
 
 class DynamoDbUsers(TableUser):
     def add(self, user: User) -> None:
-        new = "attribute_not_exists(pk)"
         try:
-            with translated(f"cannot add user {user.id}"):
-                self.dynamodb.transact_write_items(
-                    TransactItems=[
-                        {
-                            "Put": {
-                                "TableName": self.table,
-                                "Item": _user_item(user),
-                                "ConditionExpression": new,
-                            }
-                        },
-                        {
-                            "Put": {
-                                "TableName": self.table,
-                                "Item": _claim(user),
-                                "ConditionExpression": new,
-                            }
-                        },
-                    ]
-                )
+            self.put_new(f"user {user.id}", _user_item(user), _claim(user))
         except Conflict:
             raise Conflict(f"user {user.id} or that email already exists") from None
 

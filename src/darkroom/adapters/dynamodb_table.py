@@ -95,3 +95,20 @@ class TableUser:
                 TableName=self.table, Key={"pk": {"S": pk}}, ConsistentRead=True
             )
         return answer.get("Item")
+
+    def put_new(self, what: str, *items: dict[str, Any]) -> None:
+        """Writes `items` in one transaction, all or none, none over an existing item (an
+        item and the claims that keep a value unique). Raises `Conflict`."""
+        with translated(f"cannot add {what}"):
+            self.dynamodb.transact_write_items(
+                TransactItems=[
+                    {
+                        "Put": {
+                            "TableName": self.table,
+                            "Item": item,
+                            "ConditionExpression": "attribute_not_exists(pk)",
+                        }
+                    }
+                    for item in items
+                ]
+            )

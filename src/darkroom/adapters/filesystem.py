@@ -113,15 +113,7 @@ class FilesystemBlobStore:
         return presigned_put(self._signer, self.name, key, content_type, max_bytes, expires_in)
 
     def leftovers(self, before: datetime) -> builtins.list[str]:
-        if not self.root.is_dir():
-            return []
-        found = []
-        for directory, _, files in os.walk(self.root):
-            for name in files:
-                path = Path(directory, name)
-                if name.startswith(_PARTIAL) and _modified(path) < before:
-                    found.append(path.relative_to(self.root).as_posix())
-        return sorted(found)
+        return sorted(n for n in self._walk(partial=True) if _modified(self.root / n) < before)
 
     def remove_leftover(self, name: str) -> None:
         path = (self.root / name).resolve()
@@ -144,13 +136,16 @@ class FilesystemBlobStore:
         )
         return BlobInfo(key, stat.st_size, content_type, f"{stat.st_mtime_ns:x}-{stat.st_size:x}")
 
-    def _walk(self) -> builtins.list[str]:
+    def _walk(self, partial: bool = False) -> builtins.list[str]:
+        """Every object's key, or with `partial` every temporary file's name instead."""
         if not self.root.is_dir():
             return []
         keys: list[str] = []
         for directory, _, files in os.walk(self.root):
             base = Path(directory).relative_to(self.root)
-            keys.extend((base / name).as_posix() for name in files if not name.startswith(_PARTIAL))
+            keys.extend(
+                (base / name).as_posix() for name in files if name.startswith(_PARTIAL) == partial
+            )
         return keys
 
     def _prune(self, directory: Path) -> None:
