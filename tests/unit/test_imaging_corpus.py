@@ -4,7 +4,7 @@ orientation, metadata, and quality against Pillow LANCZOS from the full image.""
 from __future__ import annotations
 
 import io
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 
 import numpy as np
 import pillow_heif
@@ -12,7 +12,7 @@ import pytest
 from PIL import Image, ImageOps, ImageSequence
 
 from darkroom.domain import DEFAULT_VARIANTS, VariantSpec
-from darkroom.imaging import develop, probe
+from darkroom.imaging import Rendered, develop, probe
 from tests.corpus import CORPUS, corpus_files
 from tests.unit.imaging_helpers import (
     CASE_BY_NAME,
@@ -272,18 +272,41 @@ def test_quality_against_lanczos_from_the_full_image(
 ) -> None:
     """SSIM (luma) of each variant against Pillow LANCZOS from the full, oriented, sRGB image,
     minus the SSIM of that same LANCZOS image after the same encoder at the same quality."""
-    reference = reference_image(corpus_bytes(case.name))
+    deltas = _ssim_deltas(case.name, developed(case.name).variants)
+    record_property("ssim_deltas", deltas)
+    worst = min(deltas, key=deltas.__getitem__)
+    shown = ", ".join(f"{name} {delta:+.4f}" for name, delta in deltas.items())
+    assert deltas[worst] >= SSIM_FLOOR, f"{case.name}: {shown}"
+
+
+def _ssim_deltas(name: str, variants: Sequence[Rendered]) -> dict[str, float]:
+    reference = reference_image(corpus_bytes(name))
     deltas: dict[str, float] = {}
-    for rendered in developed(case.name).variants:
+    for rendered in variants:
         got = decode(rendered.data)
         truth = reference.resize(got.size, Image.Resampling.LANCZOS)
         baseline = roundtrip(truth, "WEBP" if rendered.content_type == "image/webp" else "JPEG")
         truth_luma = luma(truth)
         deltas[rendered.name] = ssim(luma(got), truth_luma) - ssim(luma(baseline), truth_luma)
-    record_property("ssim_deltas", deltas)
-    worst = min(deltas, key=deltas.__getitem__)
-    shown = ", ".join(f"{name} {delta:+.4f}" for name, delta in deltas.items())
-    assert deltas[worst] >= SSIM_FLOOR, f"{case.name}: {shown}"
+    return deltas
+
+
+def test_a_transparent_photo_with_only_jpeg_variants_is_flattened_first() -> None:
+    """With every variant a JPEG, the image is flattened onto white before it is resized
+    (an opaque cascade); with one transparent variant besides, each JPEG is resized
+    premultiplied and flattened after. Both are the same sum: the variants must agree, and
+    both hold the quality floor against the flattened Lanczos reference."""
+    name = "A01_alpha_paper_2048.png"
+    jpegs = [VariantSpec(s.name, s.width, s.height, "jpeg") for s in DEFAULT_VARIANTS]
+    flattened_first = develop(corpus_bytes(name), jpegs)
+    mixed = develop(corpus_bytes(name), [*jpegs, VariantSpec("kept", 200, format="webp")])
+    assert flattened_first.info.has_alpha and mixed.info.has_alpha
+    assert decode(mixed.variants[-1].data).mode == "RGBA"
+    for first, after in zip(flattened_first.variants, mixed.variants, strict=False):
+        assert first.content_type == after.content_type == "image/jpeg"
+        assert mean_abs_diff(decode(first.data), decode(after.data)) < 1.5, first.name
+    deltas = _ssim_deltas(name, flattened_first.variants)
+    assert min(deltas.values()) >= SSIM_FLOOR, deltas
 
 
 def test_ssim_sanity() -> None:

@@ -19,11 +19,9 @@ def encode(spec: VariantSpec, pixels: Pixels) -> Rendered:
     cannot hold it), JPEG otherwise; JPEG flattens any transparency onto white."""
     height, width = pixels.shape[:2]
     alpha = pixels.ndim == 3 and pixels.shape[2] == 4
-    fmt = spec.format
-    if fmt == "auto":
-        fmt = "webp" if alpha else "jpeg"
+    fmt = output_format(spec, alpha)
     if fmt == "jpeg":
-        data = _jpeg(_flatten(pixels) if alpha else pixels, spec.quality)
+        data = _jpeg(flatten(pixels) if alpha else pixels, spec.quality)
         return Rendered(spec.name, data, width, height, "image/jpeg", "jpg")
     image = Image.fromarray(pixels)
     out = io.BytesIO()
@@ -41,6 +39,13 @@ def encode(spec: VariantSpec, pixels: Pixels) -> Rendered:
     return Rendered(spec.name, out.getvalue(), width, height, content_type, extension)
 
 
+def output_format(spec: VariantSpec, alpha: bool) -> str:
+    """The format `spec` asks for, `auto` resolved for an image with or without alpha."""
+    if spec.format == "auto":
+        return "webp" if alpha else "jpeg"
+    return spec.format
+
+
 def _jpeg(pixels: Pixels, quality: int) -> bytes:
     """Baseline JPEG with 4:2:0 chroma and the accurate DCT, as Pillow writes it."""
     grey = pixels.ndim == 2 or pixels.shape[2] == 1
@@ -54,10 +59,10 @@ def _jpeg(pixels: Pixels, quality: int) -> bytes:
     return data
 
 
-def _flatten(pixels: Pixels) -> Pixels:
+def flatten(pixels: Pixels) -> Pixels:
     """Onto white: colour·a + 255·(255 − a), over 255, rounded (Pillow's integer blend, in
     C: a few times faster than the same sum in NumPy)."""
     image = Image.fromarray(pixels)
     canvas = Image.new("RGB", image.size, (255, 255, 255))
-    canvas.paste(image, mask=image.getchannel("A"))
+    canvas.paste(image, mask=image)  # an RGBA mask: its alpha
     return np.asarray(canvas)

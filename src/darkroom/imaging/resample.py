@@ -83,7 +83,7 @@ def cascade(
         # times slower. Made once, in memory: every variant starts from it.
         start = (start.premultiply() + 0.5).cast("uchar").copy_memory()
     elif sequential and sum(1 for _, base in steps if base == 0) > 1:
-        start, sequential = start.copy_memory(), False
+        start = start.copy_memory()
     # Upright sizes beside each image (pyvips reads every attribute from libvips); only the
     # first, `start`, is as stored.
     made: list[tuple[tuple[int, int], pyvips.Image]] = [((width, height), start)]
@@ -93,8 +93,9 @@ def cascade(
         (base_w, base_h), base = made[base_index]
         if base_index == 0 and turn is not None:
             image = _resize(base, (base_w, base_h), (h, w) if swapped else (w, h))
-            # A turn reads rows out of order, which a decoder read once cannot give.
-            image = turn(image.copy_memory() if sequential else image)
+            # A turn reads rows out of order, which a decoder read once cannot give, and
+            # which costs a resize computed on demand more than its own pass into memory.
+            image = turn(image.copy_memory())
         else:
             image = _resize(base, (base_w, base_h), (w, h))
         # Computed once into a buffer that both the array and the smaller variants made from
