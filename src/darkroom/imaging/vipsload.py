@@ -17,7 +17,7 @@ def load(data: bytes, scale: float = 1.0) -> tuple[pyvips.Image, bytes | None]:
     image = pyvips.Image.new_from_buffer(data, "", **options)
     icc = image.get("icc-profile-data") if image.get_typeof("icc-profile-data") else None
     if image.format == "ushort":  # 16 bits a sample: the high byte, as Pillow's path keeps
-        image = (image >> 8).cast("uchar")
+        image = image.cast("uchar", shift=True)
     elif image.format != "uchar":
         image = image.cast("uchar")
     if image.bands == 2:  # grey and alpha
