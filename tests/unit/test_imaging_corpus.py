@@ -330,3 +330,23 @@ def test_every_variant_is_converted_from_display_p3() -> None:
         got = pixels(decode(rendered.data)).mean(axis=(0, 1))
         assert np.abs(got - pixels(reference).mean(axis=(0, 1))).max() < 1.0, rendered.name
         assert np.abs(got - (200, 100, 50)).max() > 8.0, rendered.name
+
+
+@pytest.mark.parametrize("formats", [("jpeg", "jpeg"), ("jpeg", "png")], ids=["jpeg", "mixed"])
+def test_a_transparent_display_p3_image_is_blended_onto_white_in_srgb(
+    formats: tuple[str, str],
+) -> None:
+    """Converted first, then flattened, as a page shows it: blending with white in Display
+    P3 and converting after gives another colour where P3 holds more than sRGB."""
+    p3 = pillow_heif.open_heif(corpus_bytes("H02_iphone8_12mp.heic")).info["icc_profile"]
+    stored = Image.new("RGBA", (1200, 900), (0, 200, 0, 128))
+    data = encode(stored, "PNG", icc_profile=p3)
+    expected = pixels(reference_image(data)).mean(axis=(0, 1))  # flattened onto white
+    specs = [
+        VariantSpec("big", 600, format=formats[0]),
+        VariantSpec("small", 60, format=formats[1]),
+    ]
+    big = develop(data, specs).variants[0]
+    assert big.content_type == "image/jpeg"
+    got = pixels(decode(big.data)).mean(axis=(0, 1))
+    assert np.abs(got - expected).max() < 2.0, (got, expected)

@@ -109,14 +109,14 @@ def develop(
             if start.extract_band(3).min() == 255:
                 start = start.extract_band(0, n=3)
         alpha = start.bands == 4
-        if alpha and specs and all(output_format(spec, alpha) == "jpeg" for spec in specs):
+        # Colour is converted on the variants, a fraction of the decoded pixels.
+        to_srgb = _srgb_transform(icc, "RGBA" if alpha else "RGB") if start.bands >= 3 else None
+        if alpha and to_srgb is None and all(output_format(s, alpha) == "jpeg" for s in specs):
             # Every variant is to be flattened onto white. Flattening first gives the same
             # pixels (flattening and resizing are both linear in premultiplied colour) and
             # spares the premultiplied cascade, which makes each variant from the full image.
+            # Not where colours are converted: white is blended in sRGB, as a page shows it.
             start = from_array(flatten(start.numpy()))
-        # Colour is converted on the variants, a fraction of the decoded pixels.
-        mode = "RGBA" if start.bands == 4 else "RGB"
-        to_srgb = _srgb_transform(icc, mode) if start.bands >= 3 else None
         convert = None if to_srgb is None else functools.partial(_converted, transform=to_srgb)
         variants = cascade(start, sizes, orientation, sequential, convert)
     finished = [
