@@ -11,7 +11,7 @@ import pillow_heif
 import pytest
 from PIL import Image, ImageOps, ImageSequence
 
-from darkroom.domain import DEFAULT_VARIANTS, VariantSpec
+from darkroom.domain import DEFAULT_VARIANTS, OutputFormat, VariantSpec
 from darkroom.imaging import Rendered, develop, probe
 from tests.corpus import CORPUS, corpus_files
 from tests.unit.imaging_helpers import (
@@ -334,7 +334,7 @@ def test_every_variant_is_converted_from_display_p3() -> None:
 
 @pytest.mark.parametrize("formats", [("jpeg", "jpeg"), ("jpeg", "png")], ids=["jpeg", "mixed"])
 def test_a_transparent_display_p3_image_is_blended_onto_white_in_srgb(
-    formats: tuple[str, str],
+    formats: tuple[OutputFormat, OutputFormat],
 ) -> None:
     """Converted first, then flattened, as a page shows it: blending with white in Display
     P3 and converting after gives another colour where P3 holds more than sRGB."""
