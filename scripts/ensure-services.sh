@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Starts the PostgreSQL and MariaDB servers the contract tests run against, if they are
-# not answering, and makes the test databases. Installs them from Debian when missing.
+# not answering (the tests make their own databases). Installs them from Debian when
+# missing.
 set -euo pipefail
 
 need_apt=()
@@ -23,8 +24,3 @@ for _ in $(seq 1 60); do
     mariadb-admin --protocol=tcp -h 127.0.0.1 -uroot status >/dev/null 2>&1 && break
   sleep 0.5
 done
-
-if ! psql -h 127.0.0.1 -U postgres -tAc "select 1 from pg_database where datname='darkroom_test'" | grep -q 1; then
-  psql -h 127.0.0.1 -U postgres -qc "create database darkroom_test"
-fi
-mariadb --protocol=tcp -h 127.0.0.1 -uroot -e "create database if not exists darkroom_test"
