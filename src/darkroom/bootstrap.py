@@ -29,7 +29,7 @@ from darkroom.ports import (
 )
 from darkroom.services.cleanup import Cleanup
 from darkroom.services.doctor import Doctor
-from darkroom.services.gallery import Gallery
+from darkroom.services.gallery import LOCAL_OWNER, Gallery
 from darkroom.services.notifications import Notifications, Target
 from darkroom.services.processor import Processor
 from darkroom.services.telemetry import Meters
@@ -81,6 +81,13 @@ class Darkroom:
     """Who callers are; None with DARKROOM_AUTH=none (one user, no sign-in)."""
     sharing: Sharing | None = None
     """Share links; None where the catalog has no place to keep them (DynamoDB)."""
+
+    def dropped_owner(self) -> str:
+        """Who a photo put straight into the originals store belongs to: the account
+        DARKROOM_DROPPED_OWNER names (`build` refuses it without sign-in), else the gallery's
+        one user."""
+        email = self.settings.dropped_owner
+        return self.identity.owner_of(email) if email and self.identity else LOCAL_OWNER
 
     def worker(self, name: str = "worker") -> Worker:
         s = self.settings
@@ -160,6 +167,12 @@ def build(settings: Settings | None = None) -> Darkroom:
     served = {
         name: s for name, s in (("originals", originals), ("variants", variants)) if _self_served(s)
     }
+    identity = _identity(settings, db, mailer)
+    if settings.dropped_owner and identity is None:
+        raise ConfigError(
+            "DARKROOM_DROPPED_OWNER needs sign-in (DARKROOM_AUTH): without it every photo"
+            " belongs to the gallery's one user"
+        )
     return Darkroom(
         settings,
         originals,
@@ -175,7 +188,7 @@ def build(settings: Settings | None = None) -> Darkroom:
         signer,
         served,
         wakeup,
-        identity=_identity(settings, db, mailer),
+        identity=identity,
         sharing=_sharing(settings, db, gallery),
         runs=runs,
         metrics=metrics,

@@ -112,6 +112,12 @@ class Settings(BaseSettings):
         "catalog's SQL database; cognito://POOL_ID?client_id=…[&region=…&endpoint_url=…"
         "&jwks_url=…&issuer=…]: a Cognito user pool.",
     )
+    dropped_owner: str = Field(
+        "",
+        description="Email of the account that photos put straight into the originals bucket "
+        "belong to (S3 notifications), where sign-in is on; looked up at the first such photo. "
+        "Empty: they belong to the gallery's one user, whom only DARKROOM_AUTH=none shows.",
+    )
     ops_token: str = Field(
         "",
         description="With sign-in on (DARKROOM_AUTH not none), /metrics and /admin answer only "

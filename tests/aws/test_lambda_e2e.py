@@ -10,10 +10,13 @@ import json
 import httpx
 import pytest
 
+from darkroom.adapters.cognito import CognitoIdentity
 from darkroom.aws import handlers
 from darkroom.domain import JobState
+from darkroom.errors import NotFound
 from tests.aws.conftest import Stack
 from tests.aws.lambda_events import answer_json, api_v1, api_v2
+from tests.aws.servers import new_user_pool
 from tests.corpus import corpus
 
 PHOTO = "S01_canon_sd300_2mp.jpg"
@@ -89,6 +92,41 @@ def test_a_photo_dropped_in_the_bucket_is_adopted_from_a_direct_s3_event(stack: 
     (photo,) = listed["items"]
     assert photo["key"] == "Holiday 2026/IMG 0001.jpg" and photo["filename"] == "IMG 0001.jpg"
     assert photo["status"] == "ready" and len(photo["variants"]) == 6
+
+
+def test_a_photo_dropped_in_the_bucket_goes_to_the_account_the_stack_names(
+    stack: Stack, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    pool_id, client_id = new_user_pool()
+    pool = f"cognito://{pool_id}?client_id={client_id}&endpoint_url={stack.endpoint}"
+    identity = CognitoIdentity.from_url(pool)
+    identity.sign_up("ann@example.org", "Pool password 1")
+    identity.verify("ann@example.org", "123456")
+    token = identity.sign_in("ann@example.org", "Pool password 1").access_token
+    monkeypatch.setenv("DARKROOM_AUTH", pool)
+    monkeypatch.setenv("DARKROOM_DROPPED_OWNER", "Ann@example.org")
+    handlers.runtime.cache_clear()
+    handlers._asgi.cache_clear()
+    stack.client("s3").put_object(Bucket=stack.originals, Key="IMG 0002.jpg", Body=corpus(PHOTO))
+    assert handlers.process(stack.drain(stack.queue_url), None) == {"batchItemFailures": []}
+    photo = handlers.runtime().darkroom.catalog.get_by_key("IMG 0002.jpg")
+    assert photo.owner == identity.authenticate(token)
+    as_ann = api_v2("GET", "/photos")
+    as_ann["headers"]["authorization"] = f"Bearer {token}"
+    (listed,) = answer_json(handlers.api(as_ann, None))["items"]
+    assert listed["id"] == photo.id and listed["status"] == "ready"
+
+    # an address with no account: the event comes back (and at last dead-letters); nothing
+    # is adopted for the wrong user
+    monkeypatch.setenv("DARKROOM_DROPPED_OWNER", "nobody@example.org")
+    handlers.runtime.cache_clear()
+    stack.client("s3").put_object(Bucket=stack.originals, Key="IMG 0003.jpg", Body=corpus(PHOTO))
+    batch = stack.drain(stack.queue_url)
+    created = [r for r in batch["Records"] if "Records" in json.loads(r["body"])]
+    failed = handlers.process(batch, None)["batchItemFailures"]
+    assert failed == [{"itemIdentifier": record["messageId"]} for record in created]
+    with pytest.raises(NotFound):
+        handlers.runtime().darkroom.catalog.get_by_key("IMG 0003.jpg")
 
 
 def test_a_bad_image_fails_once_and_is_not_retried(stack: Stack) -> None:

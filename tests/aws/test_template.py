@@ -105,3 +105,18 @@ def test_the_api_signs_share_links_with_a_secret_of_the_stack(translated: dict[s
     api = translated["Resources"]["ApiFunction"]["Properties"]
     value = api["Environment"]["Variables"]["DARKROOM_SECRET"]
     assert value == {"Fn::Sub": "{{resolve:secretsmanager:${SigningSecret}:SecretString}}"}
+
+
+def test_photos_dropped_in_the_bucket_go_to_the_account_the_stack_names(
+    translated: dict[str, Any],
+) -> None:
+    assert "DroppedPhotosOwner" in translated["Parameters"]
+    process = translated["Resources"]["ProcessFunction"]["Properties"]
+    variables = process["Environment"]["Variables"]
+    assert variables["DARKROOM_DROPPED_OWNER"] == {"Ref": "DroppedPhotosOwner"}
+    condition, with_owner, without = variables["DARKROOM_AUTH"]["Fn::If"]
+    assert condition == "HasDroppedPhotosOwner" and without == "none"
+    api = translated["Resources"]["ApiFunction"]["Properties"]
+    assert with_owner == api["Environment"]["Variables"]["DARKROOM_AUTH"]
+    policy = json.dumps(translated["Resources"]["ProcessFunctionRole"]["Properties"])
+    assert "cognito-idp:AdminGetUser" in policy

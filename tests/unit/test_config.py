@@ -10,6 +10,7 @@ from pydantic import ValidationError
 from darkroom.bootstrap import ConfigError, build
 from darkroom.config import Settings, format_variants, parse_variants
 from darkroom.domain import DEFAULT_VARIANTS, VariantSpec
+from darkroom.services.gallery import LOCAL_OWNER
 
 
 def test_defaults_are_the_embedded_local_setup(tmp_path: Path) -> None:
@@ -90,6 +91,16 @@ def test_variants_may_not_share_the_originals_store(tmp_path: Path) -> None:
     )
     with pytest.raises(ConfigError, match="DARKROOM_VARIANTS_STORE"):
         build(settings)
+
+
+def test_an_owner_for_dropped_photos_needs_sign_in(tmp_path: Path) -> None:
+    settings = Settings(
+        data_dir=tmp_path, catalog="memory://", queue="memory", dropped_owner="ann@example.org"
+    )
+    with pytest.raises(ConfigError, match="DARKROOM_DROPPED_OWNER needs sign-in"):
+        build(settings)
+    settings.dropped_owner = ""
+    assert build(settings).dropped_owner() == LOCAL_OWNER
 
 
 def test_the_secret_is_generated_once_and_kept(tmp_path: Path) -> None:

@@ -88,7 +88,9 @@ def runtime() -> Runtime:
     dr = build()
     logging.getLogger("darkroom").setLevel(dr.settings.log_level.upper())
     logs.correlate_records()
-    store_events = StoreEvents(dr.originals, dr.catalog, dr.processor, dr.cleanup)
+    # the owner of photos put straight into the bucket is looked up once, at the first one
+    owner = functools.cache(dr.dropped_owner)
+    store_events = StoreEvents(dr.originals, dr.catalog, dr.processor, dr.cleanup, owner=owner)
     return Runtime(dr, store_events)
 
 

@@ -30,14 +30,16 @@ class StoreEvents:
         processor: Processor,
         cleanup: Cleanup,
         *,
-        owner: str = LOCAL_OWNER,
+        owner: Callable[[], str] | None = None,
         clock: Callable[[], datetime] = utcnow,
     ) -> None:
+        """`owner` says who a photo that darkroom did not store belongs to (asked for each
+        one); by default the gallery's one user."""
         self._originals = originals
         self._catalog = catalog
         self._processor = processor
         self._cleanup = cleanup
-        self._owner = owner
+        self._owner = owner or (lambda: LOCAL_OWNER)
         self._now = clock
 
     def object_created(self, key: str) -> Outcome:
@@ -77,11 +79,12 @@ class StoreEvents:
         if info is None:
             log.info("original %s: gone before its event was handled", key)
             return None
+        owner = self._owner()
         now = self._now()
         photo_id = keys.new_photo_id()
         photo = Photo(
             id=photo_id,
-            owner=self._owner,
+            owner=owner,
             key=key,
             filename=clean_filename(PurePosixPath(key).name) or "photo",
             created_at=now,
