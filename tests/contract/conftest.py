@@ -6,11 +6,14 @@ created tables."""
 from __future__ import annotations
 
 import os
+import uuid
+import warnings
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 from sqlalchemy import create_engine, make_url, text
+from sqlalchemy.exc import SQLAlchemyError
 
 from darkroom.adapters.sql import SqlDatabase
 
@@ -27,12 +30,15 @@ _SERVERS = {
 @pytest.fixture(scope="session")
 def server_databases() -> Iterator[dict[str, str]]:
     """The URL of a database of this run's own on each server, made when a test first asks
-    for it and dropped at the end, so that two runs on one machine never share tables.
+    for it and dropped at the end, so that two runs sharing a server never share tables.
     DARKROOM_TEST_POSTGRES or DARKROOM_TEST_MARIADB name one to use as it is instead."""
     made: dict[str, str] = {}
     yield made
     for url in made.values():
-        _drop(url)
+        try:
+            _run_statement(url, "drop database if exists {name}")
+        except SQLAlchemyError as error:  # a run that killed its server, say: not a failure
+            warnings.warn(f"test database left behind: {error}", stacklevel=1)
 
 
 def _run_database(backend: str, made: dict[str, str]) -> str:
@@ -40,28 +46,25 @@ def _run_database(backend: str, made: dict[str, str]) -> str:
     if variable in os.environ:
         return os.environ[variable]
     if backend not in made:
-        url = make_url(default).set(database=f"darkroom_test_{os.getpid()}")
+        url = make_url(default).set(database=f"darkroom_test_{uuid.uuid4().hex[:12]}")
+        _run_statement(url.render_as_string(hide_password=False), "create database {name}")
         made[backend] = url.render_as_string(hide_password=False)
-        _drop(made[backend])  # left by a killed run that had the same process id
-        _run_statement(made[backend], "create database {name}")
     return made[backend]
-
-
-def _drop(url: str) -> None:
-    # PostgreSQL refuses while a connection is open (one a failed test left behind)
-    force = " with (force)" if make_url(url).drivername.startswith("postgres") else ""
-    _run_statement(url, "drop database if exists {name}" + force)
 
 
 def _run_statement(url: str, statement: str) -> None:
     """`statement` about `url`'s database, run from the server's maintenance database."""
     target = make_url(url)
-    maintenance = target.set(
-        database="postgres" if target.drivername.startswith("postgres") else "mysql"
+    postgres = target.drivername.startswith("postgres")
+    if postgres and statement.startswith("drop"):
+        statement += " with (force)"  # ends the connections a failed test left open
+    engine = create_engine(
+        target.set(database="postgres" if postgres else "mysql"), isolation_level="AUTOCOMMIT"
     )
-    engine = create_engine(maintenance, isolation_level="AUTOCOMMIT")
     try:
         with engine.connect() as connection:
+            if not postgres:  # a connection a failed test left open must not hold it forever
+                connection.execute(text("set session lock_wait_timeout = 10"))
             connection.execute(text(statement.format(name=target.database)))
     finally:
         engine.dispose()

@@ -5,14 +5,17 @@ from __future__ import annotations
 
 import io
 from collections.abc import Callable, Sequence
+from typing import Any
 
 import numpy as np
 import pillow_heif
 import pytest
+import pyvips
 from PIL import Image, ImageOps, ImageSequence
 
 from darkroom.domain import DEFAULT_VARIANTS, OutputFormat, VariantSpec
-from darkroom.imaging import Rendered, develop, probe
+from darkroom.imaging import Rendered, develop, engine, probe, resample
+from darkroom.imaging.resample import Pixels
 from tests.corpus import CORPUS, corpus_files
 from tests.unit.imaging_helpers import (
     CASE_BY_NAME,
@@ -291,15 +294,25 @@ def _ssim_deltas(name: str, variants: Sequence[Rendered]) -> dict[str, float]:
     return deltas
 
 
-def test_a_transparent_photo_with_only_jpeg_variants_is_flattened_first() -> None:
+def test_a_transparent_photo_with_only_jpeg_variants_is_flattened_first(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
     """With every variant a JPEG, the image is flattened onto white before it is resized
     (an opaque cascade); with one transparent variant besides, each JPEG is resized
-    premultiplied and flattened after. Both are the same sum: the variants must agree, and
-    both hold the quality floor against the flattened Lanczos reference."""
+    premultiplied and flattened after. Flattening commutes with resizing: the variants must
+    agree, and both hold the quality floor against the flattened Lanczos reference."""
+    resampled: list[int] = []
+
+    def cascade(start: pyvips.Image, *args: Any) -> list[Pixels]:
+        resampled.append(start.bands)
+        return resample.cascade(start, *args)
+
+    monkeypatch.setattr(engine, "cascade", cascade)
     name = "A01_alpha_paper_2048.png"
     jpegs = [VariantSpec(s.name, s.width, s.height, "jpeg") for s in DEFAULT_VARIANTS]
     flattened_first = develop(corpus_bytes(name), jpegs)
     mixed = develop(corpus_bytes(name), [*jpegs, VariantSpec("kept", 200, format="webp")])
+    assert resampled == [3, 4]
     assert flattened_first.info.has_alpha and mixed.info.has_alpha
     assert decode(mixed.variants[-1].data).mode == "RGBA"
     for first, after in zip(flattened_first.variants, mixed.variants, strict=False):

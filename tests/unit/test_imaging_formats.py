@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+import io
 from pathlib import Path
 
+import numpy as np
 import pytest
+import pyvips
 from PIL import Image
 
+from darkroom.domain import OutputFormat, VariantSpec
 from darkroom.errors import InvalidImage, Unsupported
 from darkroom.imaging import ACCEPTED, BY_CONTENT_TYPE, SNIFF_BYTES, Format, detect, develop
 from darkroom.imaging.formats import AVIF, BMP, GIF, HEIF, JPEG, PNG, TIFF, WEBP
@@ -112,3 +116,22 @@ def test_content_types_name_accepted_formats() -> None:
     for fmt in ACCEPTED:
         assert BY_CONTENT_TYPE[fmt.content_type] is fmt
         assert fmt.name in Image.registered_extensions().values()
+
+
+@pytest.mark.parametrize("fmt", ["auto", "png", "jpeg"])
+@pytest.mark.parametrize("bands", [2, 4], ids=["grey-alpha", "rgba"])
+def test_a_16_bit_png_with_transparency_keeps_its_colours(fmt: OutputFormat, bands: int) -> None:
+    """Its samples become 8-bit: transparency must then be counted out of 255, not 65535."""
+    samples = (*(50000, 30000, 10000)[: bands - 1], 40000)
+    stored = np.tile(np.array(samples, np.uint16), (64, 80, 1))
+    label = "rgb16" if bands == 4 else "grey16"
+    data = pyvips.Image.new_from_array(stored).copy(interpretation=label).pngsave_buffer()
+    (variant,) = develop(data, [VariantSpec("small", 40, format=fmt)]).variants
+    got = np.asarray(Image.open(io.BytesIO(variant.data)).convert("RGBA"), np.float64)[10, 10]
+    colour = np.array(samples[:-1] * (3 if bands == 2 else 1), np.float64) / 257
+    alpha = samples[-1] / 65535
+    if variant.content_type == "image/jpeg":  # flattened onto white
+        expected = np.append(colour * alpha + 255 * (1 - alpha), 255)
+    else:
+        expected = np.append(colour, alpha * 255)
+    assert np.abs(got - expected).max() < 3, (got, expected)

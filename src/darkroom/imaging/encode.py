@@ -21,7 +21,7 @@ def encode(spec: VariantSpec, pixels: Pixels) -> Rendered:
     alpha = pixels.ndim == 3 and pixels.shape[2] == 4
     fmt = output_format(spec, alpha)
     if fmt == "jpeg":
-        data = _jpeg(flatten(pixels) if alpha else pixels, spec.quality)
+        data = _jpeg(_flatten(pixels) if alpha else pixels, spec.quality)
         return Rendered(spec.name, data, width, height, "image/jpeg", "jpg")
     image = Image.fromarray(pixels)
     out = io.BytesIO()
@@ -59,7 +59,7 @@ def _jpeg(pixels: Pixels, quality: int) -> bytes:
     return data
 
 
-def flatten(pixels: Pixels) -> Pixels:
+def _flatten(pixels: Pixels) -> Pixels:
     """Onto white: colour·a + 255·(255 − a), over 255, rounded (Pillow's integer blend, in
     C: a few times faster than the same sum in NumPy)."""
     image = Image.fromarray(pixels)

@@ -21,7 +21,7 @@ from PIL import Image, ImageCms, UnidentifiedImageError
 from darkroom.domain import VariantSpec
 from darkroom.errors import DarkroomError, InvalidImage, TooLarge
 from darkroom.imaging import Developed, ImageInfo, Limits, vipsload
-from darkroom.imaging.encode import encode, flatten, output_format
+from darkroom.imaging.encode import encode, output_format
 from darkroom.imaging.formats import HEIF, JPEG, PNG, SNIFF_BYTES, WEBP, Format, detect
 from darkroom.imaging.integrity import check_container
 from darkroom.imaging.metadata import exif_of, summarize
@@ -111,12 +111,12 @@ def develop(
         alpha = start.bands == 4
         # Colour is converted on the variants, a fraction of the decoded pixels.
         to_srgb = _srgb_transform(icc, "RGBA" if alpha else "RGB") if start.bands >= 3 else None
-        if alpha and to_srgb is None and all(output_format(s, alpha) == "jpeg" for s in specs):
-            # Every variant is to be flattened onto white. Flattening first gives the same
-            # pixels (flattening and resizing are both linear in premultiplied colour) and
-            # spares the premultiplied cascade, which makes each variant from the full image.
+        if alpha and to_srgb is None and _only_jpeg(specs):
+            # Every variant is to be flattened onto white. Flattening first commutes with
+            # resizing (both are linear in premultiplied colour), and the flattened image is
+            # resampled as an opaque one: not each variant from the full image, premultiplied.
             # Not where colours are converted: white is blended in sRGB, as a page shows it.
-            start = from_array(flatten(start.numpy()))
+            start = start.flatten(background=[255, 255, 255], max_alpha=255).copy_memory()
         convert = None if to_srgb is None else functools.partial(_converted, transform=to_srgb)
         variants = cascade(start, sizes, orientation, sequential, convert)
     finished = [
@@ -129,6 +129,10 @@ def develop(
         variants=rendered,
         blurhash="" if smallest is None else placeholder(smallest),
     )
+
+
+def _only_jpeg(specs: Sequence[VariantSpec]) -> bool:
+    return bool(specs) and all(output_format(spec, alpha=True) == "jpeg" for spec in specs)
 
 
 def _marked(spec: VariantSpec, pixels: Pixels, watermark: Watermark | None) -> Pixels:

@@ -81,7 +81,7 @@ def cascade(
     if alpha:
         # 8-bit premultiplied, as Pillow resamples RGBA: libvips resamples floats several
         # times slower. Made once, in memory: every variant starts from it.
-        start = (start.premultiply() + 0.5).cast("uchar").copy_memory()
+        start = (start.premultiply(max_alpha=255) + 0.5).cast("uchar").copy_memory()
     elif sequential and sum(1 for _, base in steps if base == 0) > 1:
         start = start.copy_memory()
     # Upright sizes beside each image (pyvips reads every attribute from libvips); only the
@@ -100,7 +100,7 @@ def cascade(
         resized = image.write_to_memory()
         made.append(((w, h), pyvips.Image.new_from_memory(resized, w, h, bands, "uchar")))
         if alpha:
-            unpremultiplied = (made[-1][1].unpremultiply() + 0.5).cast("uchar")
+            unpremultiplied = (made[-1][1].unpremultiply(max_alpha=255) + 0.5).cast("uchar")
             array: Pixels = unpremultiplied.numpy().reshape(h, w, bands)
             if convert is not None:
                 array = convert(array)

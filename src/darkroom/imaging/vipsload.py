@@ -17,7 +17,9 @@ def load(data: bytes, scale: float = 1.0) -> tuple[pyvips.Image, bytes | None]:
     image = pyvips.Image.new_from_buffer(data, "", **options)
     icc = image.get("icc-profile-data") if image.get_typeof("icc-profile-data") else None
     if image.format == "ushort":  # 16 bits a sample: the high byte, as Pillow's path keeps
-        image = image.cast("uchar", shift=True)
+        # labelled 8-bit too: libvips reads the largest alpha (65535 or 255) from the label
+        label = "srgb" if image.bands >= 3 else "b-w"
+        image = image.cast("uchar", shift=True).copy(interpretation=label)
     elif image.format != "uchar":
         image = image.cast("uchar")
     if image.bands == 2:  # grey and alpha
