@@ -116,12 +116,17 @@ def kind_of(data: bytes) -> str:
 
 def median_ms(data: bytes, repeat: int) -> dict[str, float]:
     """Median ms of each engine. The engines take turns within each round, so a burst of
-    load elsewhere on the machine falls on all of them, not on one."""
+    load elsewhere on the machine falls on all of them, not on one. Each timed run follows
+    an untimed one of the same engine, as in a worker that processes photo after photo:
+    right after another engine, the C allocator has handed that one's freed memory back to
+    the system, and big buffers cost page faults again (5–8 % of darkroom's JPEG times;
+    libvips keeps its own buffers)."""
     for engine in ENGINES.values():
         engine(data)  # warm caches and lazy imports
     times: dict[str, list[float]] = {name: [] for name in ENGINES}
     for _ in range(repeat):
         for name, engine in ENGINES.items():
+            engine(data)
             start = time.perf_counter()
             engine(data)
             times[name].append((time.perf_counter() - start) * 1000)
