@@ -6,13 +6,15 @@ created tables."""
 from __future__ import annotations
 
 import os
+import time
 import uuid
 import warnings
 from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
-from sqlalchemy import create_engine, make_url, text
+from sqlalchemy import Connection, create_engine, make_url, text
 from sqlalchemy.exc import SQLAlchemyError
 
 from darkroom.adapters.sql import SqlDatabase
@@ -27,6 +29,10 @@ _SERVERS = {
 }
 
 
+_STALE_AFTER = 6 * 3600
+"""Seconds after which a run's database was left by a run that was killed: none lasts it."""
+
+
 @pytest.fixture(scope="session")
 def server_databases() -> Iterator[dict[str, str]]:
     """The URL of a database of this run's own on each server, made when a test first asks
@@ -36,7 +42,8 @@ def server_databases() -> Iterator[dict[str, str]]:
     yield made
     for url in made.values():
         try:
-            _run_statement(url, "drop database if exists {name}")
+            with _maintenance(url) as (connection, name):
+                _drop(connection, name)
         except SQLAlchemyError as error:  # a run that killed its server, say: not a failure
             warnings.warn(f"test database left behind: {error}", stacklevel=1)
 
@@ -46,18 +53,20 @@ def _run_database(backend: str, made: dict[str, str]) -> str:
     if variable in os.environ:
         return os.environ[variable]
     if backend not in made:
-        url = make_url(default).set(database=f"darkroom_test_{uuid.uuid4().hex[:12]}")
-        _run_statement(url.render_as_string(hide_password=False), "create database {name}")
-        made[backend] = url.render_as_string(hide_password=False)
+        name = f"darkroom_test_{int(time.time())}_{uuid.uuid4().hex[:8]}"
+        url = make_url(default).set(database=name).render_as_string(hide_password=False)
+        with _maintenance(url) as (connection, _):
+            _sweep(connection)
+            connection.execute(text(f"create database {name}"))
+        made[backend] = url
     return made[backend]
 
 
-def _run_statement(url: str, statement: str) -> None:
-    """`statement` about `url`'s database, run from the server's maintenance database."""
+@contextmanager
+def _maintenance(url: str) -> Iterator[tuple[Connection, str]]:
+    """A connection to the server's maintenance database, and the name `url` names."""
     target = make_url(url)
     postgres = target.drivername.startswith("postgres")
-    if postgres and statement.startswith("drop"):
-        statement += " with (force)"  # ends the connections a failed test left open
     engine = create_engine(
         target.set(database="postgres" if postgres else "mysql"), isolation_level="AUTOCOMMIT"
     )
@@ -65,9 +74,29 @@ def _run_statement(url: str, statement: str) -> None:
         with engine.connect() as connection:
             if not postgres:  # a connection a failed test left open must not hold it forever
                 connection.execute(text("set session lock_wait_timeout = 10"))
-            connection.execute(text(statement.format(name=target.database)))
+            yield connection, str(target.database)
     finally:
         engine.dispose()
+
+
+def _drop(connection: Connection, name: str) -> None:
+    # PostgreSQL: ends the connections a failed test left open
+    force = " with (force)" if connection.dialect.name == "postgresql" else ""
+    connection.execute(text(f"drop database if exists {name}{force}"))
+
+
+def _sweep(connection: Connection) -> None:
+    """Drops what runs that were killed left on the server."""
+    listed = (
+        "select datname from pg_database"
+        if connection.dialect.name == "postgresql"
+        else "show databases"
+    )
+    for (name,) in connection.execute(text(listed)).all():
+        parts = str(name).split("_")
+        made = int(parts[2]) if len(parts) == 4 and parts[2].isdigit() else None
+        if parts[:2] == ["darkroom", "test"] and made and time.time() - made > _STALE_AFTER:
+            _drop(connection, str(name))
 
 
 def _fresh(backend: str, tmp_path: Path, request: pytest.FixtureRequest) -> SqlDatabase:
