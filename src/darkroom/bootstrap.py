@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING, TypeVar
 from urllib.parse import parse_qs, unquote, urlsplit
 
 from darkroom.config import Settings
+from darkroom.errors import BadRequest
 from darkroom.ports import (
     BlobStore,
     Catalog,
@@ -168,11 +169,18 @@ def build(settings: Settings | None = None) -> Darkroom:
         name: s for name, s in (("originals", originals), ("variants", variants)) if _self_served(s)
     }
     identity = _identity(settings, db, mailer)
-    if settings.dropped_owner and identity is None:
-        raise ConfigError(
-            "DARKROOM_DROPPED_OWNER needs sign-in (DARKROOM_AUTH): without it every photo"
-            " belongs to the gallery's one user"
-        )
+    if settings.dropped_owner:
+        if identity is None:
+            raise ConfigError(
+                "DARKROOM_DROPPED_OWNER needs sign-in (DARKROOM_AUTH): without it every photo"
+                " belongs to the gallery's one user"
+            )
+        from darkroom.services.accounts import check_email  # argon2: not for every start
+
+        try:
+            check_email(settings.dropped_owner)
+        except BadRequest as exc:
+            raise ConfigError(f"DARKROOM_DROPPED_OWNER: {exc}") from None
     return Darkroom(
         settings,
         originals,

@@ -122,3 +122,6 @@ def test_the_operator_finds_an_owner_by_address(identity: CognitoIdentity) -> No
     assert identity.owner_of(" BEA@example.org ") == owner
     with pytest.raises(NotFound):
         identity.owner_of("nobody@example.org")
+    identity.sign_up("cy@example.org", PASSWORD)  # by anybody: the code goes to the address
+    with pytest.raises(NotFound, match="not confirmed"):
+        identity.owner_of("cy@example.org")

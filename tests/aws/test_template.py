@@ -118,5 +118,25 @@ def test_photos_dropped_in_the_bucket_go_to_the_account_the_stack_names(
     assert condition == "HasDroppedPhotosOwner" and without == "none"
     api = translated["Resources"]["ApiFunction"]["Properties"]
     assert with_owner == api["Environment"]["Variables"]["DARKROOM_AUTH"]
-    policy = json.dumps(translated["Resources"]["ProcessFunctionRole"]["Properties"])
-    assert "cognito-idp:AdminGetUser" in policy
+    policies = translated["Resources"]["ProcessFunctionRole"]["Properties"]["Policies"]
+    granted = [
+        statement["Fn::If"]
+        for policy in policies
+        for statement in policy["PolicyDocument"]["Statement"]
+        if "Fn::If" in statement
+    ]
+    assert granted == [
+        [
+            "HasDroppedPhotosOwner",
+            {
+                "Effect": "Allow",
+                "Action": "cognito-idp:AdminGetUser",
+                "Resource": {"Fn::GetAtt": ["UserPool", "Arn"]},
+            },
+            {"Ref": "AWS::NoValue"},
+        ]
+    ]
+    pool = translated["Resources"]["UserPool"]["Properties"]
+    assert pool["UserAttributeUpdateSettings"] == {
+        "AttributesRequireVerificationBeforeUpdate": ["email"]
+    }

@@ -6,6 +6,7 @@ created tables."""
 from __future__ import annotations
 
 import os
+import re
 import time
 import uuid
 import warnings
@@ -29,6 +30,7 @@ _SERVERS = {
 }
 
 
+_RUN_NAME = re.compile(r"darkroom_test_([0-9]{10})_[0-9a-f]{8}")
 _STALE_AFTER = 6 * 3600
 """Seconds after which a run's database was left by a run that was killed: none lasts it."""
 
@@ -57,7 +59,8 @@ def _run_database(backend: str, made: dict[str, str]) -> str:
         url = make_url(default).set(database=name).render_as_string(hide_password=False)
         with _maintenance(url) as (connection, _):
             _sweep(connection)
-            connection.execute(text(f"create database {name}"))
+            quoted = connection.dialect.identifier_preparer.quote(name)
+            connection.execute(text(f"create database {quoted}"))
         made[backend] = url
     return made[backend]
 
@@ -80,23 +83,27 @@ def _maintenance(url: str) -> Iterator[tuple[Connection, str]]:
 
 
 def _drop(connection: Connection, name: str) -> None:
+    quoted = connection.dialect.identifier_preparer.quote(name)
     # PostgreSQL: ends the connections a failed test left open
     force = " with (force)" if connection.dialect.name == "postgresql" else ""
-    connection.execute(text(f"drop database if exists {name}{force}"))
+    connection.execute(text(f"drop database if exists {quoted}{force}"))
 
 
 def _sweep(connection: Connection) -> None:
-    """Drops what runs that were killed left on the server."""
+    """Drops what runs that were killed left on the server (a run's database is dropped
+    after `_STALE_AFTER` even if that run still lives: none takes that long)."""
     listed = (
         "select datname from pg_database"
         if connection.dialect.name == "postgresql"
         else "show databases"
     )
     for (name,) in connection.execute(text(listed)).all():
-        parts = str(name).split("_")
-        made = int(parts[2]) if len(parts) == 4 and parts[2].isdigit() else None
-        if parts[:2] == ["darkroom", "test"] and made and time.time() - made > _STALE_AFTER:
-            _drop(connection, str(name))
+        made = _RUN_NAME.fullmatch(str(name))
+        if made and time.time() - int(made[1]) > _STALE_AFTER:
+            try:
+                _drop(connection, made[0])
+            except SQLAlchemyError as error:  # in use, say: the next run tries again
+                warnings.warn(f"old test database {name} left: {error}", stacklevel=1)
 
 
 def _fresh(backend: str, tmp_path: Path, request: pytest.FixtureRequest) -> SqlDatabase:

@@ -101,6 +101,9 @@ def test_an_owner_for_dropped_photos_needs_sign_in(tmp_path: Path) -> None:
         build(settings)
     settings.dropped_owner = ""
     assert build(settings).dropped_owner() == LOCAL_OWNER
+    settings.auth, settings.dropped_owner = "local", "not-an-address"
+    with pytest.raises(ConfigError, match="DARKROOM_DROPPED_OWNER: that is not an email"):
+        build(settings)
 
 
 def test_the_secret_is_generated_once_and_kept(tmp_path: Path) -> None:

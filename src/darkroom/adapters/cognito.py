@@ -12,8 +12,6 @@ import logging
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
-import jwt
-
 from darkroom.domain import Tokens
 from darkroom.errors import BadRequest, NotFound, Unauthorized, Unavailable
 
@@ -50,7 +48,7 @@ class CognitoIdentity:
         self.jwks_url = jwks_url or f"{where}/.well-known/jwks.json"
         self._endpoint = endpoint_url
         self._client = client
-        self._keys = jwt.PyJWKClient(self.jwks_url, cache_keys=True, lifespan=3600, timeout=10)
+        self._keys: Any = None  # PyJWT's key client, made at the first token
 
     @classmethod
     def from_url(cls, url: str) -> CognitoIdentity:
@@ -142,6 +140,11 @@ class CognitoIdentity:
 
     def authenticate(self, access_token: str) -> str:
         """The token's `sub`, once its signature, issuer, expiry, use and client check out."""
+        # imported here: a processing function only looks owners up (its cold start)
+        import jwt
+
+        if self._keys is None:
+            self._keys = jwt.PyJWKClient(self.jwks_url, cache_keys=True, lifespan=3600, timeout=10)
         try:
             key = self._keys.get_signing_key_from_jwt(access_token)
             claims = jwt.decode(
@@ -163,7 +166,9 @@ class CognitoIdentity:
         return str(claims["sub"])
 
     def owner_of(self, email: str) -> str:
-        """The user's `sub`, as `authenticate` reports it (needs cognito-idp:AdminGetUser)."""
+        """The user's `sub`, as `authenticate` reports it (needs cognito-idp:AdminGetUser).
+        Only a confirmed account (the pool sends the code to the address): anybody may sign
+        up with an address, and photos given to an unconfirmed account would go to them."""
         try:
             answer = self._call(
                 "admin_get_user", UserPoolId=self.pool_id, Username=email.strip().lower()
@@ -171,6 +176,8 @@ class CognitoIdentity:
         except Unauthorized:  # UserNotFoundException, as sign-in words it
             raise NotFound(f"no account has the address {email!r}") from None
         attributes = {a["Name"]: a["Value"] for a in answer.get("UserAttributes", [])}
+        if answer.get("UserStatus") != "CONFIRMED":
+            raise NotFound(f"the account of {email!r} has not confirmed its address")
         return str(attributes.get("sub") or answer["Username"])
 
     def _call(self, operation: str, **params: Any) -> dict[str, Any]:
