@@ -6,10 +6,13 @@ from __future__ import annotations
 
 import io
 import random
+import struct
+import zlib
 from collections.abc import Callable
 from functools import cache
 
 import pytest
+import pyvips
 from PIL import AvifImagePlugin, Image, ImageFile, TiffImagePlugin, WebPImagePlugin
 from pillow_heif import as_plugin as heif_plugin
 
@@ -21,7 +24,7 @@ from darkroom.errors import (
     TooLarge,
     Unsupported,
 )
-from darkroom.imaging import Developed, Limits, develop, engine, probe
+from darkroom.imaging import Developed, Limits, develop, engine, probe, vipsload
 from tests.unit.imaging_helpers import (
     corpus_bytes,
     decode,
@@ -31,6 +34,7 @@ from tests.unit.imaging_helpers import (
     gif_with_screen,
     jpeg_with_size,
     png_bomb,
+    png_chunk,
     png_claiming,
     sample_image,
 )
@@ -362,6 +366,111 @@ def test_max_side() -> None:
 )
 def test_limits_are_checked_before_decoding(kind: str, limits: Limits) -> None:
     assert isinstance(refuse(source(kind), limits), TooLarge)
+
+
+# ------------------------------------------------------------------ work bombs
+# Small files whose structure, not their pixel count, would keep a decoder busy for minutes.
+
+
+def _with_repeated_last_scan(jpeg: bytes, times: int) -> bytes:
+    last = jpeg.rindex(b"\xff\xda")
+    return jpeg[:last] + jpeg[last:-2] * times + b"\xff\xd9"
+
+
+@pytest.mark.usefixtures("no_decoding")
+def test_progressive_jpeg_with_thousands_of_scans() -> None:
+    progressive = encode(sample_image((64, 48)), "JPEG", progressive=True)
+    error = refuse(_with_repeated_last_scan(progressive, 1000))
+    assert isinstance(error, TooLarge)
+    assert "scans" in str(error)
+
+
+def _with_empty_comments(jpeg: bytes, count: int) -> bytes:
+    return jpeg[:2] + b"\xff\xfe\x00\x02" * count + jpeg[2:]
+
+
+@pytest.mark.usefixtures("no_decoding")
+def test_jpeg_with_thousands_of_header_segments() -> None:
+    error = refuse(_with_empty_comments(source("jpeg"), 5000))
+    assert isinstance(error, TooLarge)
+    assert "segments" in str(error)
+    with pytest.raises(TooLarge):
+        probe(_with_empty_comments(source("jpeg"), 5000))
+
+
+def test_jpeg_with_hundreds_of_header_segments_is_decoded() -> None:
+    _assert_sane(develop(_with_empty_comments(source("jpeg"), 500), SPECS))
+
+
+def _png_with_private_chunks(count: int) -> bytes:
+    png = encode(sample_image((64, 48)), "PNG")
+    after_ihdr = 8 + 25
+    return png[:after_ihdr] + png_chunk(b"daRk", b"") * count + png[after_ihdr:]
+
+
+@pytest.mark.usefixtures("no_decoding")
+def test_png_with_thousands_of_chunks_before_its_pixels() -> None:
+    error = refuse(_png_with_private_chunks(5000))
+    assert isinstance(error, TooLarge)
+    assert "chunks" in str(error)
+
+
+def test_png_with_a_hundred_private_chunks_is_decoded() -> None:
+    _assert_sane(develop(_png_with_private_chunks(100), SPECS))
+
+
+def test_png_with_a_metadata_chunk_that_inflates_past_a_megabyte() -> None:
+    png = encode(sample_image((64, 48)), "PNG")
+    ztxt = png_chunk(b"zTXt", b"note\x00\x00" + zlib.compress(b" " * (2 << 20), 9))
+    error = refuse(png[:33] + ztxt + png[33:])
+    assert isinstance(error, TooLarge)
+    assert "inflates" in str(error)
+
+
+@pytest.mark.usefixtures("no_decoding")
+def test_gif_split_into_hundreds_of_thousands_of_blocks() -> None:
+    gif = source("gif")
+    empty_comments = b"\x21\xfe\x00" * 300_000
+    error = refuse(gif[:-1] + empty_comments + gif[-1:])
+    assert isinstance(error, TooLarge)
+    assert "blocks" in str(error)
+
+
+def _tiff_pages(count: int) -> bytes:
+    pages = [Image.new("L", (2, 2), shade % 256) for shade in range(count)]
+    return encode(pages[0], "TIFF", save_all=True, append_images=pages[1:])
+
+
+@pytest.mark.usefixtures("no_decoding")
+def test_tiff_pages_are_counted_before_pillow_counts_them() -> None:
+    error = refuse(_tiff_pages(1001))
+    assert isinstance(error, TooLarge)
+    assert "pages" in str(error)
+
+
+def test_tiff_pages_within_the_limit() -> None:
+    assert develop(_tiff_pages(30), SPECS, Limits(max_frames=30)).info.frames == 30
+    assert isinstance(refuse(_tiff_pages(30), Limits(max_frames=29)), TooLarge)
+
+
+@pytest.mark.usefixtures("no_decoding")
+def test_run_length_encoded_bmp_over_8_mb() -> None:
+    """Pillow decodes RLE bitmaps in Python: 48 MB of runs take it seconds."""
+    bmp = bytearray(encode(sample_image((64, 48)).convert("P"), "BMP"))
+    bmp[30:34] = struct.pack("<I", 1)  # BI_RLE8
+    error = refuse(bytes(bmp) + b"\x00\x00" * (4 << 20) + b"\x00\x01")
+    assert isinstance(error, TooLarge)
+    assert "run-length" in str(error)
+
+
+def test_libvips_running_out_of_memory_is_too_large(monkeypatch: pytest.MonkeyPatch) -> None:
+    def out_of_memory(data: bytes, scale: float = 1.0) -> None:
+        raise pyvips.Error("unable to call VipsForeignLoadPngBuffer", "vips_tracked: out of memory")
+
+    monkeypatch.setattr(vipsload, "load", out_of_memory)
+    error = refuse(source("png"))
+    assert isinstance(error, TooLarge)
+    assert "memory" in str(error)
 
 
 def test_pixel_limit_wins_over_a_truncated_body() -> None:

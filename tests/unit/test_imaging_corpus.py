@@ -177,6 +177,46 @@ def test_exif_orientation_turns_the_pixels_not_just_the_size() -> None:
         assert mean_abs_diff(got, wrong) > 20.0, wrong_way
 
 
+@pytest.mark.parametrize("orientation", range(1, 9))
+def test_a_tiff_is_turned_once(orientation: int) -> None:
+    """Pillow turns a TIFF upright as it loads it: darkroom must not turn it again."""
+    stored = sample_image((60, 30))
+    data = encode(stored, "TIFF", tiffinfo={0x0112: orientation})
+    upright = ImageOps.exif_transpose(_with_orientation(stored, orientation))
+    assert probe(data).width == upright.width
+    (rendered,) = develop(data, [VariantSpec("full", 100, format="png")]).variants
+    got = decode(rendered.data)
+    assert got.size == upright.size
+    assert mean_abs_diff(got, upright) < 1.0
+
+
+def _with_orientation(image: Image.Image, orientation: int) -> Image.Image:
+    tagged = image.copy()
+    tagged.getexif()[0x0112] = orientation
+    return tagged
+
+
+def test_a_float_tiff_from_0_to_1_keeps_its_tones() -> None:
+    ramp = np.repeat(np.linspace(0, 1, 256, dtype=np.float32)[np.newaxis, :], 8, axis=0)
+    (rendered,) = develop(
+        encode(Image.fromarray(ramp), "TIFF"), [VariantSpec("full", 256)]
+    ).variants
+    row = np.asarray(decode(rendered.data).convert("L"), dtype=np.float64)[4]
+    assert np.abs(row - np.linspace(0, 255, 256)).max() < 8.0
+
+
+def test_a_number_written_as_text_is_not_kept() -> None:
+    exif = Image.Exif()
+    exif[0x010F] = "Canon"
+    exif.get_ifd(0x8769)[0x920A] = "abcd"  # FocalLength, as text
+    exif.get_ifd(0x8769)[0x829D] = 2.8  # FNumber
+    data = encode(sample_image((64, 48)), "JPEG", exif=exif)
+    summary = probe(data).metadata
+    assert summary["camera_make"] == "Canon"
+    assert summary["f_number"] == 2.8
+    assert "focal_length" not in summary
+
+
 def test_heic_decodes_as_shown() -> None:
     name = "H02_iphone8_12mp.heic"
     info = developed(name).info

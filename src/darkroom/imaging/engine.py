@@ -16,7 +16,7 @@ import numpy as np
 import pillow_heif
 import pyvips
 import simplejpeg
-from PIL import Image, ImageCms, UnidentifiedImageError
+from PIL import Image, ImageCms, PngImagePlugin, UnidentifiedImageError
 
 from darkroom.domain import VariantSpec
 from darkroom.errors import DarkroomError, InvalidImage, TooLarge
@@ -71,6 +71,10 @@ def _decoding(fmt: Format, what: str) -> Iterator[None]:
         raise
     except MemoryError:
         raise TooLarge(f"this {fmt.extension.upper()} image needs too much memory") from None
+    except pyvips.Error as exc:
+        if "out of memory" in str(exc):  # libvips' own allocations are not MemoryError
+            raise TooLarge(f"this {fmt.extension.upper()} image needs too much memory") from None
+        raise InvalidImage(f"{what} this {fmt.extension.upper()} image: {exc}") from None
     except Exception as exc:
         raise InvalidImage(f"{what} this {fmt.extension.upper()} image: {exc}") from None
 
@@ -236,6 +240,8 @@ def _open(data: bytes, limits: Limits) -> tuple[Image.Image, Format]:
     if len(data) > limits.max_bytes:
         raise TooLarge(f"the file is {len(data)} bytes; the limit is {limits.max_bytes}")
     fmt = detect(data[:SNIFF_BYTES])
+    # Before Pillow reads the header: some headers alone take it seconds (see `integrity`).
+    check_container(data, fmt, limits.max_frames)
     try:
         image = Image.open(io.BytesIO(data), formats=[fmt.name])
     except UnidentifiedImageError:
@@ -243,6 +249,11 @@ def _open(data: bytes, limits: Limits) -> tuple[Image.Image, Format]:
     except MemoryError:
         raise TooLarge(f"this {fmt.extension.upper()} image needs too much memory") from None
     except Exception as exc:  # whatever a decoder raises on a damaged header, see `_decoding`
+        if "Decompressed data too large" in str(exc):  # Pillow's bound on PNG metadata
+            raise TooLarge(
+                f"a profile or text chunk of this {fmt.extension.upper()} image inflates to"
+                f" over {PngImagePlugin.MAX_TEXT_CHUNK:,} bytes"
+            ) from None
         raise InvalidImage(f"the {fmt.extension.upper()} header is damaged: {exc}") from None
     try:
         width, height = image.size
@@ -253,7 +264,6 @@ def _open(data: bytes, limits: Limits) -> tuple[Image.Image, Format]:
                 f"{width}×{height} pixels is over the limit of {limits.max_pixels:,} pixels"
                 f" and {limits.max_side:,} pixels a side"
             )
-        check_container(data, fmt)
         frames = _frames(image, fmt)
         if frames > limits.max_frames:
             raise TooLarge(f"{frames} frames is over the limit of {limits.max_frames}")
@@ -287,6 +297,9 @@ def _with_alpha(info: ImageInfo, alpha: bool) -> ImageInfo:
 
 
 def _orientation(image: Image.Image) -> int:
+    """The EXIF orientation darkroom still has to apply: Pillow turns a TIFF as it loads."""
+    if image.format == "TIFF":
+        return 1
     try:
         value = exif_of(image).get(0x0112, 1)
     except Exception:  # a damaged EXIF block means "as stored"
@@ -305,6 +318,9 @@ def _normalise(image: Image.Image) -> Image.Image:
             image = image.point(lambda v: v / 256)
         image = image.convert("L")
     elif mode == "F":
+        _, high = image.getextrema()
+        if isinstance(high, float) and high <= 1.0:  # samples from 0 to 1, as most tools write
+            image = image.point(lambda v: v * 255)
         image = image.convert("L")
     elif mode in ("P", "PA"):
         image = image.convert("RGBA" if "transparency" in image.info or mode == "PA" else "RGB")

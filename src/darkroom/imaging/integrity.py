@@ -1,9 +1,17 @@
-"""Container checks the decoders skip: truncation and checksums, from the bytes alone.
+"""Container checks the decoders skip, from the bytes alone: truncation, checksums, and
+the work a file's structure asks for beyond its pixel count.
 
 Pillow and libheif decode some damaged files without a word: libheif fills the tiles of a
 truncated HEIC with grey, Pillow reads the first frame of a GIF cut short after it and never
 checks a PNG's IDAT checksums. These walks see that damage before any pixel is decoded, so
 a damaged upload fails as `InvalidImage` instead of becoming variants of garbage.
+
+A small file can also keep a decoder busy for minutes without claiming many pixels:
+thousands of scans in a progressive JPEG (libjpeg-turbo decodes each over the whole image),
+millions of empty header segments or chunks (Pillow reads headers in Python), hundreds of
+thousands of TIFF pages (Pillow counts them in quadratic time), an RLE-compressed BMP
+(Pillow decodes those in Python). Those are refused as `TooLarge` before any decoder reads
+the file; the bounds are far above what cameras and editors write.
 """
 
 from __future__ import annotations
@@ -11,19 +19,41 @@ from __future__ import annotations
 import struct
 import zlib
 
-from darkroom.errors import InvalidImage
-from darkroom.imaging.formats import AVIF, GIF, HEIF, PNG, WEBP, Format
+from darkroom.errors import InvalidImage, TooLarge
+from darkroom.imaging.formats import AVIF, BMP, GIF, HEIF, JPEG, PNG, TIFF, WEBP, Format
 
 _PNG_SIGNATURE = 8
 _PNG_MAX_CHUNK = 2**31 - 1
+_PNG_MAX_CHUNKS = 1 << 17
+"""Encoders write the pixels in chunks of 8–64 KB (libpng 8 KB: a 50 MB file, 6400)."""
+_PNG_MAX_HEADER_CHUNKS = 4096
+"""Chunks before the first IDAT: a dozen in a camera's or an editor's file."""
+_JPEG_MAX_SEGMENTS = 1024
+"""Segments before the first scan: an ICC profile takes at most 255, the rest a few dozen."""
+_JPEG_MAX_SCANS = 256
+"""Progressive encoders write 6–20 scans; each costs a pass over the whole image (a
+100 MP image with 2000 scans decodes for 10 s)."""
+_GIF_MAX_PIECES = 1 << 18
+"""GIF data comes in sub-blocks of at most 255 bytes: 50 MB is 200 000 of them. Blocks
+and stray bytes count too: each is a step for Pillow's reader, in Python."""
+_BMP_MAX_RLE_BYTES = 8 * 1024 * 1024
+"""Pillow decodes RLE bitmaps in Python, about 8 MB a second."""
 
 
-def check_container(data: bytes, fmt: Format) -> None:
-    """Raise `InvalidImage` if `data` is cut short or fails a checksum its format carries."""
+def check_container(data: bytes, fmt: Format, max_frames: int) -> None:
+    """Raise `InvalidImage` if `data` is cut short or fails a checksum its format carries,
+    `TooLarge` if its structure asks for more work than any photo needs (see above) or it
+    has more than `max_frames` frames or pages."""
     if fmt is PNG:
         _png(data)
+    elif fmt is JPEG:
+        _jpeg(data)
     elif fmt is GIF:
-        _gif(data)
+        _gif(data, max_frames)
+    elif fmt is TIFF:
+        _tiff(data, max_frames)
+    elif fmt is BMP:
+        _bmp(data)
     elif fmt is HEIF or fmt is AVIF:
         _iso_boxes(data, fmt)
     elif fmt is WEBP:
@@ -40,10 +70,17 @@ def _png(data: bytes) -> None:
     view = memoryview(data)
     size = len(data)
     pos = _PNG_SIGNATURE
+    chunks = 0
+    pixels = False
     while True:
         if pos + 8 > size:
             raise _truncated(PNG)
         length, kind = struct.unpack_from(">I4s", data, pos)
+        chunks += 1
+        pixels = pixels or kind == b"IDAT"
+        if chunks > (_PNG_MAX_CHUNKS if pixels else _PNG_MAX_HEADER_CHUNKS):
+            where = "" if pixels else " before its pixels"
+            raise TooLarge(f"the PNG file has over {chunks - 1} chunks{where}")
         if length > _PNG_MAX_CHUNK:
             raise InvalidImage("the PNG file is damaged: a chunk length is out of range")
         end = pos + 12 + length
@@ -58,14 +95,18 @@ def _png(data: bytes) -> None:
         pos = end
 
 
-def _gif(data: bytes) -> None:
+def _gif(data: bytes, max_frames: int) -> None:
     """Every block complete. A GIF may end without its trailer at a block boundary (browsers
     show those), but not inside a block."""
     size = len(data)
     if size < 13:
         raise _truncated(GIF)
     pos = 13 + _colour_table(data[10])
+    frames = pieces = 0
     while True:
+        pieces += 1
+        if pieces > _GIF_MAX_PIECES:
+            raise TooLarge(f"the GIF file is split into over {_GIF_MAX_PIECES} blocks")
         if pos > size:
             raise _truncated(GIF)
         if pos == size:
@@ -74,11 +115,16 @@ def _gif(data: bytes) -> None:
         if block == 0x3B:  # trailer
             return
         if block == 0x21:  # extension: label, then sub-blocks
-            pos = _sub_blocks(data, pos + 2)
+            pos, count = _sub_blocks(data, pos + 2)
+            pieces += count
         elif block == 0x2C:  # image descriptor, local colour table, LZW code size, sub-blocks
+            frames += 1
+            if frames > max_frames:
+                raise TooLarge(f"the GIF has over {max_frames} frames, the limit")
             if pos + 10 > size:
                 raise _truncated(GIF)
-            pos = _sub_blocks(data, pos + 10 + _colour_table(data[pos + 9]) + 1)
+            pos, count = _sub_blocks(data, pos + 10 + _colour_table(data[pos + 9]) + 1)
+            pieces += count
         else:
             pos += 1  # a stray byte: Pillow skips those too
 
@@ -87,15 +133,88 @@ def _colour_table(flags: int) -> int:
     return 3 << ((flags & 7) + 1) if flags & 0x80 else 0
 
 
-def _sub_blocks(data: bytes, pos: int) -> int:
+def _sub_blocks(data: bytes, pos: int) -> tuple[int, int]:
+    """Where the sub-blocks starting at `pos` end, and how many there are."""
     size = len(data)
+    count = 0
     while True:
         if pos >= size:
             raise _truncated(GIF)
         length = data[pos]
         pos += 1 + length
-        if length == 0:
-            return pos
+        count += 1
+        if length == 0 or count > _GIF_MAX_PIECES:
+            return pos, count
+
+
+def _jpeg(data: bytes) -> None:
+    """The segments before the first scan, and the scans. Anything else odd is left to the
+    decoders, which judge it the same way wherever it is."""
+    size = len(data)
+    pos = 2  # after SOI
+    segments = 0
+    while True:
+        pos = data.find(b"\xff", pos)  # decoders skip stray bytes between segments
+        if pos < 0 or pos + 4 > size:
+            return
+        marker = data[pos + 1]
+        if marker == 0xDA:  # the first scan
+            break
+        if marker == 0xFF:  # fill byte
+            pos += 1
+        elif marker in (0x00, 0x01) or 0xD0 <= marker <= 0xD9:  # no length follows
+            pos += 2
+        else:
+            segments += 1
+            if segments > _JPEG_MAX_SEGMENTS:
+                raise TooLarge(f"the JPEG file has over {_JPEG_MAX_SEGMENTS} header segments")
+            (length,) = struct.unpack_from(">H", data, pos + 2)
+            pos += 2 + length
+    # Coded data never holds FF DA (an FF there is followed by 00 or a restart marker).
+    scans = data.count(b"\xff\xda", pos)
+    if scans > _JPEG_MAX_SCANS:
+        raise TooLarge(f"the JPEG file has {scans} scans; the limit is {_JPEG_MAX_SCANS}")
+
+
+def _tiff(data: bytes, max_frames: int) -> None:
+    """Pages (image file directories) counted along their chain, classic or BigTIFF; where
+    the chain breaks or loops, the decoder judges the rest."""
+    size = len(data)
+    if size < 16:
+        return
+    order = "<" if data[:2] == b"II" else ">"
+    (magic,) = struct.unpack_from(order + "H", data, 2)
+    if magic == 42:
+        count, entry, link = "H", 12, "I"
+        (offset,) = struct.unpack_from(order + "I", data, 4)
+    elif magic == 43:
+        count, entry, link = "Q", 20, "Q"
+        (offset,) = struct.unpack_from(order + "Q", data, 8)
+    else:
+        return
+    count_size, link_size = struct.calcsize(count), struct.calcsize(link)
+    seen: set[int] = set()
+    while offset and offset not in seen and offset + count_size <= size:
+        seen.add(offset)
+        if len(seen) > max_frames:
+            raise TooLarge(f"the TIFF file has over {max_frames} pages, the limit")
+        (entries,) = struct.unpack_from(order + count, data, offset)
+        following = offset + count_size + entries * entry
+        if following + link_size > size:
+            return
+        (offset,) = struct.unpack_from(order + link, data, following)
+
+
+def _bmp(data: bytes) -> None:
+    if len(data) < 34 or len(data) <= _BMP_MAX_RLE_BYTES:
+        return
+    (header,) = struct.unpack_from("<I", data, 14)
+    (compression,) = struct.unpack_from("<I", data, 30)
+    if header >= 40 and compression in (1, 2):  # RLE8, RLE4
+        raise TooLarge(
+            f"the BMP file is run-length encoded and {len(data)} bytes;"
+            f" the limit for those is {_BMP_MAX_RLE_BYTES} bytes"
+        )
 
 
 def _iso_boxes(data: bytes, fmt: Format) -> None:

@@ -52,9 +52,14 @@ def summarize(image: Image.Image, include_gps: bool = False) -> dict[str, Metada
     return out
 
 
+_TEXT = {"camera_make", "camera_model", "lens"}
+
+
 def _put(out: dict[str, MetadataValue], name: str, value: object) -> None:
     if isinstance(value, bytes):
         value = value.decode("utf-8", "replace")
+    if isinstance(value, str) and name not in _TEXT:
+        return  # a number written as text: not one a camera wrote
     if isinstance(value, str):
         value = value.strip("\x00 ").strip()
         if value:
