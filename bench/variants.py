@@ -45,6 +45,9 @@ Image.MAX_IMAGE_PIXELS = None
 WIDTHS = (1024, 640, 320, 150, 100)
 SPECS = tuple(VariantSpec(f"w{w}", w, format="jpeg") for w in WIDTHS)
 QUALITY = 85
+_WIDTH_ONLY: dict[str, object] = {"height": 10_000_000, "size": "down"}
+"""For libvips' thumbnail: its largest height (`VIPS_MAX_COORD`), so that only the width
+bounds a variant, and `down`, which never enlarges one."""
 
 Outputs = list[bytes]
 Engine = Callable[[bytes], Outputs]
@@ -59,29 +62,33 @@ def naive_pillow(data: bytes) -> Outputs:
     image = ImageOps.exif_transpose(Image.open(io.BytesIO(data))).convert("RGB")
     outputs = []
     for width in WIDTHS:
-        height = max(1, round(image.height * width / image.width))
+        size = image.size
+        if width < image.width:
+            size = (width, max(1, round(image.height * width / image.width)))
         out = io.BytesIO()
-        image.resize((width, height), Image.Resampling.LANCZOS).save(out, "JPEG", quality=QUALITY)
+        image.resize(size, Image.Resampling.LANCZOS).save(out, "JPEG", quality=QUALITY)
         outputs.append(out.getvalue())
     return outputs
 
 
 def libvips(data: bytes) -> Outputs:
     """libvips' best: shrink-on-load to the largest width, then `thumbnail_image` down the
-    cascade. HEIC goes through pillow-heif first: pyvips-binary carries no HEVC decoder."""
+    cascade. HEIC goes through pillow-heif first: pyvips-binary carries no HEVC decoder.
+    The widths are widths, as darkroom's: libvips' own default fits a square box, which
+    would make a portrait photo's variants less than half as many pixels."""
     if detect(data).name == "HEIF":
         array = np.asarray(pillow_heif.open_heif(data))
         image = pyvips.Image.new_from_array(array, interpretation="srgb")
-        image = image.thumbnail_image(WIDTHS[0])
+        image = image.thumbnail_image(WIDTHS[0], **_WIDTH_ONLY)
     else:
-        image = pyvips.Image.thumbnail_buffer(data, WIDTHS[0])
+        image = pyvips.Image.thumbnail_buffer(data, WIDTHS[0], **_WIDTH_ONLY)
     # Each step is made once in memory and the next made from it (a lazy chain would read
     # the sequential source again for every output).
     image = image.copy_memory()
     outputs = []
     for width in WIDTHS:
         if image.width > width:
-            image = image.thumbnail_image(width).copy_memory()
+            image = image.thumbnail_image(width, **_WIDTH_ONLY).copy_memory()
         if image.hasalpha():
             image = image.flatten(background=[255, 255, 255])
         outputs.append(image.jpegsave_buffer(Q=QUALITY, keep="none"))
@@ -156,8 +163,18 @@ def peak_rss_mb(engine: str, path: Path) -> float:
     return float(done.stdout.strip())
 
 
+def same_sizes(data: bytes) -> None:
+    """Every engine makes the same variants: the same widths, heights within a pixel."""
+    sizes = {name: [decode(o).size for o in engine(data)] for name, engine in ENGINES.items()}
+    for name, made in sizes.items():
+        for (w, h), (ref_w, ref_h) in zip(made, sizes["darkroom"], strict=True):
+            if w != ref_w or abs(h - ref_h) > 1:
+                raise SystemExit(f"{name} made {made}, darkroom {sizes['darkroom']}")
+
+
 def measure(path: Path, repeat: int) -> Result:
     data = path.read_bytes()
+    same_sizes(data)
     return Result(
         file=path.name,
         kind=kind_of(data),
