@@ -196,6 +196,19 @@ def _with_orientation(image: Image.Image, orientation: int) -> Image.Image:
     return tagged
 
 
+@pytest.mark.parametrize("mode", ["L", "RGB", "RGBA", "CMYK"])
+def test_a_big_image_is_copied_out_of_pillow_a_band_of_rows_at_a_time(
+    mode: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    data = encode(sample_image((96, 64), "RGBA" if mode == "RGBA" else "RGB").convert(mode), "TIFF")
+    specs = [VariantSpec("full", 96, format="png"), VariantSpec("half", 48, format="png")]
+    whole = develop(data, specs).variants
+    monkeypatch.setattr(engine, "_WHOLE_COPY_BYTES", 1000)
+    monkeypatch.setattr(engine, "_BAND_BYTES", 96 * 7)  # 7 rows a band of grey: a ragged end
+    banded = develop(data, specs).variants
+    assert [v.data for v in banded] == [v.data for v in whole]
+
+
 def test_a_float_tiff_from_0_to_1_keeps_its_tones() -> None:
     ramp = np.repeat(np.linspace(0, 1, 256, dtype=np.float32)[np.newaxis, :], 8, axis=0)
     (rendered,) = develop(
