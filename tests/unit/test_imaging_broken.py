@@ -145,6 +145,9 @@ def test_random_bytes_behind_a_real_signature(kind: str, pillow_warnings: str) -
 @pytest.mark.parametrize("cut", [10, 100, 0.5, 0.9, -2])
 def test_truncated(kind: str, cut: float, pillow_warnings: str) -> None:
     data = source(kind)
+    if kind == "jpeg" and cut == -2:  # only the end marker: some cameras leave it out
+        _assert_sane(develop(data[:-2], SPECS))
+        return
     length = int(len(data) * cut) if isinstance(cut, float) else cut % len(data)
     error = refuse(data[:length])
     if length >= 100:
@@ -157,6 +160,32 @@ def test_truncated_jpeg_is_invalid_even_though_pillow_could_show_part_of_it() ->
     error = refuse(data[: len(data) * 3 // 4])
     assert isinstance(error, InvalidImage)
     assert "truncated" in str(error)
+
+
+def test_jpeg_with_stray_bytes_before_its_end_marker_is_decoded() -> None:
+    data = source("jpeg")
+    _assert_sane(develop(data[:-2] + b"\x12\x34\x56" + data[-2:], SPECS))
+
+
+def test_stray_bytes_do_not_let_a_truncated_jpeg_through() -> None:
+    """Stray bytes between two scans are skipped, but past that warning the decoder would
+    also fill a cut-off scan with grey: a file cut short is still refused."""
+    data = source("progressive-jpeg")
+    second_scan = data.index(b"\xff\xda", data.index(b"\xff\xda") + 2)
+    stray = data[:second_scan] + b"\x12\x34" + data[second_scan:]
+    _assert_sane(develop(stray, SPECS))
+    assert isinstance(refuse(stray[: len(stray) * 3 // 4]), InvalidImage)
+
+
+def test_progressive_jpeg_cut_between_two_scans_is_truncated() -> None:
+    """Without its end marker, a progressive JPEG cut between scans would look complete."""
+    data = source("progressive-jpeg")
+    scans = [at for at in range(len(data) - 1) if data[at : at + 2] == b"\xff\xda"]
+    assert len(scans) > 3
+    for cut in (scans[2], len(data) - 2):
+        error = refuse(data[:cut])
+        assert isinstance(error, InvalidImage)
+        assert "truncated" in str(error)
 
 
 def test_truncated_heic_is_not_filled_with_grey() -> None:

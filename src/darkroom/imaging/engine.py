@@ -169,7 +169,8 @@ def _decode(
             round(max(h for _, h in sizes) * headroom),
         )
         if image.mode in ("RGB", "L"):
-            return from_array(_scaled_jpeg(data, image.mode, widest)), icc
+            progressive = bool(image.info.get("progressive") or image.info.get("progression"))
+            return from_array(_scaled_jpeg(data, image.mode, widest, progressive)), icc
         image.draft(image.mode if image.mode == "CMYK" else None, widest)
     if fmt is WEBP:
         return vipsload.load(data, _decode_scale(image.size, sizes, _WEBP_HEADROOM))
@@ -217,7 +218,7 @@ def _decode_scale(
     return min(1.0, need)
 
 
-def _scaled_jpeg(data: bytes, mode: str, at_least: tuple[int, int]) -> Pixels:
+def _scaled_jpeg(data: bytes, mode: str, at_least: tuple[int, int], progressive: bool) -> Pixels:
     """Decoded at the smallest of 1/8, 1/4, 1/2 or full size that is at least `at_least`.
     libjpeg-turbo scales to any eighth, but only these four have SIMD inverse DCTs: the
     others (3/8, 5/8, 6/8, 7/8) decode slower than the full size, and look worse."""
@@ -227,19 +228,34 @@ def _scaled_jpeg(data: bytes, mode: str, at_least: tuple[int, int]) -> Pixels:
         -(-width // divisor) < at_least[0] or -(-height // divisor) < at_least[1]
     ):
         divisor //= 2
-    try:
-        pixels = simplejpeg.decode_jpeg(
+    ended = data.endswith(b"\xff\xd9")
+    if not progressive and not ended:
+        # Some cameras and apps leave the end marker out. With it added, a complete scan
+        # decodes as every viewer shows it, and one cut short still ends early. Not in a
+        # progressive JPEG: one cut between two scans would pass for a complete photo.
+        data += b"\xff\xd9"
+
+    def decoded(strict: bool) -> Pixels:
+        pixels: Pixels = simplejpeg.decode_jpeg(
             data,
             colorspace="GRAY" if mode == "L" else "RGB",
             min_width=-(-width // divisor),
             min_height=-(-height // divisor),
+            strict=strict,
         )
+        return pixels[:, :, 0] if mode == "L" else pixels
+
+    try:
+        return decoded(strict=True)
     except ValueError as exc:
-        if "Premature end" in str(exc):
+        message = str(exc)
+        if "premature end" in message.lower():
             raise InvalidImage("cannot decode this JPG image: the file is truncated") from None
-        raise
-    result: Pixels = pixels[:, :, 0] if mode == "L" else pixels
-    return result
+        if "extraneous bytes" not in message or not ended:
+            raise
+    # Stray bytes between segments (some cameras write them before the end marker), which
+    # every decoder skips: decoded again, past that warning, in a file that is not cut short.
+    return decoded(strict=False)
 
 
 def _as_stored(size: tuple[int, int], orientation: int) -> tuple[int, int]:
