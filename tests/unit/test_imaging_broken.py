@@ -414,6 +414,40 @@ def test_progressive_jpeg_with_thousands_of_scans() -> None:
     assert "scans" in str(error)
 
 
+def test_what_follows_a_progressive_jpeg_is_not_counted_as_its_scans() -> None:
+    """A motion photo carries its video after the picture's end marker."""
+    progressive = encode(sample_image((64, 48)), "JPEG", progressive=True)
+    video = (b"\xff\xda" + random.Random(3).randbytes(100)) * 1000
+    _assert_sane(develop(progressive + video, SPECS))
+
+
+def _lossless_jpeg(width: int, height: int) -> bytes:
+    """A flat 8-bit grey lossless JPEG (SOF3), with a camera named in its EXIF."""
+
+    def segment(marker: int, body: bytes) -> bytes:
+        return b"\xff" + bytes([marker]) + struct.pack(">H", len(body) + 2) + body
+
+    exif = Image.Exif()
+    exif[0x010F] = "Canon"
+    return (
+        b"\xff\xd8"
+        + segment(0xE1, b"Exif\x00\x00" + exif.tobytes())
+        + segment(0xC3, struct.pack(">BHHB", 8, height, width, 1) + bytes([1, 0x11, 0]))
+        + segment(0xC4, bytes([0, 1, 0, 0, 0, 8] + [0] * 11) + bytes(range(9)))
+        + segment(0xDA, bytes([1, 1, 0, 1, 0, 0]))
+        + bytes(-(-width * height // 8))
+        + b"\xff\xd9"
+    )
+
+
+@pytest.mark.usefixtures("no_decoding")
+def test_lossless_jpeg_is_refused_before_decoding() -> None:
+    """libjpeg-turbo cannot scale it: a scaled decode would overflow its buffer."""
+    error = refuse(_lossless_jpeg(2000, 1500))
+    assert isinstance(error, Unsupported)
+    assert "lossless" in str(error)
+
+
 def _with_empty_comments(jpeg: bytes, count: int) -> bytes:
     return jpeg[:2] + b"\xff\xfe\x00\x02" * count + jpeg[2:]
 

@@ -21,7 +21,7 @@ import zlib
 
 import numpy as np
 
-from darkroom.errors import InvalidImage, TooLarge
+from darkroom.errors import InvalidImage, TooLarge, Unsupported
 from darkroom.imaging.formats import AVIF, BMP, GIF, HEIF, JPEG, PNG, TIFF, WEBP, Format
 
 _PNG_SIGNATURE = 8
@@ -38,6 +38,7 @@ _JPEG_MAX_SCANS = 256
 JPEG's scans each hold at least a code for every block: their cost is their size."""
 _JPEG_PROGRESSIVE = (0xC2, 0xC6, 0xCA, 0xCE)
 """Start-of-frame markers of progressive JPEGs (Huffman or arithmetic coded)."""
+_JPEG_LOSSLESS = (0xC3, 0xC7, 0xCB, 0xCF)
 _GIF_MAX_PIECES = 1 << 18
 """GIF data comes in sub-blocks of at most 255 bytes: 50 MB is 200 000 of them. Blocks
 and stray bytes count too: each is a step for Pillow's reader, in Python."""
@@ -166,6 +167,10 @@ def _jpeg(data: bytes) -> None:
         marker = data[pos + 1]
         if marker == 0xDA:  # the first scan
             break
+        if marker in _JPEG_LOSSLESS:
+            # libjpeg-turbo cannot scale these, and would write a full-size decode into the
+            # buffer simplejpeg sized for the scaled one.
+            raise Unsupported("lossless JPEG (as in medical images and raw files) is not read")
         progressive = progressive or marker in _JPEG_PROGRESSIVE
         if marker == 0xFF:  # fill byte
             pos += 1
@@ -179,9 +184,12 @@ def _jpeg(data: bytes) -> None:
             pos += 2 + length
     if not progressive:
         return
-    # Coded data never holds FF DA (an FF there is followed by 00 or a restart marker).
-    # NumPy finds them four times faster than `bytes.count` in high-entropy data.
-    coded = np.frombuffer(data, np.uint8, offset=pos)
+    # Coded data never holds FF DA or FF D9 (an FF there is followed by 00 or a restart
+    # marker): the image ends at the first FF D9, and what follows (a motion photo's video,
+    # a second picture) is not its scans. NumPy finds them four times faster than
+    # `bytes.count` in high-entropy data.
+    end = data.find(b"\xff\xd9", pos)
+    coded = np.frombuffer(data, np.uint8, count=(len(data) if end < 0 else end) - pos, offset=pos)
     marks = np.flatnonzero(coded[:-1] == 0xFF)
     scans = int(np.count_nonzero(coded[marks + 1] == 0xDA))
     if scans > _JPEG_MAX_SCANS:
