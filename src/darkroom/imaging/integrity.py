@@ -154,16 +154,19 @@ def _sub_blocks(data: bytes, pos: int) -> tuple[int, int]:
 
 
 def _jpeg(data: bytes) -> None:
-    """The segments before the first scan, and the scans. Anything else odd is left to the
-    decoders, which judge it the same way wherever it is."""
+    """The segments before the first scan: none lossless, not too many, no stray bytes
+    between them; and a progressive image's scans. The rest is left to the decoders."""
     size = len(data)
     pos = 2  # after SOI
     segments = 0
     progressive = False
     while True:
-        pos = data.find(b"\xff", pos)  # decoders skip stray bytes between segments
-        if pos < 0 or pos + 4 > size:
+        if pos + 4 > size:
             return
+        if data[pos] != 0xFF:
+            # libjpeg-turbo skips such bytes with a warning, which simplejpeg makes an error;
+            # here, they could hide a segment from this walk.
+            raise InvalidImage("the JPEG file is damaged: stray bytes between its segments")
         marker = data[pos + 1]
         if marker == 0xDA:  # the first scan
             break
