@@ -192,6 +192,31 @@ def test_transient_failures_retry_with_backoff_then_die(memory_darkroom: Darkroo
     assert failed.status is PhotoStatus.FAILED and "gave up after" in failed.reason
 
 
+def test_a_job_that_keeps_stopping_its_worker_ends_dead_not_in_a_crash_loop(
+    memory_darkroom: Darkroom,
+) -> None:
+    """A photo that crashes the process (or gets it killed) is claimed again whenever its
+    lease runs out; once the attempts are used up it is not run again."""
+    dr = memory_darkroom
+    photo = dr.gallery.upload("ann", corpus(JPEG), "a.jpg").photo
+    policy = RetryPolicy(attempts=3)
+    for _ in range(policy.attempts):  # each claimed, then its worker gone without a word
+        assert dr.queue.claim("gone", lease_seconds=-1) is not None
+
+    def never(photo_id: str) -> Outcome:
+        raise AssertionError("a job whose attempts are used up ran again")
+
+    dr.processor.process = never  # type: ignore[method-assign]
+    worker = Worker(dr.queue, dr.processor, name="w", lease_seconds=60, retry=policy)
+    assert worker.run_once()
+    (dead,) = dr.queue.jobs(frozenset({JobState.DEAD}))
+    assert "stopped its worker" in dead.last_error
+    failed = dr.catalog.get(photo.id)
+    assert failed.status is PhotoStatus.FAILED
+    assert failed.reason.startswith("gave up after 3 attempts")
+    assert not worker.run_once()
+
+
 @pytest.mark.parametrize(
     ("given", "kept"),
     [

@@ -63,6 +63,12 @@ class Worker:
         if job is None:
             return False
         with correlation.bound(job.correlation_id):
+            if job.attempts > self._retry.attempts:
+                # The attempts ran out without one failing: each ended with its worker (the
+                # process crashed, was killed, ran out of memory) and its lease ran out. One
+                # more would end the same way, and take the process down again.
+                self._dead(job, "every attempt stopped its worker before it finished")
+                return True
             try:
                 outcome = self._run(job)
             except Exception as exc:  # anything unforeseen is treated as transient: retry
@@ -103,20 +109,10 @@ class Worker:
     def _failed(self, job: Job, exc: Exception) -> None:
         reason = f"{type(exc).__name__}: {exc}"[:1000]
         retry_at = self._retry.next_run(job, self._now())
-        self._queue.fail(job.id, reason, retry_at)
         if retry_at is None:
-            log.error(
-                "job %s: photo %s %s dead after %d attempts: %s",
-                job.id,
-                job.photo_id,
-                job.kind,
-                job.attempts,
-                reason,
-            )
-            if job.kind == PROCESS:
-                given_up = f"gave up after {job.attempts} attempts: {reason}"
-                self._processor.fail(job.photo_id, given_up)
+            self._dead(job, reason)
         else:
+            self._queue.fail(job.id, reason, retry_at)
             log.warning(
                 "job %s: photo %s attempt %d failed, again at %s: %s",
                 job.id,
@@ -125,3 +121,17 @@ class Worker:
                 retry_at.isoformat(),
                 reason,
             )
+
+    def _dead(self, job: Job, reason: str) -> None:
+        attempts = min(job.attempts, self._retry.attempts)
+        self._queue.fail(job.id, reason, None)
+        log.error(
+            "job %s: photo %s %s dead after %d attempts: %s",
+            job.id,
+            job.photo_id,
+            job.kind,
+            attempts,
+            reason,
+        )
+        if job.kind == PROCESS:
+            self._processor.fail(job.photo_id, f"gave up after {attempts} attempts: {reason}")
