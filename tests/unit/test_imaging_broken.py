@@ -536,6 +536,40 @@ def test_libvips_running_out_of_memory_is_too_large(monkeypatch: pytest.MonkeyPa
     assert "memory" in str(error)
 
 
+def _profile_with_a_float_pipeline(steps: int) -> bytes:
+    """A v4 RGB display profile whose D2B0 tag is a float pipeline (`mpet`) of `steps`
+    matrices, all sharing one body."""
+    matrix = b"matf\x00\x00\x00\x00" + struct.pack(">HH12f", 3, 3, *[0.9, 0, 0] * 3, 0, 0, 0)
+    pipeline = (
+        b"mpet\x00\x00\x00\x00"
+        + struct.pack(">HHI", 3, 3, steps)
+        + struct.pack(">II", 16 + 8 * steps, len(matrix)) * steps
+        + matrix
+    )
+    start = 128 + 4 + 12
+    header = (
+        struct.pack(">I4sI", start + len(pipeline), b"lcms", 0x04400000)
+        + b"mntrRGB XYZ "
+        + b"\x00" * 12
+        + b"acsp"
+        + b"\x00" * 28
+        + struct.pack(">3i", 63190, 65536, 54061)  # D50
+        + b"\x00" * 48
+    )
+    return header + struct.pack(">I4sII", 1, b"D2B0", start, len(pipeline)) + pipeline
+
+
+def test_a_profile_with_thousands_of_steps_is_not_built() -> None:
+    """LittleCMS would run every step for every point of its table: 100 000 steps (800 KB)
+    took it 86 s. The photo is shown as it is stored, as with any broken profile."""
+    profile = _profile_with_a_float_pipeline(1000)
+    assert engine._too_many_steps(profile)
+    assert not engine._too_many_steps(_profile_with_a_float_pipeline(3))
+    data = encode(sample_image((64, 48)), "JPEG", icc_profile=profile)
+    (rendered,) = develop(data, [VariantSpec("v", 32, format="png")]).variants
+    assert (rendered.width, rendered.height) == (32, 24)
+
+
 def test_pixel_limit_wins_over_a_truncated_body() -> None:
     """Only the header is needed to refuse: a cut-off body does not matter."""
     data = source("jpeg")
