@@ -4,6 +4,7 @@ orientation, metadata, and quality against Pillow LANCZOS from the full image.""
 from __future__ import annotations
 
 import io
+import struct
 from collections.abc import Callable, Sequence
 from typing import Any
 
@@ -216,6 +217,39 @@ def test_a_float_tiff_from_0_to_1_keeps_its_tones() -> None:
     ).variants
     row = np.asarray(decode(rendered.data).convert("L"), dtype=np.float64)[4]
     assert np.abs(row - np.linspace(0, 255, 256)).max() < 8.0
+
+
+def _grey_12_bit_tiff(samples: np.ndarray) -> bytes:
+    """An uncompressed TIFF of 12-bit grey samples, packed two to three bytes."""
+    height, width = samples.shape
+    bits = np.unpackbits(samples.astype(">u2").view(np.uint8).reshape(-1, 2), axis=1)[:, 4:]
+    rows = [np.packbits(row).tobytes() for row in bits.reshape(height, -1)]
+    pixels = b"".join(rows)
+    tags = [  # tag, type (3 SHORT, 4 LONG), value
+        (256, 3, width),
+        (257, 3, height),
+        (258, 3, 12),
+        (259, 3, 1),
+        (262, 3, 1),
+        (273, 4, 8 + 2 + 12 * 9 + 4),
+        (277, 3, 1),
+        (278, 3, height),
+        (279, 4, len(pixels)),
+    ]
+    entries = b"".join(
+        struct.pack("<HHI", tag, kind, 1)
+        + (struct.pack("<HH", value, 0) if kind == 3 else struct.pack("<I", value))
+        for tag, kind, value in tags
+    )
+    return b"II*\x00" + struct.pack("<IH", 8, len(tags)) + entries + b"\x00" * 4 + pixels
+
+
+def test_a_12_bit_tiff_keeps_its_tones() -> None:
+    ramp = np.repeat((np.arange(256) * 4095 // 255)[np.newaxis, :], 8, axis=0)
+    data = _grey_12_bit_tiff(ramp)
+    (rendered,) = develop(data, [VariantSpec("full", 256, format="png")]).variants
+    row = np.asarray(decode(rendered.data).convert("L"), dtype=np.float64)[4]
+    assert np.abs(row - np.linspace(0, 255, 256)).max() < 2.0
 
 
 def test_a_number_written_as_text_is_not_kept() -> None:

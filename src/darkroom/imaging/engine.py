@@ -350,11 +350,13 @@ def _normalise(image: Image.Image) -> Image.Image:
     """Any decoded mode to 8-bit L, RGB, RGBA or CMYK."""
     mode = image.mode
     if mode in ("I;16", "I;16B", "I;16L", "I;16N", "I"):
-        # 16 bits a sample (mode "I" too, unless its values fit in 8 bits): keep the high byte
+        # 16 bits a sample (mode "I" too, unless its values fit in 8 bits): keep the high
+        # byte, of as many bits as a TIFF says it holds (a 12-bit scan comes as "I;16")
+        divisor = 2 ** (_bits_per_sample(image) - 8)
         image = image.convert("I")
         _, high = image.getextrema()
         if mode != "I" or (isinstance(high, int | float) and high > 255):
-            image = image.point(lambda v: v / 256)
+            image = image.point(lambda v: v / divisor)
         image = image.convert("L")
     elif mode == "F":
         _, high = image.getextrema()
@@ -370,6 +372,14 @@ def _normalise(image: Image.Image) -> Image.Image:
     elif mode not in ("L", "RGB", "RGBA", "CMYK"):
         image = image.convert("RGB")
     return image
+
+
+def _bits_per_sample(image: Image.Image) -> int:
+    """9 to 16, as a TIFF's BitsPerSample says; 16 otherwise."""
+    tags = getattr(image, "tag_v2", None)
+    bits = tags.get(258) if tags is not None else None
+    first = bits[0] if isinstance(bits, tuple) and bits else bits
+    return first if isinstance(first, int) and 8 < first <= 16 else 16
 
 
 def _srgb_transform(icc: bytes | None, mode: str) -> ImageCms.ImageCmsTransform | None:
