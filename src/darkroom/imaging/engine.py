@@ -353,7 +353,8 @@ def _normalise(image: Image.Image) -> Image.Image:
         # 16 bits a sample (mode "I" too, unless its values fit in 8 bits): keep the high
         # byte, of as many bits as a TIFF says it holds (a 12-bit scan comes as "I;16")
         divisor = 2 ** (_bits_per_sample(image) - 8)
-        image = image.convert("I")
+        if mode != "I":  # converting to its own mode would copy it (400 MB at 100 MP)
+            image = image.convert("I")
         _, high = image.getextrema()
         if mode != "I" or (isinstance(high, int | float) and high > 255):
             image = image.point(lambda v: v / divisor)
