@@ -38,6 +38,7 @@ from darkroom.services.worker import RetryPolicy, Worker
 from darkroom.signing import UrlSigner
 
 if TYPE_CHECKING:
+    from darkroom.adapters.child_process import ChildProcesses
     from darkroom.adapters.prometheus import PrometheusMetrics
     from darkroom.adapters.sql import SqlDatabase
     from darkroom.ports import Identity, Users
@@ -77,6 +78,7 @@ class Darkroom:
     metrics: PrometheusMetrics | None = field(kw_only=True)
     """What `GET /metrics` shows; None unless DARKROOM_METRICS=prometheus."""
     _threads: list[threading.Thread] = field(default_factory=list)
+    _children: ChildProcesses | None = None
     _stop: threading.Event = field(default_factory=threading.Event)
     identity: Identity | None = None
     """Who callers are; None with DARKROOM_AUTH=none (one user, no sign-in)."""
@@ -90,11 +92,11 @@ class Darkroom:
         email = self.settings.dropped_owner
         return self.identity.owner_of(email) if email and self.identity else LOCAL_OWNER
 
-    def worker(self, name: str = "worker") -> Worker:
+    def worker(self, name: str = "worker", processor: Processor | None = None) -> Worker:
         s = self.settings
         return Worker(
             self.queue,
-            self.processor,
+            processor or self.processor,
             name=f"{name}-{os.getpid()}",
             lease_seconds=s.job_lease,
             retry=RetryPolicy(attempts=s.job_attempts, base_delay=s.retry_base),
@@ -108,9 +110,15 @@ class Darkroom:
         )
 
     def start_workers(self, count: int | None = None) -> None:
+        """Worker threads in this process (the server's), each rendering in a child process
+        of its own: a decoder's crash ends the child and fails the photo, not the server."""
+        from darkroom.adapters.child_process import ChildProcesses
+
         self._stop.clear()
+        self._children = self._children or ChildProcesses()
+        processor = self.processor.developing_with(self._children)
         for index in range(self.settings.workers if count is None else count):
-            worker = self.worker(f"worker{index}")
+            worker = self.worker(f"worker{index}", processor)
             thread = threading.Thread(
                 target=worker.run, args=(self._stop,), name=worker.name, daemon=True
             )
@@ -123,6 +131,9 @@ class Darkroom:
         for thread in self._threads:
             thread.join(timeout)
         self._threads.clear()
+        if self._children is not None:
+            self._children.close()
+            self._children = None
 
 
 def build(settings: Settings | None = None) -> Darkroom:

@@ -6,7 +6,7 @@ contract suite in `tests/contract/`, the memory adapters included.
 
 from __future__ import annotations
 
-from collections.abc import Collection, Iterator
+from collections.abc import Collection, Iterator, Sequence
 from contextlib import AbstractContextManager
 from datetime import datetime
 from typing import BinaryIO, Protocol, runtime_checkable
@@ -24,7 +24,22 @@ from darkroom.domain import (
     SignedRequest,
     Tokens,
     User,
+    VariantSpec,
 )
+from darkroom.imaging import Developed, Limits, Watermark
+
+
+class Developer(Protocol):
+    """Renders one original: `darkroom.imaging.develop`, in this process or another."""
+
+    def __call__(
+        self,
+        data: bytes,
+        specs: Sequence[VariantSpec],
+        limits: Limits,
+        include_gps: bool,
+        watermark: Watermark | None,
+    ) -> Developed: ...
 
 
 class BlobStore(Protocol):

@@ -7,6 +7,7 @@ deleted photo does nothing.
 
 from __future__ import annotations
 
+import copy
 import hashlib
 import logging
 import time
@@ -18,7 +19,7 @@ from darkroom import correlation, keys
 from darkroom.domain import Photo, PhotoStatus, Run, Variant, VariantSpec, recipe_of
 from darkroom.errors import PERMANENT_IMAGE_ERRORS, Conflict, NotFound
 from darkroom.imaging import ENGINE, Developed, Limits, Watermark, develop
-from darkroom.ports import BlobStore, Catalog, Meter, Notifier
+from darkroom.ports import BlobStore, Catalog, Developer, Meter, Notifier
 from darkroom.services.gallery import utcnow
 from darkroom.services.telemetry import Stages
 
@@ -48,6 +49,7 @@ class Processor:
         watermark: Watermark | None = None,
         meter: Meter | None = None,
         clock: Callable[[], datetime] = utcnow,
+        developer: Developer = develop,
     ) -> None:
         self._originals = originals
         self._variants = variants
@@ -59,7 +61,14 @@ class Processor:
         self._watermark = watermark
         self._meter = meter
         self._now = clock
+        self._develop = developer
         self.recipe = recipe_of(specs, ENGINE, watermark.fingerprint if watermark else "")
+
+    def developing_with(self, developer: Developer) -> Processor:
+        """This processor, with its originals rendered by `developer`."""
+        twin = copy.copy(self)
+        twin._develop = developer
+        return twin
 
     def process(self, photo_id: str) -> Outcome:
         """Raises only for transient trouble (a store or the catalog not answering);
@@ -114,7 +123,7 @@ class Processor:
         photo = self._save(photo.id, status=PhotoStatus.PROCESSING, reason="") or photo
         try:
             with stages("render"):
-                developed = develop(
+                developed = self._develop(
                     data, self._specs, self._limits, self._include_gps, self._watermark
                 )
         except PERMANENT_IMAGE_ERRORS as exc:

@@ -1,0 +1,123 @@
+"""Rendering in child processes: the same variants, and a crash fails one photo, not the
+process that asked for it."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Iterator, Sequence
+from pathlib import Path
+
+import pytest
+
+from darkroom.adapters.child_process import ChildProcesses
+from darkroom.domain import VariantSpec
+from darkroom.errors import InvalidImage
+from darkroom.imaging import Developed, Limits, Watermark, develop
+from tests.unit.imaging_helpers import corpus_bytes
+
+pytestmark = pytest.mark.timeout(120)
+
+SPECS = (VariantSpec("w150", 150),)
+CRASH = b"crash me"
+
+
+def _develop_or_crash(
+    data: bytes,
+    specs: Sequence[VariantSpec],
+    limits: Limits,
+    include_gps: bool,
+    watermark: Watermark | None,
+) -> Developed:
+    """As a decoder with a bug would: the process ends at once, without a Python error."""
+    if data == CRASH:
+        os.kill(os.getpid(), signal.SIGSEGV)
+    return develop(data, specs, limits, include_gps, watermark)
+
+
+@pytest.fixture
+def children() -> Iterator[ChildProcesses]:
+    made = ChildProcesses(_develop_or_crash)
+    yield made
+    made.close()
+
+
+def test_a_child_renders_what_this_process_would(children: ChildProcesses) -> None:
+    data = corpus_bytes("S01_canon_sd300_2mp.jpg")
+    here = develop(data, SPECS, Limits(), False, None)
+    there = children(data, SPECS, Limits(), False, None)
+    assert there == here
+
+
+def test_an_image_error_comes_back_as_itself(children: ChildProcesses) -> None:
+    with pytest.raises(InvalidImage, match="damaged"):
+        children(b"\xff\xd8\xff" + b"\x00" * 100, SPECS, Limits(), False, None)
+
+
+def test_a_crash_fails_that_photo_and_the_next_one_renders(children: ChildProcesses) -> None:
+    with pytest.raises(InvalidImage, match="ended the process"):
+        children(CRASH, SPECS, Limits(), False, None)
+    data = corpus_bytes("S01_canon_sd300_2mp.jpg")
+    assert children(data, SPECS, Limits(), False, None).variants[0].width == 150
+
+
+def test_each_thread_has_a_child_of_its_own(children: ChildProcesses) -> None:
+    """A crash is blamed on the photo its child was rendering, never on another thread's."""
+    data = corpus_bytes("S01_canon_sd300_2mp.jpg")
+    outcomes: dict[str, object] = {}
+
+    def render(name: str, image: bytes) -> None:
+        try:
+            outcomes[name] = children(image, SPECS, Limits(), False, None).info.width
+        except InvalidImage as exc:
+            outcomes[name] = exc
+
+    threads = [
+        threading.Thread(target=render, args=("photo", data)),
+        threading.Thread(target=render, args=("crash", CRASH)),
+    ]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert outcomes["photo"] == 1600
+    assert isinstance(outcomes["crash"], InvalidImage)
+
+
+_PARENT = """
+import multiprocessing, sys, time
+from darkroom.adapters.child_process import ChildProcesses
+from darkroom.domain import VariantSpec
+from darkroom.imaging import Limits
+from tests.unit.imaging_helpers import corpus_bytes
+children = ChildProcesses()
+children(corpus_bytes("S01_canon_sd300_2mp.jpg"), (VariantSpec("a", 100),), Limits(), False, None)
+print(*(child.pid for child in multiprocessing.active_children()), flush=True)
+time.sleep(60)
+"""
+
+
+def test_a_child_ends_when_its_parent_is_killed() -> None:
+    """A server killed with SIGKILL leaves no renderer behind."""
+    parent = subprocess.Popen([sys.executable, "-c", _PARENT], stdout=subprocess.PIPE, text=True)
+    assert parent.stdout is not None
+    (child,) = (int(pid) for pid in parent.stdout.readline().split())
+    parent.kill()
+    parent.wait()
+    deadline = time.monotonic() + 10
+    while _running(child) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert not _running(child)
+
+
+def _running(pid: int) -> bool:
+    """Alive and not a zombie waiting for init to collect it."""
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except FileNotFoundError:
+        return False
+    return stat.split(")")[-1].split()[0] != "Z"
