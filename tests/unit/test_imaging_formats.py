@@ -38,6 +38,13 @@ MADE: list[tuple[str, bytes, Format]] = [
     ("bmp", _made("BMP"), BMP),
     ("tiff-little-endian", _made("TIFF"), TIFF),
     ("tiff-big-endian", _made("TIFF", big_endian=True, compression="tiff_deflate"), TIFF),
+    (
+        "bigtiff",
+        pyvips.Image.new_from_array(np.asarray(sample_image((48, 32)))).tiffsave_buffer(
+            bigtiff=True
+        ),
+        TIFF,
+    ),
     ("webp-lossy", _made("WEBP"), WEBP),
     ("webp-lossless", _made("WEBP", "RGBA", lossless=True), WEBP),
     ("avif", _made("AVIF", quality=60), AVIF),

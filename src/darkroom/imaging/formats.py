@@ -48,7 +48,7 @@ def detect(head: bytes) -> Format:
         return GIF
     if head.startswith(b"BM") and len(head) >= 26:
         return BMP
-    if head[:4] in (b"II*\x00", b"MM\x00*"):
+    if head[:4] in (b"II*\x00", b"MM\x00*", b"II+\x00", b"MM\x00+"):  # classic, BigTIFF
         return TIFF
     if head[:4] == b"RIFF" and head[8:12] == b"WEBP":
         return WEBP
