@@ -252,6 +252,20 @@ def test_a_12_bit_tiff_keeps_its_tones() -> None:
     assert np.abs(row - np.linspace(0, 255, 256)).max() < 2.0
 
 
+def test_photos_decoded_one_after_another_in_the_same_memory_stay_apart() -> None:
+    """The memory a JPEG is decoded into is kept for the next one, of any size."""
+    specs = [VariantSpec("small", 120, format="png")]
+    big, small = (
+        corpus_bytes("P02_japanese_shop_12mp_prog.jpg"),
+        corpus_bytes("S01_canon_sd300_2mp.jpg"),
+    )
+    first = develop(big, specs).variants
+    between = develop(small, specs).variants
+    assert develop(big, specs).variants == first
+    assert develop(small, specs).variants == between
+    assert engine._buffers.kept is not None
+
+
 def test_a_number_written_as_text_is_not_kept() -> None:
     exif = Image.Exif()
     exif[0x010F] = "Canon"
