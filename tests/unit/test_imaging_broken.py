@@ -24,7 +24,7 @@ from darkroom.errors import (
     TooLarge,
     Unsupported,
 )
-from darkroom.imaging import Developed, Limits, develop, engine, probe, vipsload
+from darkroom.imaging import Developed, Limits, colour, develop, probe, vipsload
 from tests.unit.imaging_helpers import (
     corpus_bytes,
     decode,
@@ -563,8 +563,8 @@ def test_a_profile_with_thousands_of_steps_is_not_built() -> None:
     """LittleCMS would run every step for every point of its table: 100 000 steps (800 KB)
     took it 86 s. The photo is shown as it is stored, as with any broken profile."""
     profile = _profile_with_a_float_pipeline(1000)
-    assert engine._too_many_steps(profile)
-    assert not engine._too_many_steps(_profile_with_a_float_pipeline(3))
+    assert colour._too_many_steps(profile)
+    assert not colour._too_many_steps(_profile_with_a_float_pipeline(3))
     data = encode(sample_image((64, 48)), "JPEG", icc_profile=profile)
     (rendered,) = develop(data, [VariantSpec("v", 32, format="png")]).variants
     assert (rendered.width, rendered.height) == (32, 24)
@@ -584,5 +584,5 @@ def test_huge_broken_profiles_are_shown_as_they_are_and_not_kept() -> None:
         data = encode(sample_image((64, 48)), "JPEG", icc_profile=junk)
         (rendered,) = develop(data, [VariantSpec("v", 32, format="png")]).variants
         assert (rendered.width, rendered.height) == (32, 24)
-    assert 0 < len(engine._TRANSFORMS) <= engine._KEPT_TRANSFORMS
-    assert all(len(digest) == 32 for digest, _ in engine._TRANSFORMS)
+    assert 0 < len(colour._TRANSFORMS) <= colour._KEPT_TRANSFORMS
+    assert all(len(digest) == 32 for digest, _ in colour._TRANSFORMS)

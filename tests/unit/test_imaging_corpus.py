@@ -15,7 +15,7 @@ import pyvips
 from PIL import Image, ImageOps, ImageSequence
 
 from darkroom.domain import DEFAULT_VARIANTS, OutputFormat, VariantSpec
-from darkroom.imaging import Rendered, develop, engine, probe, resample
+from darkroom.imaging import Rendered, develop, engine, jpeg, probe, resample
 from darkroom.imaging.resample import Pixels
 from tests.corpus import CORPUS, corpus_files
 from tests.unit.imaging_helpers import (
@@ -263,7 +263,7 @@ def test_photos_decoded_one_after_another_in_the_same_memory_stay_apart() -> Non
     between = develop(small, specs).variants
     assert develop(big, specs).variants == first
     assert develop(small, specs).variants == between
-    assert engine._buffers.kept is not None
+    assert jpeg._buffers.kept is not None
 
 
 def test_a_number_written_as_text_is_not_kept() -> None:

@@ -5,26 +5,23 @@ libjpeg-turbo encodes."""
 from __future__ import annotations
 
 import functools
-import hashlib
 import io
-import struct
-import threading
-from collections import OrderedDict
 from collections.abc import Iterator, Sequence
 from contextlib import closing, contextmanager
 
 import numpy as np
 import pillow_heif
 import pyvips
-import simplejpeg
-from PIL import Image, ImageCms, PngImagePlugin, UnidentifiedImageError
+from PIL import Image, PngImagePlugin, UnidentifiedImageError
 
 from darkroom.domain import VariantSpec
 from darkroom.errors import DarkroomError, InvalidImage, TooLarge
 from darkroom.imaging import Developed, ImageInfo, Limits, vipsload
+from darkroom.imaging.colour import cmyk_to_srgb, converted, srgb_transform
 from darkroom.imaging.encode import encode, output_format
 from darkroom.imaging.formats import HEIF, JPEG, PNG, SNIFF_BYTES, WEBP, Format, detect
 from darkroom.imaging.integrity import check_container
+from darkroom.imaging.jpeg import decode_scaled
 from darkroom.imaging.metadata import exif_of, summarize
 from darkroom.imaging.placeholder import placeholder
 from darkroom.imaging.resample import Pixels, cascade, from_array
@@ -35,10 +32,6 @@ pillow_heif.register_heif_opener()
 # Pillow's built-in check would only warn below twice its limit.
 Image.MAX_IMAGE_PIXELS = None
 
-_SRGB = ImageCms.createProfile("sRGB")
-_KEPT_TRANSFORMS = 16
-_TRANSFORMS: OrderedDict[tuple[bytes, str], ImageCms.ImageCmsTransform | None] = OrderedDict()
-_TRANSFORMS_LOCK = threading.Lock()
 _CAMERA_HEADROOM = 1.25
 """A camera's own photo is decoded at the smallest size at least this many times the
 largest variant. Its optics and demosaicing leave little detail near the last pixel, so the
@@ -117,14 +110,14 @@ def develop(
                 start = start.extract_band(0, n=3)
         alpha = start.bands == 4
         # Colour is converted on the variants, a fraction of the decoded pixels.
-        to_srgb = _srgb_transform(icc, "RGBA" if alpha else "RGB") if start.bands >= 3 else None
+        to_srgb = srgb_transform(icc, "RGBA" if alpha else "RGB") if start.bands >= 3 else None
         if alpha and to_srgb is None and _only_jpeg(specs):
             # Every variant is to be flattened onto white. Flattening first commutes with
             # resizing (both are linear in premultiplied colour), and the flattened image is
             # resampled as an opaque one: not each variant from the full image, premultiplied.
             # Not where colours are converted: white is blended in sRGB, as a page shows it.
             start = start.flatten(background=[255, 255, 255], max_alpha=255).copy_memory()
-        convert = None if to_srgb is None else functools.partial(_converted, transform=to_srgb)
+        convert = None if to_srgb is None else functools.partial(converted, transform=to_srgb)
         variants = cascade(start, sizes, orientation, sequential, convert)
     finished = [
         _marked(spec, variant, watermark) for spec, variant in zip(specs, variants, strict=True)
@@ -171,7 +164,7 @@ def _decode(
         )
         if image.mode in ("RGB", "L"):
             progressive = bool(image.info.get("progressive") or image.info.get("progression"))
-            return from_array(_scaled_jpeg(data, image.mode, widest, progressive)), icc
+            return from_array(decode_scaled(data, image.mode, widest, progressive)), icc
         image.draft(image.mode if image.mode == "CMYK" else None, widest)
     if fmt is WEBP:
         return vipsload.load(data, _decode_scale(image.size, sizes, _WEBP_HEADROOM))
@@ -185,7 +178,7 @@ def _decode(
     image.load()
     normal = _normalise(image)
     if normal.mode == "CMYK":  # no CMYK past this point: converted here, whole
-        return from_array(_pixels(_cmyk_to_srgb(normal, icc))), None
+        return from_array(_pixels(cmyk_to_srgb(normal, icc))), None
     return from_array(_pixels(normal)), icc
 
 
@@ -217,67 +210,6 @@ def _decode_scale(
         return 1.0
     need = max(max(w / stored[0], h / stored[1]) for w, h in sizes) * headroom
     return min(1.0, need)
-
-
-def _scaled_jpeg(data: bytes, mode: str, at_least: tuple[int, int], progressive: bool) -> Pixels:
-    """Decoded at the smallest of 1/8, 1/4, 1/2 or full size that is at least `at_least`.
-    libjpeg-turbo scales to any eighth, but only these four have SIMD inverse DCTs: the
-    others (3/8, 5/8, 6/8, 7/8) decode slower than the full size, and look worse."""
-    height, width = simplejpeg.decode_jpeg_header(data)[:2]
-    divisor = 8
-    while divisor > 1 and (
-        -(-width // divisor) < at_least[0] or -(-height // divisor) < at_least[1]
-    ):
-        divisor //= 2
-    ended = data.endswith(b"\xff\xd9")
-    if not progressive and not ended:
-        # Some cameras and apps leave the end marker out. With it added, a complete scan
-        # decodes as every viewer shows it, and one cut short still ends early. Not in a
-        # progressive JPEG: one cut between two scans would pass for a complete photo.
-        data += b"\xff\xd9"
-
-    at = {"min_width": -(-width // divisor), "min_height": -(-height // divisor)}
-    rows, columns = simplejpeg.decode_jpeg_header(data, **at)[:2]
-    buffer = _decode_buffer(rows * columns * (1 if mode == "L" else 3))
-
-    def decoded(strict: bool) -> Pixels:
-        pixels: Pixels = simplejpeg.decode_jpeg(
-            data,
-            colorspace="GRAY" if mode == "L" else "RGB",
-            buffer=buffer,
-            strict=strict,
-            **at,
-        )
-        return pixels[:, :, 0] if mode == "L" else pixels
-
-    try:
-        return decoded(strict=True)
-    except ValueError as exc:
-        message = str(exc)
-        if "premature end" in message.lower():
-            raise InvalidImage("cannot decode this JPG image: the file is truncated") from None
-        if "extraneous bytes" not in message or not ended:
-            raise
-    # Stray bytes between segments (some cameras write them before the end marker), which
-    # every decoder skips: decoded again, past that warning, in a file that is not cut short.
-    return decoded(strict=False)
-
-
-_KEPT_BUFFER_BYTES = 64 * 1024 * 1024
-_buffers = threading.local()
-
-
-def _decode_buffer(size: int) -> bytearray | None:
-    """Memory for this thread's next JPEG decode, kept for the one after: fresh memory
-    costs a page fault every 4 KB, 18 ms for a whole 12 MP photo (36 MB). None beyond
-    64 MB, which is not kept. Every variant is made into memory of its own, and nothing
-    past `develop` holds the decoded pixels."""
-    if size > _KEPT_BUFFER_BYTES:
-        return None
-    kept: bytearray | None = getattr(_buffers, "kept", None)
-    if kept is None or len(kept) < size:
-        kept = _buffers.kept = bytearray(size)
-    return kept
 
 
 def _as_stored(size: tuple[int, int], orientation: int) -> tuple[int, int]:
@@ -402,77 +334,3 @@ def _bits_per_sample(image: Image.Image) -> int:
     bits = tags.get(258) if tags is not None else None
     first = bits[0] if isinstance(bits, tuple) and bits else bits
     return first if isinstance(first, int) and 8 < first <= 16 else 16
-
-
-def _srgb_transform(icc: bytes | None, mode: str) -> ImageCms.ImageCmsTransform | None:
-    """From the image's profile to sRGB (`mode` to RGB or RGBA); None where there is nothing
-    to convert (no profile, already sRGB) or the profile is broken (the pixels are shown as
-    they are, rather than failing the photo).
-
-    Kept for the next photo from the same camera (building one costs several
-    milliseconds), under the profile's digest: the profile is the upload's to choose, and
-    may be megabytes. Built without LittleCMS's one-pixel cache, which would make sharing
-    it between threads unsafe."""
-    if not icc:
-        return None
-    key = (hashlib.sha256(icc).digest(), mode)
-    with _TRANSFORMS_LOCK:
-        if key in _TRANSFORMS:
-            _TRANSFORMS.move_to_end(key)
-            return _TRANSFORMS[key]
-    transform = _build_transform(icc, mode)
-    with _TRANSFORMS_LOCK:
-        _TRANSFORMS[key] = transform
-        while len(_TRANSFORMS) > _KEPT_TRANSFORMS:
-            _TRANSFORMS.popitem(last=False)
-    return transform
-
-
-def _build_transform(icc: bytes, mode: str) -> ImageCms.ImageCmsTransform | None:
-    if _too_many_steps(icc):
-        return None
-    try:
-        source = ImageCms.ImageCmsProfile(io.BytesIO(icc))
-        if "sRGB" in ImageCms.getProfileDescription(source):
-            return None
-        return ImageCms.buildTransform(
-            source, _SRGB, mode, "RGB" if mode == "CMYK" else mode, flags=ImageCms.Flags.NOCACHE
-        )
-    except (ImageCms.PyCMSError, OSError, ValueError, TypeError):
-        return None
-
-
-_MAX_PROFILE_STEPS = 32
-_MAX_PROFILE_TAGS = 100
-"""LittleCMS reads no more tags than this."""
-
-
-def _too_many_steps(icc: bytes) -> bool:
-    """Whether a float pipeline of the profile (a `mpet` tag, as in v4's D2Bx and B2Dx) has
-    more steps than any real profile. LittleCMS runs every step for each point of the table
-    it builds a transform from: 10 000 steps, 80 KB of profile, take it 3 s, 100 000 take
-    it 86 s."""
-    if len(icc) < 132:
-        return False
-    (tags,) = struct.unpack_from(">I", icc, 128)
-    for entry in range(132, 132 + 12 * min(tags, _MAX_PROFILE_TAGS), 12):
-        if entry + 12 > len(icc):
-            return False
-        (offset,) = struct.unpack_from(">I", icc, entry + 4)
-        if icc[offset : offset + 4] == b"mpet" and offset + 16 <= len(icc):
-            (steps,) = struct.unpack_from(">I", icc, offset + 12)
-            if steps > _MAX_PROFILE_STEPS:
-                return True
-    return False
-
-
-def _converted(pixels: Pixels, transform: ImageCms.ImageCmsTransform) -> Pixels:
-    converted = ImageCms.applyTransform(Image.fromarray(pixels), transform)
-    return pixels if converted is None else np.asarray(converted)
-
-
-def _cmyk_to_srgb(image: Image.Image, icc: bytes | None) -> Image.Image:
-    transform = _srgb_transform(icc, "CMYK")
-    converted = None if transform is None else ImageCms.applyTransform(image, transform)
-    # without a usable profile, Pillow's naive conversion
-    return image.convert("RGB") if converted is None else converted

@@ -1,0 +1,96 @@
+"""Embedded colour profiles to sRGB, through LittleCMS (Pillow's ImageCms).
+
+Transforms are built once per profile and kept for the next photo from the same camera.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import io
+import struct
+import threading
+from collections import OrderedDict
+
+import numpy as np
+from PIL import Image, ImageCms
+
+from darkroom.imaging.resample import Pixels
+
+_SRGB = ImageCms.createProfile("sRGB")
+_KEPT_TRANSFORMS = 16
+_TRANSFORMS: OrderedDict[tuple[bytes, str], ImageCms.ImageCmsTransform | None] = OrderedDict()
+_TRANSFORMS_LOCK = threading.Lock()
+
+
+def srgb_transform(icc: bytes | None, mode: str) -> ImageCms.ImageCmsTransform | None:
+    """From the image's profile to sRGB (`mode` to RGB or RGBA); None where there is nothing
+    to convert (no profile, already sRGB) or the profile is broken (the pixels are shown as
+    they are, rather than failing the photo).
+
+    Kept for the next photo from the same camera (building one costs several
+    milliseconds), under the profile's digest: the profile is the upload's to choose, and
+    may be megabytes. Built without LittleCMS's one-pixel cache, which would make sharing
+    it between threads unsafe."""
+    if not icc:
+        return None
+    key = (hashlib.sha256(icc).digest(), mode)
+    with _TRANSFORMS_LOCK:
+        if key in _TRANSFORMS:
+            _TRANSFORMS.move_to_end(key)
+            return _TRANSFORMS[key]
+    transform = _build_transform(icc, mode)
+    with _TRANSFORMS_LOCK:
+        _TRANSFORMS[key] = transform
+        while len(_TRANSFORMS) > _KEPT_TRANSFORMS:
+            _TRANSFORMS.popitem(last=False)
+    return transform
+
+
+def _build_transform(icc: bytes, mode: str) -> ImageCms.ImageCmsTransform | None:
+    if _too_many_steps(icc):
+        return None
+    try:
+        source = ImageCms.ImageCmsProfile(io.BytesIO(icc))
+        if "sRGB" in ImageCms.getProfileDescription(source):
+            return None
+        return ImageCms.buildTransform(
+            source, _SRGB, mode, "RGB" if mode == "CMYK" else mode, flags=ImageCms.Flags.NOCACHE
+        )
+    except (ImageCms.PyCMSError, OSError, ValueError, TypeError):
+        return None
+
+
+_MAX_PROFILE_STEPS = 32
+_MAX_PROFILE_TAGS = 100
+"""LittleCMS reads no more tags than this."""
+
+
+def _too_many_steps(icc: bytes) -> bool:
+    """Whether a float pipeline of the profile (a `mpet` tag, as in v4's D2Bx and B2Dx) has
+    more steps than any real profile. LittleCMS runs every step for each point of the table
+    it builds a transform from: 10 000 steps, 80 KB of profile, take it 3 s, 100 000 take
+    it 86 s."""
+    if len(icc) < 132:
+        return False
+    (tags,) = struct.unpack_from(">I", icc, 128)
+    for entry in range(132, 132 + 12 * min(tags, _MAX_PROFILE_TAGS), 12):
+        if entry + 12 > len(icc):
+            return False
+        (offset,) = struct.unpack_from(">I", icc, entry + 4)
+        if icc[offset : offset + 4] == b"mpet" and offset + 16 <= len(icc):
+            (steps,) = struct.unpack_from(">I", icc, offset + 12)
+            if steps > _MAX_PROFILE_STEPS:
+                return True
+    return False
+
+
+def converted(pixels: Pixels, transform: ImageCms.ImageCmsTransform) -> Pixels:
+    converted = ImageCms.applyTransform(Image.fromarray(pixels), transform)
+    return pixels if converted is None else np.asarray(converted)
+
+
+def cmyk_to_srgb(image: Image.Image, icc: bytes | None) -> Image.Image:
+    transform = srgb_transform(icc, "CMYK")
+    converted = None if transform is None else ImageCms.applyTransform(image, transform)
+    # without a usable profile, Pillow's naive conversion
+    return image.convert("RGB") if converted is None else converted
