@@ -154,6 +154,23 @@ def test_truncated(kind: str, cut: float, pillow_warnings: str) -> None:
         assert isinstance(error, InvalidImage), error
 
 
+@pytest.mark.parametrize("kind", KINDS)
+def test_every_cut_through_the_header_is_refused_cleanly(kind: str) -> None:
+    """The structure walks read headers byte by byte: a cut anywhere in the first 400 bytes
+    ends in one of darkroom's errors, whatever the walk was reading."""
+    data = source(kind)
+    cuts = set(range(1, 400))
+    if kind.endswith("jpeg"):  # and around every marker before the first scan
+        header = data[: data.index(b"\xff\xda") + 2]
+        marks = [at for at in range(len(header) - 1) if header[at] == 0xFF]
+        cuts |= {at + step for at in marks for step in range(1, 8)}
+    for length in sorted(cuts):
+        try:
+            probe(data[:length])
+        except PERMANENT_IMAGE_ERRORS:
+            pass
+
+
 def test_truncated_jpeg_is_invalid_even_though_pillow_could_show_part_of_it() -> None:
     assert not ImageFile.LOAD_TRUNCATED_IMAGES
     data = source("jpeg")
@@ -446,6 +463,16 @@ def test_lossless_jpeg_is_refused_before_decoding() -> None:
     error = refuse(_lossless_jpeg(2000, 1500))
     assert isinstance(error, Unsupported)
     assert "lossless" in str(error)
+
+
+@pytest.mark.usefixtures("no_decoding")
+def test_a_12_bit_jpeg_is_refused_as_unsupported() -> None:
+    data = bytearray(source("jpeg"))
+    frame = data.index(b"\xff\xc0", data.index(b"\xff\xdb"))  # after the EXIF thumbnail
+    data[frame + 4] = 12  # sample precision
+    error = refuse(bytes(data))
+    assert isinstance(error, Unsupported)
+    assert "12-bit" in str(error)
 
 
 def _with_empty_comments(jpeg: bytes, count: int) -> bytes:

@@ -233,7 +233,8 @@ def _open(data: bytes, limits: Limits) -> tuple[Image.Image, Format]:
         raise TooLarge(f"the file is {len(data)} bytes; the limit is {limits.max_bytes}")
     fmt = detect(data[:SNIFF_BYTES])
     # Before Pillow reads the header: some headers alone take it seconds (see `integrity`).
-    check_container(data, fmt, limits.max_frames)
+    with _decoding(fmt, "cannot read the structure of"):
+        check_container(data, fmt, limits.max_frames)
     try:
         image = Image.open(io.BytesIO(data), formats=[fmt.name])
     except UnidentifiedImageError:

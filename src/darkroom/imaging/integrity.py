@@ -39,6 +39,8 @@ JPEG's scans each hold at least a code for every block: their cost is their size
 _JPEG_PROGRESSIVE = (0xC2, 0xC6, 0xCA, 0xCE)
 """Start-of-frame markers of progressive JPEGs (Huffman or arithmetic coded)."""
 _JPEG_LOSSLESS = (0xC3, 0xC7, 0xCB, 0xCF)
+_JPEG_FRAMES = frozenset(range(0xC0, 0xD0)) - {0xC4, 0xC8, 0xCC}
+"""Start-of-frame markers; the others in that range are DHT, JPG and DAC."""
 _GIF_MAX_PIECES = 1 << 18
 """GIF data comes in sub-blocks of at most 255 bytes: 50 MB is 200 000 of them. Blocks
 and stray bytes count too: each is a step for Pillow's reader, in Python."""
@@ -174,6 +176,8 @@ def _jpeg(data: bytes) -> None:
             # libjpeg-turbo cannot scale these, and would write a full-size decode into the
             # buffer simplejpeg sized for the scaled one.
             raise Unsupported("lossless JPEG (as in medical images and raw files) is not read")
+        if marker in _JPEG_FRAMES and pos + 4 < size and data[pos + 4] != 8:
+            raise Unsupported(f"{data[pos + 4]}-bit JPEG (as in medical images) is not read")
         progressive = progressive or marker in _JPEG_PROGRESSIVE
         if marker == 0xFF:  # fill byte
             pos += 1
