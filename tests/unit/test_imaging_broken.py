@@ -278,6 +278,17 @@ def test_damaged_exif_with_warnings_as_errors_is_a_permanent_error_at_worst() ->
     _assert_sane(result)
 
 
+def test_damaged_compressed_data_is_named_so() -> None:
+    """Not Pillow's bare status code ("decoder error -2")."""
+    data = bytearray(encode(sample_image((320, 240)), "TIFF", compression="tiff_deflate"))
+    for at in range(200, 600):
+        data[at] ^= 0x5A
+    error = refuse(bytes(data))
+    assert isinstance(error, InvalidImage)
+    assert "its data is damaged" in str(error)
+    assert "decoder error" not in str(error)
+
+
 def test_png_bytes_behind_a_jpeg_signature() -> None:
     data = b"\xff\xd8\xff\xe0\x00\x10JFIF\x00" + source("png")[11:]
     assert isinstance(refuse(data), InvalidImage)

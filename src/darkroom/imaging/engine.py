@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import functools
 import io
+import re
 from collections.abc import Iterator, Sequence
 from contextlib import closing, contextmanager
 
@@ -70,7 +71,20 @@ def _decoding(fmt: Format, what: str) -> Iterator[None]:
             raise TooLarge(f"this {fmt.extension.upper()} image needs too much memory") from None
         raise InvalidImage(f"{what} this {fmt.extension.upper()} image: {exc}") from None
     except Exception as exc:
-        raise InvalidImage(f"{what} this {fmt.extension.upper()} image: {exc}") from None
+        raise InvalidImage(f"{what} this {fmt.extension.upper()} image: {_said(exc)}") from None
+
+
+_PILLOW_STATUS = re.compile(r"^decoder error -?[0-9]+")
+
+
+def _said(exc: Exception) -> str:
+    """What the decoder said, without the bare status code Pillow puts in front of it."""
+    text = str(exc)
+    detail = _PILLOW_STATUS.sub("", text, count=1)
+    if detail == text:
+        return text
+    detail = detail.strip(" :")
+    return f"its data is damaged ({detail})" if detail else "its data is damaged"
 
 
 def probe(data: bytes, limits: Limits) -> ImageInfo:
