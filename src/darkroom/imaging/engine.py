@@ -74,17 +74,14 @@ def _decoding(fmt: Format, what: str) -> Iterator[None]:
         raise InvalidImage(f"{what} this {fmt.extension.upper()} image: {_said(exc)}") from None
 
 
-_PILLOW_STATUS = re.compile(r"^decoder error -?[0-9]+")
+_PILLOW_STATUS = re.compile(r"decoder error -?[0-9]+")
 
 
 def _said(exc: Exception) -> str:
-    """What the decoder said, without the bare status code Pillow puts in front of it."""
+    """What the decoder said; for Pillow's bare status code (libtiff's own words go to
+    stderr), what it means."""
     text = str(exc)
-    detail = _PILLOW_STATUS.sub("", text, count=1)
-    if detail == text:
-        return text
-    detail = detail.strip(" :")
-    return f"its data is damaged ({detail})" if detail else "its data is damaged"
+    return "its data is damaged" if _PILLOW_STATUS.fullmatch(text) else text
 
 
 def probe(data: bytes, limits: Limits) -> ImageInfo:
