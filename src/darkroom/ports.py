@@ -9,7 +9,7 @@ from __future__ import annotations
 from collections.abc import Collection, Iterator, Sequence
 from contextlib import AbstractContextManager
 from datetime import datetime
-from typing import BinaryIO, Protocol, runtime_checkable
+from typing import TYPE_CHECKING, BinaryIO, Protocol, runtime_checkable
 
 from darkroom.domain import (
     BlobInfo,
@@ -26,7 +26,9 @@ from darkroom.domain import (
     User,
     VariantSpec,
 )
-from darkroom.imaging import Developed, Limits, Watermark
+
+if TYPE_CHECKING:  # the imaging package imports NumPy, Pillow and pyvips
+    from darkroom.imaging import Developed, Limits, Watermark
 
 
 class Developer(Protocol):

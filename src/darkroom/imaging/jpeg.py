@@ -28,9 +28,9 @@ def decode_scaled(data: bytes, mode: str, at_least: tuple[int, int], progressive
         # progressive JPEG: one cut between two scans would pass for a complete photo.
         data += b"\xff\xd9"
 
+    # libjpeg-turbo's scaled size, rounded up: the smallest simplejpeg is asked for
     at = {"min_width": -(-width // divisor), "min_height": -(-height // divisor)}
-    rows, columns = simplejpeg.decode_jpeg_header(data, **at)[:2]
-    buffer = _decode_buffer(rows * columns * (1 if mode == "L" else 3))
+    buffer = _decode_buffer(at["min_width"] * at["min_height"] * (1 if mode == "L" else 3))
 
     def decoded(strict: bool) -> Pixels:
         pixels: Pixels = simplejpeg.decode_jpeg(
