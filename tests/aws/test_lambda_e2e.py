@@ -6,13 +6,14 @@ from __future__ import annotations
 
 import base64
 import json
+from collections.abc import Callable
 
 import httpx
 import pytest
 
 from darkroom.adapters.cognito import CognitoIdentity
 from darkroom.aws import handlers
-from darkroom.domain import JobState
+from darkroom.domain import JobState, PhotoStatus
 from darkroom.errors import NotFound
 from tests.aws.conftest import Stack
 from tests.aws.lambda_events import answer_json, api_v1, api_v2
@@ -168,6 +169,62 @@ def test_only_transient_failures_come_back(stack: Stack, monkeypatch: pytest.Mon
     handlers.runtime.cache_clear()
     answer = handlers.process({"Records": [created, garbage]}, None)
     assert answer == {"batchItemFailures": [{"itemIdentifier": created["messageId"]}]}
+
+
+def _failing_job(
+    stack: Stack, monkeypatch: pytest.MonkeyPatch, error: Exception
+) -> tuple[str, Callable[[int], bool]]:
+    """A photo uploaded through the API whose processing raises `error`, and what hands its
+    job's SQS record to `process` as received that many times: True if it comes back."""
+    body = json.dumps({"content": base64.b64encode(corpus(PHOTO)).decode(), "key": "a.jpg"})
+    answer = handlers.api(api_v2("POST", "/upload?wait=false", body.encode()), None)
+    batch = stack.drain(stack.queue_url)
+    job = next(r for r in batch["Records"] if "darkroom_job" in json.loads(r["body"]))
+
+    def raising(photo_id: str) -> object:
+        raise error
+
+    monkeypatch.setattr(handlers.runtime().darkroom.processor, "process", raising)
+
+    def receive(times: int) -> bool:
+        record = job | {"attributes": {"ApproximateReceiveCount": str(times)}}
+        failures = handlers.process({"Records": [record]}, None)["batchItemFailures"]
+        return bool(failures == [{"itemIdentifier": job["messageId"]}])
+
+    return answer_json(answer)["id"], receive
+
+
+def test_the_last_attempt_records_the_failure_and_the_message_goes_on(
+    stack: Stack, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    photo_id, receive = _failing_job(stack, monkeypatch, ConnectionError("the store is away"))
+    catalog = handlers.runtime().darkroom.catalog
+    assert receive(4)
+    assert catalog.get(photo_id).status is PhotoStatus.PENDING
+    assert receive(5)
+    failed = catalog.get(photo_id)
+    assert failed.status is PhotoStatus.FAILED
+    assert failed.reason == "gave up after 5 attempts: the store is away"
+    # the receive the queue allows beyond the attempts keeps the reason already recorded
+    assert receive(6)
+    assert catalog.get(photo_id).reason == failed.reason
+
+
+def test_a_photo_whose_every_attempt_stopped_the_runtime_ends_failed(
+    stack: Stack, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Five invocations ran out of time or memory on it, and none could say so: the sixth
+    receive records it without rendering again, and the job is dead."""
+    rendered = AssertionError("rendered again after the attempts ran out")
+    photo_id, receive = _failing_job(stack, monkeypatch, rendered)
+    dr = handlers.runtime().darkroom
+    assert receive(6)
+    failed = dr.catalog.get(photo_id)
+    assert failed.status is PhotoStatus.FAILED
+    assert failed.reason == "gave up after 5 attempts: every attempt stopped its worker"
+    assert [j.state for j in dr.queue.jobs(frozenset(JobState))] == [JobState.DEAD]
+    told = stack.client("sqs").receive_message(QueueUrl=stack.inbox_url)["Messages"]
+    assert json.loads(told[0]["Body"])["event"] == "photo.failed"
 
 
 def test_share_links_through_the_api_function(

@@ -68,7 +68,7 @@ def test_functions_run_arm64_python_312_with_their_handlers_and_log_retention(
         assert log_groups[group]["RetentionInDays"] == {"Ref": "LogRetentionDays"}
 
 
-def test_the_queue_outlasts_the_processor_and_dead_letters_after_the_attempts(
+def test_the_queue_outlasts_the_processor_and_dead_letters_a_receive_after_the_attempts(
     translated: dict[str, Any],
 ) -> None:
     functions = {
@@ -78,9 +78,10 @@ def test_the_queue_outlasts_the_processor_and_dead_letters_after_the_attempts(
     queue = resources(translated, "AWS::SQS::Queue")["JobsQueue"]
     assert queue["VisibilityTimeout"] >= 6 * functions["process"]["Timeout"]
     attempts = functions["process"]["Environment"]["Variables"]["DARKROOM_JOB_ATTEMPTS"]
-    assert queue["RedrivePolicy"]["maxReceiveCount"] == int(attempts)
+    assert queue["RedrivePolicy"]["maxReceiveCount"] == int(attempts) + 1
     (mapping,) = resources(translated, "AWS::Lambda::EventSourceMapping").values()
     assert mapping["FunctionResponseTypes"] == ["ReportBatchItemFailures"]
+    assert mapping["BatchSize"] == 1
 
 
 def test_originals_events_go_to_the_queue_and_removals_to_cleanup(

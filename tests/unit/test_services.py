@@ -163,6 +163,24 @@ def test_changed_variant_settings_render_again(memory_darkroom: Darkroom) -> Non
     assert old_keys.isdisjoint({again.variants[0].key})
 
 
+def test_giving_up_keeps_what_an_attempt_already_settled(memory_darkroom: Darkroom) -> None:
+    """A reprocessing that died before it started leaves the photo's variants as they were,
+    and a failure already recorded keeps its reason."""
+    dr = memory_darkroom
+    ready = dr.gallery.upload("ann", corpus(JPEG), "a.jpg").photo
+    broken = dr.gallery.upload("ann", b"\xff\xd8\xff" + bytes(500), "b.jpg").photo
+    dr.processor.process(ready.id)
+    dr.processor.process(broken.id)
+    reason = dr.catalog.get(broken.id).reason
+    started = dr.gallery.upload("ann", corpus("C01_cmyk_canon300d.jpg"), "c.jpg").photo
+    dr.catalog.update(dr.catalog.get(started.id).evolve(status=PhotoStatus.PROCESSING))
+    for photo in (ready, broken, started):
+        dr.processor.fail(photo.id, "gave up after 5 attempts: the store is away")
+    assert dr.catalog.get(ready.id).status is PhotoStatus.READY
+    assert dr.catalog.get(broken.id).reason == reason != ""
+    assert dr.catalog.get(started.id).status is PhotoStatus.FAILED
+
+
 def test_transient_failures_retry_with_backoff_then_die(memory_darkroom: Darkroom) -> None:
     dr = memory_darkroom
     photo = dr.gallery.upload("ann", corpus(JPEG), "a.jpg").photo

@@ -143,6 +143,18 @@ def _dispatch(event: Event, kinds: Kinds) -> dict[str, Any]:
 def _handled(rt: Runtime, record: events.QueuedRecord, kinds: Kinds) -> bool:
     """False when the record should come back: only for transient trouble. A bad image
     has already ended `failed` in the processor and is acknowledged."""
+    attempts = rt.darkroom.settings.job_attempts
+    if record.receive_count > attempts:
+        # The queue's redrive allows one receive more than the attempts, for this: each
+        # attempt ended with its runtime (out of time or memory, a crash) before it could
+        # record a failure. The record goes on to the dead-letter queue.
+        reason = f"gave up after {attempts} attempts: every attempt stopped its worker"
+        for message in record.messages:
+            try:
+                rt.give_up(message, reason)
+            except Exception:
+                log.exception("message %s: could not record the failure", record.message_id)
+        return False
     for message in record.messages:
         try:
             rt.handle(message, kinds, record.message_id)

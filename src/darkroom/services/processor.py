@@ -26,6 +26,7 @@ from darkroom.services.telemetry import Stages
 log = logging.getLogger(__name__)
 
 _SAVE_ATTEMPTS = 8
+_SETTLED = frozenset({PhotoStatus.READY, PhotoStatus.FAILED, PhotoStatus.DUPLICATE})
 
 
 class Outcome(StrEnum):
@@ -156,10 +157,16 @@ class Processor:
         return Outcome.READY
 
     def fail(self, photo_id: str, reason: str) -> None:
-        """Give up on a photo, e.g. after its job ran out of attempts."""
+        """Give up on a photo after its job ran out of attempts. A photo an attempt left
+        ready, failed or a duplicate keeps that: the attempt that failed after it did so
+        past the photo's processing (or with a reprocessing that never started), and a
+        failure already recorded says more than this one."""
         try:
             photo = self._catalog.get(photo_id)
         except NotFound:
+            return
+        if photo.status in _SETTLED:
+            log.info("photo %s: stays %s, not failed: %s", photo.id, photo.status, reason)
             return
         self._fail(photo, reason)
 
