@@ -25,6 +25,8 @@ from darkroom.errors import (
     Unsupported,
 )
 from darkroom.imaging import Developed, Limits, colour, develop, probe, vipsload
+from darkroom.imaging.formats import AVIF
+from darkroom.imaging.integrity import check_container
 from tests.unit.imaging_helpers import (
     corpus_bytes,
     decode,
@@ -423,6 +425,72 @@ def test_max_side() -> None:
 )
 def test_limits_are_checked_before_decoding(kind: str, limits: Limits) -> None:
     assert isinstance(refuse(source(kind), limits), TooLarge)
+
+
+def _claiming(avif: bytes, width: int, height: int) -> bytes:
+    """`avif` with every `ispe` property changed to say `width`×`height`."""
+    data = bytearray(avif)
+    at = data.find(b"ispe")
+    while at >= 0:
+        struct.pack_into(">II", data, at + 8, width, height)
+        at = data.find(b"ispe", at + 4)
+    return bytes(data)
+
+
+@pytest.mark.usefixtures("no_decoding")
+@pytest.mark.parametrize("mode", ["RGB", "RGBA"])
+def test_avif_claiming_more_pixels_than_its_picture_holds(mode: str) -> None:
+    """libavif would enlarge the 320×240 picture to what `ispe` says: 100 MP, within the
+    limit, in two seconds and 900 MB."""
+    avif = encode(sample_image((320, 240), mode), "AVIF", quality=60)
+    error = refuse(_claiming(avif, 10_000, 10_000))
+    assert isinstance(error, InvalidImage)
+    assert "10000×10000" in str(error) and "320×240" in str(error)
+
+
+def _bits(*fields: tuple[int, int]) -> str:
+    return "".join(format(value, f"0{size}b") for value, size in fields)
+
+
+def _full_sequence_header(width: int, height: int) -> bytes:
+    """A sequence header OBU in its long form (the encoder writes the reduced one for a still
+    picture): timing and decoder model information, two operating points."""
+    uvlc_5 = "00110"  # num_ticks_per_picture_minus_1 = 5
+    timing = _bits((1, 1), (1001, 32), (30000, 32), (1, 1)) + uvlc_5
+    decoder_model = _bits((1, 1), (9, 5), (90, 32), (4, 5), (4, 5))  # 10-bit buffer delays
+    operating_point = _bits((0x103, 12), (8, 5), (1, 1), (1, 1), (500, 10), (700, 10), (0, 1))
+    operating_point += _bits((1, 1), (3, 4))  # initial_display_delay_minus_1
+    sizes = _bits((15, 4), (15, 4), (width - 1, 16), (height - 1, 16))
+    bits = _bits((0, 3), (0, 1), (0, 1)) + timing + decoder_model + _bits((1, 1), (1, 5))
+    bits += operating_point * 2 + sizes
+    bits += "0" * (-len(bits) % 8)
+    payload = int(bits, 2).to_bytes(len(bits) // 8, "big")
+    return bytes([0x0A, len(payload)]) + payload
+
+
+def _with_full_sequence_header(avif: bytes, width: int, height: int) -> bytes:
+    """`avif` with its reduced sequence header swapped for the long form, which the check
+    reads and no decoder will (the mdat box grows to hold it)."""
+    reduced = avif.index(b"\x12\x00\x0a") + 2
+    end = reduced + 2 + avif[reduced + 1]
+    full = _full_sequence_header(width, height)
+    mdat = avif.index(b"mdat") - 4
+    (length,) = struct.unpack_from(">I", avif, mdat)
+    grown = struct.pack(">I", length + len(full) - (end - reduced))
+    return avif[:mdat] + grown + avif[mdat + 4 : reduced] + full + avif[end:]
+
+
+@pytest.mark.parametrize(("claimed", "refused"), [((320, 240), False), ((321, 240), True)])
+def test_avif_size_checked_against_a_long_sequence_header(
+    claimed: tuple[int, int], refused: bool
+) -> None:
+    avif = encode(sample_image((320, 240)), "AVIF", quality=60)
+    data = _claiming(_with_full_sequence_header(avif, 320, 240), *claimed)
+    if refused:
+        with pytest.raises(InvalidImage, match="320×240"):
+            check_container(data, AVIF, 1)
+    else:
+        check_container(data, AVIF, 1)
 
 
 # ------------------------------------------------------------------ work bombs

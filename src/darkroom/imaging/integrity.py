@@ -22,6 +22,7 @@ import zlib
 import numpy as np
 
 from darkroom.errors import InvalidImage, TooLarge, Unsupported
+from darkroom.imaging import avif
 from darkroom.imaging.formats import AVIF, BMP, GIF, HEIF, JPEG, PNG, TIFF, WEBP, Format
 
 _PNG_SIGNATURE = 8
@@ -64,6 +65,8 @@ def check_container(data: bytes, fmt: Format, max_frames: int) -> None:
         _bmp(data)
     elif fmt is HEIF or fmt is AVIF:
         _iso_boxes(data, fmt)
+        if fmt is AVIF:
+            avif.check_sizes(data)
     elif fmt is WEBP:
         _riff(data)
 

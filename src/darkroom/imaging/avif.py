@@ -1,0 +1,234 @@
+"""The sizes an AVIF file claims for its pictures, against the sizes of the AV1 streams that
+code them.
+
+An AVIF image item states its size in an `ispe` property, which is what readers report and
+what darkroom's pixel limit is checked against; the AV1 sequence header at the start of the
+item's data bounds the frames its stream can hold. libavif scales a decoded frame to
+the `ispe` size, so a 640×480 picture whose `ispe` says 10000×10000 would become a 100 MP
+image (seconds and a gigabyte of work, and variants of an enlarged picture). libheif
+refuses such a HEIC itself.
+"""
+
+from __future__ import annotations
+
+import struct
+from collections.abc import Iterator
+
+from darkroom.errors import InvalidImage
+
+_OBU_SEQUENCE_HEADER = 1
+
+
+def check_sizes(data: bytes) -> None:
+    """Raise `InvalidImage` if an AV1 item's `ispe` size is larger than the largest frame
+    its sequence header allows (the header opens the item's data: AV1 in ISOBMFF puts one
+    in every sync sample). A grid is checked through its tiles; an item whose data is not
+    found in the file as `iloc` says passes, for the decoder to refuse."""
+    meta = next((body for kind, body in _boxes(data) if kind == b"meta"), b"")
+    boxes = dict(_boxes(meta[4:]))  # a full box: version and flags come first
+    children = dict(_boxes(boxes.get(b"iprp", b"")))
+    properties = list(_boxes(children.get(b"ipco", b"")))
+    for item, indices in _associations(children.get(b"ipma", b"")):
+        claimed = coded = None
+        for index in indices:
+            if not 0 < index <= len(properties):
+                continue
+            kind, body = properties[index - 1]
+            if kind == b"ispe" and len(body) >= 12:
+                claimed = struct.unpack_from(">II", body, 4)
+            elif kind == b"av1C":
+                coded = _largest_frame(_item_start(data, boxes.get(b"iloc", b""), item))
+        if (
+            claimed is not None
+            and coded is not None
+            and (claimed[0] > coded[0] or claimed[1] > coded[1])
+        ):
+            raise InvalidImage(
+                f"the AVIF file is damaged: it claims {claimed[0]}×{claimed[1]} pixels,"
+                f" and its AV1 picture holds at most {coded[0]}×{coded[1]}"
+            )
+
+
+def _boxes(data: bytes) -> Iterator[tuple[bytes, bytes]]:
+    """The (type, body) of each box in `data`; the walk ends at anything malformed (the
+    decoder then says what is wrong)."""
+    pos = 0
+    while pos + 8 <= len(data):
+        length, kind = struct.unpack_from(">I4s", data, pos)
+        header = 8
+        if length == 1 and pos + 16 <= len(data):
+            (length,) = struct.unpack_from(">Q", data, pos + 8)
+            header = 16
+        elif length == 0:
+            length = len(data) - pos
+        if length < header or pos + length > len(data):
+            return
+        yield kind, data[pos + header : pos + length]
+        pos += length
+
+
+def _associations(ipma: bytes) -> Iterator[tuple[int, list[int]]]:
+    """Each item's property indices (1-based into `ipco`) from an `ipma` box's body."""
+    if len(ipma) < 8:
+        return
+    version, flags = ipma[0], int.from_bytes(ipma[1:4], "big")
+    (count,) = struct.unpack_from(">I", ipma, 4)
+    pos = 8
+    id_size = 2 if version < 1 else 4
+    index_size = 2 if flags & 1 else 1
+    index_mask = 0x7FFF if flags & 1 else 0x7F
+    for _ in range(count):
+        if pos + id_size + 1 > len(ipma):
+            return
+        item = int.from_bytes(ipma[pos : pos + id_size], "big")
+        associations = ipma[pos + id_size]
+        pos += id_size + 1
+        end = pos + associations * index_size
+        if end > len(ipma):
+            return
+        yield (
+            item,
+            [
+                int.from_bytes(ipma[at : at + index_size], "big") & index_mask
+                for at in range(pos, end, index_size)
+            ],
+        )
+        pos = end
+
+
+_ITEM_START_BYTES = 4096
+"""The sequence header comes first in an AV1 item's data (after a temporal delimiter)."""
+
+
+def _item_start(data: bytes, iloc: bytes, item: int) -> bytes:
+    """The first bytes of `item`'s data, where the `iloc` box puts its first extent in the
+    file; empty where it cannot tell, or the data is elsewhere (an `idat` box, another
+    item)."""
+    if len(iloc) < 8:
+        return b""
+    version = iloc[0]
+    offset_size, length_size = iloc[4] >> 4, iloc[4] & 0xF
+    base_offset_size = iloc[5] >> 4
+    index_size = iloc[5] & 0xF if version in (1, 2) else 0
+    pos = 6
+    id_size = 4 if version == 2 else 2
+    count, pos = _number(iloc, pos, id_size)
+    for _ in range(count):
+        item_id, pos = _number(iloc, pos, id_size)
+        method = 0
+        if version in (1, 2):
+            method, pos = _number(iloc, pos, 2)
+            method &= 0xF
+        pos += 2  # data_reference_index
+        base, pos = _number(iloc, pos, base_offset_size)
+        extents, pos = _number(iloc, pos, 2)
+        first: tuple[int, int] | None = None
+        for _ in range(extents):
+            pos += index_size
+            offset, pos = _number(iloc, pos, offset_size)
+            length, pos = _number(iloc, pos, length_size)
+            first = first or (base + offset, length)
+        if pos > len(iloc):
+            return b""
+        if item_id != item or first is None:
+            continue
+        if method != 0:
+            return b""
+        start, length = first
+        return data[start : start + min(length or len(data), _ITEM_START_BYTES)]
+    return b""
+
+
+def _number(data: bytes, pos: int, size: int) -> tuple[int, int]:
+    return int.from_bytes(data[pos : pos + size], "big"), pos + size
+
+
+def _largest_frame(obus: bytes) -> tuple[int, int] | None:
+    """max_frame_width and max_frame_height of the sequence header among `obus`, if any."""
+    pos = 0
+    while pos < len(obus):
+        header = obus[pos]
+        kind, extension, sized = (header >> 3) & 0xF, header & 4, header & 2
+        pos += 2 if extension else 1
+        if not sized:
+            size = len(obus) - pos
+        else:
+            size, pos = _leb128(obus, pos)
+        if kind == _OBU_SEQUENCE_HEADER:
+            try:
+                return _sequence_header_size(_Bits(obus[pos : pos + size]))
+            except IndexError:
+                return None
+        pos += size
+    return None
+
+
+def _leb128(data: bytes, pos: int) -> tuple[int, int]:
+    value = 0
+    for i in range(8):
+        if pos >= len(data):
+            break
+        byte = data[pos]
+        pos += 1
+        value |= (byte & 0x7F) << (7 * i)
+        if not byte & 0x80:
+            break
+    return value, pos
+
+
+class _Bits:
+    """Reads the AV1 specification's f(n) and uvlc() fields, most significant bit first."""
+
+    def __init__(self, data: bytes) -> None:
+        self._data = data
+        self._at = 0
+
+    def f(self, n: int) -> int:
+        value = 0
+        for _ in range(n):
+            byte = self._data[self._at >> 3]  # IndexError past the end
+            value = (value << 1) | ((byte >> (7 - (self._at & 7))) & 1)
+            self._at += 1
+        return value
+
+    def uvlc(self) -> int:
+        zeros = 0
+        while not self.f(1):
+            zeros += 1
+        if zeros >= 32:
+            return (1 << 32) - 1
+        return self.f(zeros) + (1 << zeros) - 1
+
+
+def _sequence_header_size(bits: _Bits) -> tuple[int, int]:
+    """Section 5.5.1 of the AV1 specification, read up to the largest frame size."""
+    bits.f(3)  # seq_profile
+    bits.f(1)  # still_picture
+    if bits.f(1):  # reduced_still_picture_header
+        bits.f(5)  # seq_level_idx[0]
+    else:
+        decoder_model_info = False
+        buffer_delay_bits = 0
+        if bits.f(1):  # timing_info_present_flag
+            bits.f(32)  # num_units_in_display_tick
+            bits.f(32)  # time_scale
+            if bits.f(1):  # equal_picture_interval
+                bits.uvlc()  # num_ticks_per_picture_minus_1
+            decoder_model_info = bool(bits.f(1))
+            if decoder_model_info:
+                buffer_delay_bits = bits.f(5) + 1
+                bits.f(32)  # num_units_in_decoding_tick
+                bits.f(5)  # buffer_removal_time_length_minus_1
+                bits.f(5)  # frame_presentation_time_length_minus_1
+        initial_display_delay = bits.f(1)
+        for _ in range(bits.f(5) + 1):  # operating_points_cnt_minus_1
+            bits.f(12)  # operating_point_idc
+            if bits.f(5) > 7:  # seq_level_idx
+                bits.f(1)  # seq_tier
+            if decoder_model_info and bits.f(1):  # decoder_model_present_for_this_op
+                bits.f(2 * buffer_delay_bits + 1)  # both buffer delays, low_delay_mode_flag
+            if initial_display_delay and bits.f(1):
+                bits.f(4)  # initial_display_delay_minus_1
+    width_bits = bits.f(4) + 1
+    height_bits = bits.f(4) + 1
+    return bits.f(width_bits) + 1, bits.f(height_bits) + 1
