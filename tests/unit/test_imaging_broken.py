@@ -13,7 +13,7 @@ from functools import cache
 
 import pytest
 import pyvips
-from PIL import AvifImagePlugin, Image, ImageFile, TiffImagePlugin, WebPImagePlugin
+from PIL import AvifImagePlugin, Image, ImageCms, ImageFile, TiffImagePlugin, WebPImagePlugin
 from pillow_heif import as_plugin as heif_plugin
 
 from darkroom.domain import VariantSpec
@@ -184,6 +184,20 @@ def test_truncated_jpeg_is_invalid_even_though_pillow_could_show_part_of_it() ->
 def test_jpeg_with_stray_bytes_before_its_end_marker_is_decoded() -> None:
     data = source("jpeg")
     _assert_sane(develop(data[:-2] + b"\x12\x34\x56" + data[-2:], SPECS))
+
+
+@pytest.mark.parametrize(("number", "count"), [(2, 1), (0, 1), (1, 0), (1, 2)])
+@pytest.mark.parametrize("progressive", [False, True])
+def test_jpeg_with_misnumbered_profile_segments_is_decoded(
+    number: int, count: int, progressive: bool
+) -> None:
+    """libjpeg-turbo refuses the whole file for it; browsers show the photo."""
+    profile = ImageCms.ImageCmsProfile(ImageCms.createProfile("sRGB")).tobytes()
+    jpeg = encode(sample_image((320, 240)), "JPEG", icc_profile=profile, progressive=progressive)
+    data = bytearray(jpeg)
+    at = data.index(b"ICC_PROFILE\x00") + 12
+    data[at : at + 2] = bytes([number, count])
+    _assert_sane(develop(bytes(data), SPECS))
 
 
 def test_stray_bytes_do_not_let_a_truncated_jpeg_through() -> None:

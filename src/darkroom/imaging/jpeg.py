@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import threading
 
 import simplejpeg
@@ -15,7 +16,15 @@ def decode_scaled(data: bytes, mode: str, at_least: tuple[int, int], progressive
     1/4, 1/2 or full size that is at least `at_least`.
     libjpeg-turbo scales to any eighth, but only these four have SIMD inverse DCTs: the
     others (3/8, 5/8, 6/8, 7/8) decode slower than the full size, and look worse."""
-    height, width = simplejpeg.decode_jpeg_header(data)[:2]
+    try:
+        height, width = simplejpeg.decode_jpeg_header(data)[:2]
+    except ValueError as exc:
+        if "bad ICC marker" not in str(exc):
+            raise
+        # Misnumbered profile segments, which browsers ignore (the profile is read from
+        # Pillow, which drops one whose segment count is wrong): hidden from libjpeg-turbo.
+        data = _ICC_SEGMENT.sub(b"\\1ICC_IGNORED\x00", data)
+        height, width = simplejpeg.decode_jpeg_header(data)[:2]
     divisor = 8
     while divisor > 1 and (
         -(-width // divisor) < at_least[0] or -(-height // divisor) < at_least[1]
@@ -55,6 +64,8 @@ def decode_scaled(data: bytes, mode: str, at_least: tuple[int, int], progressive
     return decoded(strict=False)
 
 
+_ICC_SEGMENT = re.compile(rb"(\xff\xe2..)ICC_PROFILE\x00", re.DOTALL)
+"""An APP2 segment's marker, length and the name of an ICC profile segment."""
 _KEPT_BUFFER_BYTES = 64 * 1024 * 1024
 _buffers = threading.local()
 
