@@ -11,6 +11,7 @@ import zlib
 from collections.abc import Callable
 from functools import cache
 
+import numpy as np
 import pytest
 import pyvips
 from PIL import AvifImagePlugin, Image, ImageCms, ImageFile, TiffImagePlugin, WebPImagePlugin
@@ -225,6 +226,28 @@ def test_truncated_heic_is_not_filled_with_grey() -> None:
     """libheif decodes a HEIC whose tiles are missing; darkroom must not."""
     data = source("heic")
     assert isinstance(refuse(data[: len(data) // 2]), InvalidImage)
+
+
+def _tiffs_cut_anywhere() -> dict[str, bytes]:
+    picture = pyvips.Image.new_from_array(np.asarray(sample_image((320, 240))))
+    cmyk = picture.copy(interpretation="srgb").icc_transform("cmyk", input_profile="srgb")
+    return {
+        "pillow": encode(sample_image((320, 240)), "TIFF"),
+        "tiled": bytes(picture.tiffsave_buffer(tile=True, tile_width=64, tile_height=64)),
+        # libvips puts the pixels first and the page's fields, a CMYK profile, last
+        "cmyk-alpha-with-profile": bytes(cmyk.bandjoin(255).tiffsave_buffer()),
+    }
+
+
+@pytest.mark.parametrize("cut", [0.5, 0.9, 0.999])
+@pytest.mark.parametrize("kind", list(_tiffs_cut_anywhere()))
+def test_tiff_cut_anywhere_is_truncated(kind: str, cut: float) -> None:
+    """libtiff skips a field cut off (the colour profile) and fills a strip cut off."""
+    data = _tiffs_cut_anywhere()[kind]
+    _assert_sane(develop(data, SPECS))
+    error = refuse(data[: int(len(data) * cut)])
+    assert isinstance(error, InvalidImage)
+    assert "truncated" in str(error)
 
 
 def test_gif_cut_after_its_first_frame_is_invalid() -> None:

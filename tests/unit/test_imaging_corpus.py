@@ -12,7 +12,7 @@ import numpy as np
 import pillow_heif
 import pytest
 import pyvips
-from PIL import Image, ImageOps, ImageSequence
+from PIL import Image, ImageOps, ImageSequence, UnidentifiedImageError
 
 from darkroom.domain import DEFAULT_VARIANTS, OutputFormat, VariantSpec
 from darkroom.imaging import Rendered, develop, engine, jpeg, probe, resample
@@ -250,6 +250,52 @@ def test_a_12_bit_tiff_keeps_its_tones() -> None:
     (rendered,) = develop(data, [VariantSpec("full", 256, format="png")]).variants
     row = np.asarray(decode(rendered.data).convert("L"), dtype=np.float64)[4]
     assert np.abs(row - np.linspace(0, 255, 256)).max() < 2.0
+
+
+def _vips_tiff(image: pyvips.Image, orientation: int = 1) -> bytes:
+    image = image.copy()
+    image.set_type(pyvips.GValue.gint_type, "orientation", orientation)
+    return bytes(image.tiffsave_buffer())
+
+
+_SRGB = pyvips.Image.new_from_array(np.asarray(sample_image((60, 30)))).copy(interpretation="srgb")
+_CMYK = _SRGB.icc_transform("cmyk", input_profile="srgb")
+NOT_FOR_PILLOW = {  # layouts Photoshop and libvips write: the TIFF, its alpha, its picture
+    "float-lab": (_SRGB.colourspace("lab"), None, _SRGB),
+    "16-bit-lab": (_SRGB.colourspace("labs"), None, _SRGB),
+    "16-bit-grey-alpha": (
+        _SRGB.colourspace("grey16").bandjoin(156 * 257),
+        156,
+        _SRGB.colourspace("b-w"),
+    ),
+    "cmyk-alpha": (_CMYK.bandjoin(200), 200, _CMYK.icc_transform("srgb", embedded=True)),
+}
+
+
+@pytest.mark.parametrize("layout", NOT_FOR_PILLOW)
+def test_a_tiff_pillow_cannot_read_is_decoded_by_libvips(layout: str) -> None:
+    stored, alpha, picture = NOT_FOR_PILLOW[layout]
+    data = _vips_tiff(stored)
+    with pytest.raises(UnidentifiedImageError):
+        Image.open(io.BytesIO(data))
+    result = develop(data, [VariantSpec("full", 100, format="png")])
+    assert (result.info.width, result.info.height) == (60, 30)
+    assert result.info.has_alpha is (alpha is not None)
+    got = decode(result.variants[0].data)
+    if alpha is not None:
+        assert got.mode == "RGBA" and got.getchannel("A").getextrema() == (alpha, alpha)
+    expected = Image.fromarray(picture.numpy().squeeze()).convert("RGB")
+    assert mean_abs_diff(got.convert("RGB"), expected) < 1.0
+
+
+def test_a_tiff_libvips_decodes_is_turned_upright() -> None:
+    stored = sample_image((60, 30))
+    lab = pyvips.Image.new_from_array(np.asarray(stored)).copy(interpretation="srgb")
+    data = _vips_tiff(lab.colourspace("lab"), orientation=6)
+    result = develop(data, [VariantSpec("full", 100, format="png")])
+    assert (result.info.width, result.info.height) == (30, 60)
+    upright = ImageOps.exif_transpose(_with_orientation(stored, 6))
+    assert mean_abs_diff(decode(result.variants[0].data), upright) < 1.0
 
 
 def test_photos_decoded_one_after_another_in_the_same_memory_stay_apart() -> None:

@@ -20,7 +20,7 @@ from darkroom.errors import DarkroomError, InvalidImage, TooLarge
 from darkroom.imaging import Developed, ImageInfo, Limits, vipsload
 from darkroom.imaging.colour import cmyk_to_srgb, converted, srgb_transform
 from darkroom.imaging.encode import encode, output_format
-from darkroom.imaging.formats import HEIF, JPEG, PNG, SNIFF_BYTES, WEBP, Format, detect
+from darkroom.imaging.formats import HEIF, JPEG, PNG, SNIFF_BYTES, TIFF, WEBP, Format, detect
 from darkroom.imaging.integrity import check_container
 from darkroom.imaging.jpeg import decode_scaled
 from darkroom.imaging.metadata import exif_of, summarize
@@ -246,10 +246,13 @@ def _open(data: bytes, limits: Limits) -> tuple[Image.Image, Format]:
     # Before Pillow reads the header: some headers alone take it seconds (see `integrity`).
     with _decoding(fmt, "cannot read the structure of"):
         check_container(data, fmt, limits.max_frames)
+    image: Image.Image
     try:
         image = Image.open(io.BytesIO(data), formats=[fmt.name])
     except UnidentifiedImageError:
-        raise InvalidImage(f"the {fmt.extension.upper()} header cannot be read") from None
+        if fmt is not TIFF:
+            raise InvalidImage(f"the {fmt.extension.upper()} header cannot be read") from None
+        image = _tiff_through_libvips(data, limits)
     except MemoryError:
         raise TooLarge(f"this {fmt.extension.upper()} image needs too much memory") from None
     except Exception as exc:  # whatever a decoder raises on a damaged header, see `_decoding`
@@ -260,14 +263,7 @@ def _open(data: bytes, limits: Limits) -> tuple[Image.Image, Format]:
             ) from None
         raise InvalidImage(f"the {fmt.extension.upper()} header is damaged: {exc}") from None
     try:
-        width, height = image.size
-        if width < 1 or height < 1:
-            raise InvalidImage("the image has no pixels")
-        if width * height > limits.max_pixels or max(width, height) > limits.max_side:
-            raise TooLarge(
-                f"{width}×{height} pixels is over the limit of {limits.max_pixels:,} pixels"
-                f" and {limits.max_side:,} pixels a side"
-            )
+        _check_size(*image.size, limits)
         frames = _frames(image, fmt)
         if frames > limits.max_frames:
             raise TooLarge(f"{frames} frames is over the limit of {limits.max_frames}")
@@ -275,6 +271,33 @@ def _open(data: bytes, limits: Limits) -> tuple[Image.Image, Format]:
         image.close()
         raise
     return image, fmt
+
+
+def _check_size(width: int, height: int, limits: Limits) -> None:
+    if width < 1 or height < 1:
+        raise InvalidImage("the image has no pixels")
+    if width * height > limits.max_pixels or max(width, height) > limits.max_side:
+        raise TooLarge(
+            f"{width}×{height} pixels is over the limit of {limits.max_pixels:,} pixels"
+            f" and {limits.max_side:,} pixels a side"
+        )
+
+
+def _tiff_through_libvips(data: bytes, limits: Limits) -> Image.Image:
+    """A TIFF whose layout Pillow does not read (CMYK with alpha, 16-bit or float Lab,
+    16-bit grey with alpha), decoded by libvips to 8-bit, with CMYK and Lab converted to
+    sRGB, and turned upright. Its EXIF is not read."""
+    try:
+        page = vipsload.first_page(data)
+    except pyvips.Error:
+        raise InvalidImage("the TIFF header cannot be read") from None
+    _check_size(page.width, page.height, limits)
+    with _decoding(TIFF, "cannot decode"):
+        pixels, icc = vipsload.upright_8bit(page)
+    image = Image.fromarray(pixels)
+    if icc is not None:
+        image.info["icc_profile"] = icc
+    return image
 
 
 def _frames(image: Image.Image, fmt: Format) -> int:

@@ -223,6 +223,7 @@ def _tiff(data: bytes, max_frames: int) -> None:
     else:
         return
     count_size, link_size = struct.calcsize(count), struct.calcsize(link)
+    _tiff_first_page_present(data, order, offset, count, link)
     seen: set[int] = set()
     while offset and offset not in seen and offset + count_size <= size:
         seen.add(offset)
@@ -233,6 +234,44 @@ def _tiff(data: bytes, max_frames: int) -> None:
         if following + link_size > size:
             return
         (offset,) = struct.unpack_from(order + link, data, following)
+
+
+_TIFF_TYPE_SIZES = {1: 1, 2: 1, 3: 2, 4: 4, 5: 8, 6: 1, 7: 1, 8: 2, 9: 4, 10: 8, 11: 4, 12: 8}
+_TIFF_TYPE_SIZES |= {13: 4, 16: 8, 17: 8, 18: 8}
+"""Bytes a value of each field type takes (BYTE, ASCII, SHORT, LONG, RATIONAL, ..., IFD8)."""
+_TIFF_NUMBERS = {3: "H", 4: "I", 16: "Q"}
+_TIFF_PIECES = ((273, 279), (324, 325))
+"""Where the first page's pixels are: strip offsets and byte counts, tile ones."""
+
+
+def _tiff_first_page_present(data: bytes, order: str, ifd: int, count: str, link: str) -> None:
+    """The first page's fields and pixel data all lie within the file: libtiff skips a
+    field cut off (a colour profile) and Pillow and libvips fill a strip cut off."""
+    size = len(data)
+    count_size, link_size = struct.calcsize(count), struct.calcsize(link)
+    if ifd + count_size > size:
+        raise _truncated(TIFF)
+    (entries,) = struct.unpack_from(order + count, data, ifd)
+    fields: dict[int, tuple[int, ...]] = {}
+    step = 4 + 2 * link_size  # tag, type, count, then the value or where it is
+    for at in range(ifd + count_size, ifd + count_size + entries * step, step):
+        if at + step > size:
+            raise _truncated(TIFF)
+        tag, kind, number = struct.unpack_from(order + "HH" + link, data, at)
+        length = number * _TIFF_TYPE_SIZES.get(kind, 0)
+        where = at + 4 + link_size
+        if length > link_size:
+            (where,) = struct.unpack_from(order + link, data, where)
+            if where + length > size:
+                raise _truncated(TIFF)
+        if kind in _TIFF_NUMBERS and any(tag in piece for piece in _TIFF_PIECES):
+            fields[tag] = struct.unpack_from(f"{order}{number}{_TIFF_NUMBERS[kind]}", data, where)
+    for offsets, lengths in _TIFF_PIECES:
+        starts, counts = fields.get(offsets, ()), fields.get(lengths, ())
+        if len(starts) == len(counts) and any(
+            start + length > size for start, length in zip(starts, counts, strict=True)
+        ):
+            raise _truncated(TIFF)
 
 
 def _bmp(data: bytes) -> None:
