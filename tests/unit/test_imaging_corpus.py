@@ -269,6 +269,7 @@ NOT_FOR_PILLOW = {  # layouts Photoshop and libvips write: the TIFF, its alpha, 
         _SRGB.colourspace("b-w"),
     ),
     "cmyk-alpha": (_CMYK.bandjoin(200), 200, _CMYK.icc_transform("srgb", embedded=True)),
+    "rgb-with-two-extra-channels": (_SRGB.bandjoin([200, 50]), 200, _SRGB),
 }
 
 

@@ -294,7 +294,7 @@ def _tiff_through_libvips(data: bytes, limits: Limits) -> Image.Image:
     _check_size(page.width, page.height, limits)
     with _decoding(TIFF, "cannot decode"):
         pixels, icc = vipsload.upright_8bit(page)
-    image = Image.fromarray(pixels)
+        image = Image.fromarray(pixels)
     if icc is not None:
         image.info["icc_profile"] = icc
     return image

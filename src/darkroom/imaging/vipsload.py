@@ -46,6 +46,8 @@ def upright_8bit(image: pyvips.Image) -> tuple[np.ndarray, bytes | None]:
     icc = image.get("icc-profile-data") if image.get_typeof("icc-profile-data") else None
     grey = image.interpretation in ("b-w", "grey16")
     image = image.autorot().colourspace("b-w" if grey else "srgb")
+    if image.bands > (2 if grey else 4):  # more than one alpha, or other extra channels
+        image = image.extract_band(0, n=2 if grey else 4)
     if image.format == "ushort":
         image = image.cast("uchar", shift=True)
     elif image.format != "uchar":
