@@ -12,7 +12,7 @@ import numpy as np
 import pillow_heif
 import pytest
 import pyvips
-from PIL import Image, ImageOps, ImageSequence, UnidentifiedImageError
+from PIL import Image, ImageOps, ImageSequence, PngImagePlugin, UnidentifiedImageError
 
 from darkroom.domain import DEFAULT_VARIANTS, OutputFormat, VariantSpec
 from darkroom.imaging import Rendered, develop, engine, jpeg, probe, resample
@@ -311,6 +311,28 @@ def test_photos_decoded_one_after_another_in_the_same_memory_stay_apart() -> Non
     assert develop(big, specs).variants == first
     assert develop(small, specs).variants == between
     assert jpeg._buffers.kept is not None
+
+
+_XMP_ORIENTATION_6 = (
+    '<x:xmpmeta xmlns:x="adobe:ns:meta/"><rdf:RDF'
+    ' xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#"><rdf:Description'
+    ' xmlns:tiff="http://ns.adobe.com/tiff/1.0/" tiff:Orientation="6"/></rdf:RDF></x:xmpmeta>'
+)
+
+
+@pytest.mark.parametrize("fmt", ["PNG", "JPEG"])
+def test_an_orientation_given_only_in_xmp_is_applied_in_every_format(fmt: str) -> None:
+    """As Pillow's `exif_transpose` does: Lightroom exports carry it in XMP too."""
+    stored = sample_image((60, 30))
+    params: dict[str, Any] = {"xmp": _XMP_ORIENTATION_6.encode()}
+    if fmt == "PNG":
+        text = PngImagePlugin.PngInfo()
+        text.add_itxt("XML:com.adobe.xmp", _XMP_ORIENTATION_6)
+        params = {"pnginfo": text}
+    result = develop(encode(stored, fmt, **params), [VariantSpec("full", 100, format="png")])
+    assert (result.info.width, result.info.height) == (30, 60)
+    upright = ImageOps.exif_transpose(_with_orientation(stored, 6))
+    assert mean_abs_diff(decode(result.variants[0].data), upright) < (1.0 if fmt == "PNG" else 6.0)
 
 
 def test_a_number_written_as_text_is_not_kept() -> None:

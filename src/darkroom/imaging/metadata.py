@@ -22,9 +22,10 @@ _EXIF = {
 def exif_of(image: Image.Image) -> Image.Exif:
     """The image's EXIF, read without decoding pixels. Pillow's PNG reader decodes the whole
     image to look for an eXIf chunk after the pixels; darkroom reads only one before them,
-    where the PNG specification puts it."""
+    where the PNG specification puts it, and what Pillow finds in any image's text (an
+    orientation in XMP, ImageMagick's EXIF profile)."""
     if image.format == "PNG" and "exif" not in image.info:
-        return Image.Exif()
+        return Image.Image.getexif(image)
     return image.getexif()
 
 
