@@ -335,6 +335,19 @@ def test_an_orientation_given_only_in_xmp_is_applied_in_every_format(fmt: str) -
     assert mean_abs_diff(decode(result.variants[0].data), upright) < (1.0 if fmt == "PNG" else 6.0)
 
 
+def test_a_png_with_imagemagick_exif_text_is_turned_and_summarised() -> None:
+    exif = Image.Exif()
+    exif[0x0112] = 6
+    exif[0x010F] = "Canon"
+    raw = (b"Exif\x00\x00" + exif.tobytes()).hex()
+    lines = "\n".join(raw[at : at + 72] for at in range(0, len(raw), 72))
+    text = PngImagePlugin.PngInfo()
+    text.add_text("Raw profile type exif", f"\nexif\n{len(raw) // 2:8d}\n{lines}\n", zip=True)
+    info = probe(encode(sample_image((60, 30)), "PNG", pnginfo=text))
+    assert (info.width, info.height) == (30, 60)
+    assert info.metadata["camera_make"] == "Canon"
+
+
 def test_a_number_written_as_text_is_not_kept() -> None:
     exif = Image.Exif()
     exif[0x010F] = "Canon"
