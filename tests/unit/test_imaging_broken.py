@@ -660,6 +660,35 @@ def test_tiff_pages_within_the_limit() -> None:
     assert isinstance(refuse(_tiff_pages(30), Limits(max_frames=29)), TooLarge)
 
 
+def _bigtiff_page(fields: list[bytes]) -> bytes:
+    """A BigTIFF whose first (and only) page has `fields`, each 20 bytes."""
+    return (
+        b"II+\x00"
+        + struct.pack("<HHQ", 8, 0, 16)
+        + struct.pack("<Q", len(fields))
+        + (b"".join(fields) + bytes(8))
+    )
+
+
+@pytest.mark.usefixtures("no_decoding")
+def test_tiff_page_with_millions_of_fields() -> None:
+    """A page has each tag once at most; 4 million fields took 4 s just to be walked."""
+    error = refuse(_bigtiff_page([struct.pack("<HHQQ", 305, 2, 1, 0)] * 70_000))
+    assert isinstance(error, InvalidImage)
+    assert "fields" in str(error)
+
+
+@pytest.mark.usefixtures("no_decoding")
+def test_tiff_page_in_millions_of_strips() -> None:
+    """24 million strip offsets sharing one block of a 48 MB file took 16 s and 3.7 GB."""
+    offsets = struct.pack("<HHQQ", 273, 3, 2_000_000, 0)  # SHORT values from offset 0
+    counts = struct.pack("<HHQQ", 279, 3, 2_000_000, 0)
+    data = _bigtiff_page([offsets, counts])
+    error = refuse(data + bytes(4_000_000 - len(data)))
+    assert isinstance(error, TooLarge)
+    assert "pieces" in str(error)
+
+
 @pytest.mark.usefixtures("no_decoding")
 def test_run_length_encoded_bmp_over_8_mb() -> None:
     """Pillow decodes RLE bitmaps in Python: 48 MB of runs take it seconds."""

@@ -14,39 +14,61 @@ from __future__ import annotations
 import struct
 from collections.abc import Iterator
 
-from darkroom.errors import InvalidImage
+from darkroom.errors import InvalidImage, TooLarge
 
 _OBU_SEQUENCE_HEADER = 1
 
 
+_MAX_PICTURES = 4096
+"""AV1 items in one file: a photo is one, with its alpha and depth maps a few, and a grid
+of 256×256 tiles covering 100 MP about 1500."""
+
+
 def check_sizes(data: bytes) -> None:
     """Raise `InvalidImage` if an AV1 item's `ispe` size is larger than the largest frame
-    its sequence header allows (the header opens the item's data: AV1 in ISOBMFF puts one
-    in every sync sample). A grid is checked through its tiles; an item whose data is not
-    found in the file as `iloc` says passes, for the decoder to refuse."""
+    its sequence header allows (AV1 in ISOBMFF puts one before the first frame of every
+    sync sample: a frame before any is damage too), `TooLarge` past `_MAX_PICTURES` of
+    them. A grid is checked through its tiles; an item whose data is not where `iloc`
+    says passes, for the decoder to refuse. Linear in the size of the boxes read."""
     meta = next((body for kind, body in _boxes(data) if kind == b"meta"), b"")
-    boxes = dict(_boxes(meta[4:]))  # a full box: version and flags come first
-    children = dict(_boxes(boxes.get(b"iprp", b"")))
-    properties = list(_boxes(children.get(b"ipco", b"")))
-    for item, indices in _associations(children.get(b"ipma", b"")):
-        claimed = coded = None
-        for index in indices:
-            if not 0 < index <= len(properties):
-                continue
-            kind, body = properties[index - 1]
-            if kind == b"ispe" and len(body) >= 12:
-                claimed = struct.unpack_from(">II", body, 4)
-            elif kind == b"av1C":
-                coded = _largest_frame(_item_start(data, boxes.get(b"iloc", b""), item))
-        if (
-            claimed is not None
-            and coded is not None
-            and (claimed[0] > coded[0] or claimed[1] > coded[1])
-        ):
-            raise InvalidImage(
-                f"the AVIF file is damaged: it claims {claimed[0]}×{claimed[1]} pixels,"
-                f" and its AV1 picture holds at most {coded[0]}×{coded[1]}"
-            )
+    boxes = list(_boxes(meta[4:]))  # a full box: version and flags come first
+    iprp = [body for kind, body in boxes if kind == b"iprp"]
+    children = [child for body in iprp for child in _boxes(body)]
+    properties = [p for kind, body in children if kind == b"ipco" for p in _boxes(body)]
+    claims: dict[int, list[tuple[int, int]]] = {}
+    coded: set[int] = set()
+    for kind, body in children:
+        if kind != b"ipma":
+            continue
+        for item, indices in _associations(body):
+            for index in indices:
+                if not 0 < index <= len(properties):
+                    continue
+                name, value = properties[index - 1]
+                if name == b"ispe" and len(value) >= 12:
+                    claims.setdefault(item, []).append(struct.unpack_from(">II", value, 4))
+                elif name == b"av1C":
+                    coded.add(item)
+    pictures = [item for item in claims if item in coded]
+    if len(pictures) > _MAX_PICTURES:
+        raise TooLarge(f"the AVIF file holds over {_MAX_PICTURES} pictures")
+    sources = {0: data, 1: next((body for kind, body in boxes if kind == b"idat"), b"")}
+    extents = _extents(next((body for kind, body in boxes if kind == b"iloc"), b""))
+    for item in pictures:
+        method, pieces = extents.get(item, (-1, []))
+        if method not in sources:
+            continue
+        source = sources[method]
+        start = b"".join(source[at : at + length] for at, length in pieces)
+        largest = _largest_frame(start)
+        if largest is None:
+            continue
+        for width, height in claims[item]:
+            if width > largest[0] or height > largest[1]:
+                raise InvalidImage(
+                    f"the AVIF file is damaged: it claims {width}×{height} pixels,"
+                    f" and its AV1 picture holds at most {largest[0]}×{largest[1]}"
+                )
 
 
 def _boxes(data: bytes) -> Iterator[tuple[bytes, bytes]]:
@@ -96,57 +118,67 @@ def _associations(ipma: bytes) -> Iterator[tuple[int, list[int]]]:
         pos = end
 
 
-_ITEM_START_BYTES = 4096
-"""The sequence header comes first in an AV1 item's data (after a temporal delimiter)."""
+_START_BYTES = 65536
+"""Of an item's data, as much as its sequence header is looked for in."""
+_KEPT_EXTENTS = 16
 
 
-def _item_start(data: bytes, iloc: bytes, item: int) -> bytes:
-    """The first bytes of `item`'s data, where the `iloc` box puts its first extent in the
-    file; empty where it cannot tell, or the data is elsewhere (an `idat` box, another
-    item)."""
+def _extents(iloc: bytes) -> dict[int, tuple[int, list[tuple[int, int]]]]:
+    """Each item's construction method (0: in the file, 1: in the `idat` box) and where
+    the first `_START_BYTES` of its data are, from an `iloc` box's body."""
+    found: dict[int, tuple[int, list[tuple[int, int]]]] = {}
     if len(iloc) < 8:
-        return b""
+        return found
     version = iloc[0]
     offset_size, length_size = iloc[4] >> 4, iloc[4] & 0xF
     base_offset_size = iloc[5] >> 4
     index_size = iloc[5] & 0xF if version in (1, 2) else 0
-    pos = 6
     id_size = 4 if version == 2 else 2
-    count, pos = _number(iloc, pos, id_size)
+    extent_size = index_size + offset_size + length_size
+    count, pos = _number(iloc, 6, id_size)
     for _ in range(count):
-        item_id, pos = _number(iloc, pos, id_size)
+        item, pos = _number(iloc, pos, id_size)
         method = 0
         if version in (1, 2):
             method, pos = _number(iloc, pos, 2)
-            method &= 0xF
         pos += 2  # data_reference_index
         base, pos = _number(iloc, pos, base_offset_size)
         extents, pos = _number(iloc, pos, 2)
-        first: tuple[int, int] | None = None
-        for _ in range(extents):
-            pos += index_size
-            offset, pos = _number(iloc, pos, offset_size)
-            length, pos = _number(iloc, pos, length_size)
-            first = first or (base + offset, length)
-        if pos > len(iloc):
-            return b""
-        if item_id != item or first is None:
-            continue
-        if method != 0:
-            return b""
-        start, length = first
-        return data[start : start + min(length or len(data), _ITEM_START_BYTES)]
-    return b""
+        if pos + extents * extent_size > len(iloc):
+            break
+        pieces: list[tuple[int, int]] = []
+        total = 0
+        for index in range(min(extents, _KEPT_EXTENTS)):
+            at = pos + index * extent_size
+            offset, after = _number(iloc, at + index_size, offset_size)
+            length, _ = _number(iloc, after, length_size)
+            length = min(length or _START_BYTES, _START_BYTES - total)  # 0: to the end
+            pieces.append((base + offset, length))
+            total += length
+            if total >= _START_BYTES:
+                break
+        found.setdefault(item, (method & 0xF, pieces))
+        pos += extents * extent_size
+    return found
 
 
 def _number(data: bytes, pos: int, size: int) -> tuple[int, int]:
     return int.from_bytes(data[pos : pos + size], "big"), pos + size
 
 
+_OBUS_BEFORE_SEQUENCE_HEADER = 64
+"""Metadata or padding may come first; more than this many units of them is damage."""
+_FRAME_OBUS = frozenset({3, 4, 6, 7})
+"""Frame header, tile group, frame, redundant frame header."""
+
+
 def _largest_frame(obus: bytes) -> tuple[int, int] | None:
-    """max_frame_width and max_frame_height of the sequence header among `obus`, if any."""
+    """max_frame_width and max_frame_height of the sequence header that opens `obus`, an
+    item's data; None where the data ends before one (the decoder will refuse it)."""
     pos = 0
-    while pos < len(obus):
+    for _ in range(_OBUS_BEFORE_SEQUENCE_HEADER):
+        if pos >= len(obus):
+            return None
         header = obus[pos]
         kind, extension, sized = (header >> 3) & 0xF, header & 4, header & 2
         pos += 2 if extension else 1
@@ -159,8 +191,10 @@ def _largest_frame(obus: bytes) -> tuple[int, int] | None:
                 return _sequence_header_size(_Bits(obus[pos : pos + size]))
             except IndexError:
                 return None
+        if kind in _FRAME_OBUS:
+            break
         pos += size
-    return None
+    raise InvalidImage("the AVIF file is damaged: its AV1 picture has no sequence header")
 
 
 def _leb128(data: bytes, pos: int) -> tuple[int, int]:

@@ -239,9 +239,13 @@ def _tiff(data: bytes, max_frames: int) -> None:
 _TIFF_TYPE_SIZES = {1: 1, 2: 1, 3: 2, 4: 4, 5: 8, 6: 1, 7: 1, 8: 2, 9: 4, 10: 8, 11: 4, 12: 8}
 _TIFF_TYPE_SIZES |= {13: 4, 16: 8, 17: 8, 18: 8}
 """Bytes a value of each field type takes (BYTE, ASCII, SHORT, LONG, RATIONAL, ..., IFD8)."""
-_TIFF_NUMBERS = {3: "H", 4: "I", 16: "Q"}
+_TIFF_NUMBERS = {3: "u2", 4: "u4", 16: "u8"}
 _TIFF_PIECES = ((273, 279), (324, 325))
 """Where the first page's pixels are: strip offsets and byte counts, tile ones."""
+_TIFF_MAX_FIELDS = 65536
+"""Fields of one page: each tag at most once, and a camera writes about 60."""
+_TIFF_MAX_PIECES = 1 << 20
+"""Strips or tiles of one page: a 100 MP page in the smallest tiles (16×16) is 390 625."""
 
 
 def _tiff_first_page_present(data: bytes, order: str, ifd: int, count: str, link: str) -> None:
@@ -252,7 +256,9 @@ def _tiff_first_page_present(data: bytes, order: str, ifd: int, count: str, link
     if ifd + count_size > size:
         raise _truncated(TIFF)
     (entries,) = struct.unpack_from(order + count, data, ifd)
-    fields: dict[int, tuple[int, ...]] = {}
+    if entries > _TIFF_MAX_FIELDS:
+        raise InvalidImage(f"the TIFF file is damaged: its first page has {entries} fields")
+    pieces: dict[int, tuple[int, int, int]] = {}
     step = 4 + 2 * link_size  # tag, type, count, then the value or where it is
     for at in range(ifd + count_size, ifd + count_size + entries * step, step):
         if at + step > size:
@@ -265,13 +271,26 @@ def _tiff_first_page_present(data: bytes, order: str, ifd: int, count: str, link
             if where + length > size:
                 raise _truncated(TIFF)
         if kind in _TIFF_NUMBERS and any(tag in piece for piece in _TIFF_PIECES):
-            fields[tag] = struct.unpack_from(f"{order}{number}{_TIFF_NUMBERS[kind]}", data, where)
+            pieces[tag] = (kind, number, where)
     for offsets, lengths in _TIFF_PIECES:
-        starts, counts = fields.get(offsets, ()), fields.get(lengths, ())
-        if len(starts) == len(counts) and any(
-            start + length > size for start, length in zip(starts, counts, strict=True)
-        ):
+        starts, counts = (
+            _tiff_numbers(data, order, pieces.get(offsets)),
+            _tiff_numbers(data, order, pieces.get(lengths)),
+        )
+        if len(starts) == len(counts) and (starts + counts > size).any():
             raise _truncated(TIFF)
+
+
+def _tiff_numbers(
+    data: bytes, order: str, field: tuple[int, int, int] | None
+) -> np.ndarray[tuple[int], np.dtype[np.uint64]]:
+    if field is None:
+        return np.zeros(0, np.uint64)
+    kind, number, where = field
+    if number > _TIFF_MAX_PIECES:
+        raise TooLarge(f"the TIFF file's first page is in over {_TIFF_MAX_PIECES} pieces")
+    numbers = np.frombuffer(data, np.dtype(order + _TIFF_NUMBERS[kind]), number, where)
+    return numbers.astype(np.uint64)
 
 
 def _bmp(data: bytes) -> None:
