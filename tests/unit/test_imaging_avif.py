@@ -143,3 +143,11 @@ def test_thousands_of_pictures_are_too_many() -> None:
     data = _box(b"ftyp", b"avif" + bytes(4) + b"mif1avif") + meta + _box(b"mdat", av1)
     with pytest.raises(TooLarge, match="pictures"):
         avif.check_sizes(data)
+
+
+def test_an_ipma_describing_more_items_than_any_photo_is_too_large() -> None:
+    count = avif._MAX_ITEMS + 1  # no properties each: only the count of items matters
+    ipma = _full(b"ipma", struct.pack(">I", count) + struct.pack(">HB", 1, 0) * count)
+    meta = _full(b"meta", _box(b"iprp", _box(b"ipco", b"") + ipma))
+    with pytest.raises(TooLarge, match="items"):
+        avif.check_sizes(_box(b"ftyp", b"avif" + bytes(4) + b"mif1avif") + meta)

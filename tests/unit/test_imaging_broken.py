@@ -689,6 +689,15 @@ def test_tiff_page_in_millions_of_strips() -> None:
     assert "pieces" in str(error)
 
 
+def test_tiff_strip_offset_near_the_end_of_64_bit_numbers_is_truncated() -> None:
+    """Offset plus length would wrap around to a place inside the file."""
+    offsets = struct.pack("<HHQQ", 273, 16, 1, 2**64 - 8)  # one LONG8, held in the field
+    counts = struct.pack("<HHQQ", 279, 16, 1, 100)
+    error = refuse(_bigtiff_page([offsets, counts]) + bytes(1000))
+    assert isinstance(error, InvalidImage)
+    assert "truncated" in str(error)
+
+
 @pytest.mark.usefixtures("no_decoding")
 def test_run_length_encoded_bmp_over_8_mb() -> None:
     """Pillow decodes RLE bitmaps in Python: 48 MB of runs take it seconds."""

@@ -15,6 +15,7 @@ import pyvips
 from PIL import Image, ImageOps, ImageSequence, PngImagePlugin, UnidentifiedImageError
 
 from darkroom.domain import DEFAULT_VARIANTS, OutputFormat, VariantSpec
+from darkroom.errors import Unsupported
 from darkroom.imaging import Rendered, develop, engine, jpeg, probe, resample
 from darkroom.imaging.resample import Pixels
 from tests.corpus import CORPUS, corpus_files
@@ -270,6 +271,16 @@ NOT_FOR_PILLOW = {  # layouts Photoshop and libvips write: the TIFF, its alpha, 
     ),
     "cmyk-alpha": (_CMYK.bandjoin(200), 200, _CMYK.icc_transform("srgb", embedded=True)),
     "rgb-with-two-extra-channels": (_SRGB.bandjoin([200, 50]), 200, _SRGB),
+    "16-bit-cmyk-alpha": (
+        (_CMYK.cast("ushort") * 257).cast("ushort").bandjoin(191 * 257).cast("ushort"),
+        191,
+        _CMYK.icc_transform("srgb", embedded=True),
+    ),
+    "float-grey-alpha-from-0-to-1": (
+        (_SRGB.colourspace("b-w").cast("float") / 255).bandjoin(0.75),
+        191,
+        _SRGB.colourspace("b-w"),
+    ),
 }
 
 
@@ -289,14 +300,23 @@ def test_a_tiff_pillow_cannot_read_is_decoded_by_libvips(layout: str) -> None:
     assert mean_abs_diff(got.convert("RGB"), expected) < 1.0
 
 
-def test_a_tiff_libvips_decodes_is_turned_upright() -> None:
-    stored = sample_image((60, 30))
+@pytest.mark.parametrize("orientation", [3, 6, 8])
+def test_a_tiff_libvips_decodes_is_turned_upright(orientation: int) -> None:
+    """Tall enough that the turn reads its rows out of order."""
+    stored = sample_image((1600, 1200))
     lab = pyvips.Image.new_from_array(np.asarray(stored)).copy(interpretation="srgb")
-    data = _vips_tiff(lab.colourspace("lab"), orientation=6)
-    result = develop(data, [VariantSpec("full", 100, format="png")])
-    assert (result.info.width, result.info.height) == (30, 60)
-    upright = ImageOps.exif_transpose(_with_orientation(stored, 6))
-    assert mean_abs_diff(decode(result.variants[0].data), upright) < 1.0
+    data = _vips_tiff(lab.colourspace("labs"), orientation)
+    upright = ImageOps.exif_transpose(_with_orientation(stored, orientation))
+    result = develop(data, [VariantSpec("full", 400, format="png")])
+    assert (result.info.width, result.info.height) == upright.size
+    got = decode(result.variants[0].data)
+    assert mean_abs_diff(got, upright.resize(got.size, Image.Resampling.LANCZOS)) < 2.0
+
+
+def test_a_tiff_of_32_bit_integer_rgb_is_unsupported() -> None:
+    rgb = (_SRGB.cast("uint") * 16843009).cast("uint").copy(interpretation="srgb")
+    with pytest.raises(Unsupported, match="uint"):
+        develop(_vips_tiff(rgb))
 
 
 def test_photos_decoded_one_after_another_in_the_same_memory_stay_apart() -> None:

@@ -13,12 +13,17 @@ from __future__ import annotations
 
 import struct
 from collections.abc import Iterator
+from itertools import chain, islice
 
 from darkroom.errors import InvalidImage, TooLarge
 
 _OBU_SEQUENCE_HEADER = 1
 
 
+_MAX_BOXES = 1024
+"""Boxes read in `meta` and in `iprp`: a photo's have about ten."""
+_MAX_ITEMS = 65536
+"""Items whose properties a file may list (a grid's tiles are items)."""
 _MAX_PICTURES = 4096
 """AV1 items in one file: a photo is one, with its alpha and depth maps a few, and a grid
 of 256×256 tiles covering 100 MP about 1500."""
@@ -31,24 +36,26 @@ def check_sizes(data: bytes) -> None:
     them. A grid is checked through its tiles; an item whose data is not where `iloc`
     says passes, for the decoder to refuse. Linear in the size of the boxes read."""
     meta = next((body for kind, body in _boxes(data) if kind == b"meta"), b"")
-    boxes = list(_boxes(meta[4:]))  # a full box: version and flags come first
+    boxes = list(islice(_boxes(meta[4:]), _MAX_BOXES))  # a full box: version, flags first
     iprp = [body for kind, body in boxes if kind == b"iprp"]
-    children = [child for body in iprp for child in _boxes(body)]
-    properties = [p for kind, body in children if kind == b"ipco" for p in _boxes(body)]
+    children = [child for body in iprp for child in islice(_boxes(body), _MAX_BOXES)]
+    properties = [
+        p for kind, body in children if kind == b"ipco" for p in islice(_boxes(body), 0x7FFF)
+    ]
     claims: dict[int, list[tuple[int, int]]] = {}
     coded: set[int] = set()
-    for kind, body in children:
-        if kind != b"ipma":
-            continue
-        for item, indices in _associations(body):
-            for index in indices:
-                if not 0 < index <= len(properties):
-                    continue
-                name, value = properties[index - 1]
-                if name == b"ispe" and len(value) >= 12:
-                    claims.setdefault(item, []).append(struct.unpack_from(">II", value, 4))
-                elif name == b"av1C":
-                    coded.add(item)
+    associations = [_associations(body) for kind, body in children if kind == b"ipma"]
+    for entry, (item, indices) in enumerate(chain.from_iterable(associations)):
+        if entry == _MAX_ITEMS:
+            raise TooLarge(f"the AVIF file describes over {_MAX_ITEMS} items")
+        for index in indices:
+            if not 0 < index <= len(properties):
+                continue
+            name, value = properties[index - 1]
+            if name == b"ispe" and len(value) >= 12:
+                claims.setdefault(item, []).append(struct.unpack_from(">II", value, 4))
+            elif name == b"av1C":
+                coded.add(item)
     pictures = [item for item in claims if item in coded]
     if len(pictures) > _MAX_PICTURES:
         raise TooLarge(f"the AVIF file holds over {_MAX_PICTURES} pictures")
@@ -167,18 +174,21 @@ def _number(data: bytes, pos: int, size: int) -> tuple[int, int]:
 
 
 _OBUS_BEFORE_SEQUENCE_HEADER = 64
-"""Metadata or padding may come first; more than this many units of them is damage."""
+"""Metadata or padding may come before the first frame; more than this many units is
+damage."""
 _FRAME_OBUS = frozenset({3, 4, 6, 7})
 """Frame header, tile group, frame, redundant frame header."""
 
 
 def _largest_frame(obus: bytes) -> tuple[int, int] | None:
-    """max_frame_width and max_frame_height of the sequence header that opens `obus`, an
-    item's data; None where the data ends before one (the decoder will refuse it)."""
+    """max_frame_width and max_frame_height of the sequence header in force at the first
+    frame of `obus`, an item's data (the last one before it); None where the data ends
+    before any (the decoder will refuse it)."""
     pos = 0
+    largest: tuple[int, int] | None = None
     for _ in range(_OBUS_BEFORE_SEQUENCE_HEADER):
         if pos >= len(obus):
-            return None
+            return largest
         header = obus[pos]
         kind, extension, sized = (header >> 3) & 0xF, header & 4, header & 2
         pos += 2 if extension else 1
@@ -188,10 +198,12 @@ def _largest_frame(obus: bytes) -> tuple[int, int] | None:
             size, pos = _leb128(obus, pos)
         if kind == _OBU_SEQUENCE_HEADER:
             try:
-                return _sequence_header_size(_Bits(obus[pos : pos + size]))
+                largest = _sequence_header_size(_Bits(obus[pos : pos + size]))
             except IndexError:
-                return None
-        if kind in _FRAME_OBUS:
+                return largest
+        elif kind in _FRAME_OBUS:
+            if largest is not None:
+                return largest
             break
         pos += size
     raise InvalidImage("the AVIF file is damaged: its AV1 picture has no sequence header")

@@ -277,7 +277,8 @@ def _tiff_first_page_present(data: bytes, order: str, ifd: int, count: str, link
             _tiff_numbers(data, order, pieces.get(offsets)),
             _tiff_numbers(data, order, pieces.get(lengths)),
         )
-        if len(starts) == len(counts) and (starts + counts > size).any():
+        # compared so that nothing wraps around: offsets near 2**64 in a BigTIFF
+        if len(starts) == len(counts) and ((starts > size) | (counts > size - starts)).any():
             raise _truncated(TIFF)
 
 

@@ -8,6 +8,8 @@ from __future__ import annotations
 import numpy as np
 import pyvips
 
+from darkroom.errors import Unsupported
+
 
 def load(data: bytes, scale: float = 1.0) -> tuple[pyvips.Image, bytes | None]:
     """The first frame as 8-bit grey, RGB or RGBA, and its ICC profile: an image decoded as
@@ -32,24 +34,54 @@ def load(data: bytes, scale: float = 1.0) -> tuple[pyvips.Image, bytes | None]:
 _DEVICE_SPACES = frozenset({"b-w", "grey16", "srgb", "rgb16"})
 """Pixels an embedded profile describes; libvips converts any other (CMYK, Lab, XYZ) to
 sRGB itself, with the profile for CMYK."""
+_DEVICE_FORMATS = frozenset({"uchar", "ushort", "float"})
+"""Sample types of grey and RGB read here: 8 and 16 bits, and floating point from 0 to 1
+(or to 255)."""
 
 
 def first_page(data: bytes) -> pyvips.Image:
-    """The first page's header; its pixels are decoded as they are read."""
-    return pyvips.Image.new_from_buffer(data, "", access="sequential", fail_on="error")
+    """The first page's header; its pixels are decoded when asked for, in any order (a
+    turned page is read out of order)."""
+    return pyvips.Image.new_from_buffer(data, "", fail_on="error")
 
 
 def upright_8bit(image: pyvips.Image) -> tuple[np.ndarray, bytes | None]:
     """`image` turned upright (its orientation tag, as Pillow turns a TIFF) as 8-bit grey
-    or sRGB, alpha kept; and the profile its pixels are still in, if any."""
-    device = image.interpretation in _DEVICE_SPACES
+    or sRGB, with its first extra channel as alpha; and the profile its pixels are still
+    in, if any."""
+    space = image.interpretation
+    device = space in _DEVICE_SPACES
+    if device and image.format not in _DEVICE_FORMATS:
+        raise Unsupported(f"this TIFF's samples ({image.format}) are not a kind darkroom reads")
+    colours = _COLOUR_BANDS.get(space, 3)
+    if image.bands < colours:
+        raise Unsupported(f"this TIFF has {image.bands} channels for its {space} colours")
     icc = image.get("icc-profile-data") if image.get_typeof("icc-profile-data") else None
-    grey = image.interpretation in ("b-w", "grey16")
-    image = image.autorot().colourspace("b-w" if grey else "srgb")
-    if image.bands > (2 if grey else 4):  # more than one alpha, or other extra channels
-        image = image.extract_band(0, n=2 if grey else 4)
+    if image.format == "float" and device and image.max() <= 1.0:
+        image = image * 255  # samples from 0 to 1, as most tools write them
+    grey = colours == 1
+    colour = image.extract_band(0, n=colours).copy(interpretation=space)
+    upright = _8bit(colour.colourspace("b-w" if grey else "srgb"))
+    if image.bands > colours:
+        upright = upright.bandjoin(_alpha_8bit(image.extract_band(colours)))
+    return upright.autorot().numpy(), icc if device else None
+
+
+_COLOUR_BANDS = {"b-w": 1, "grey16": 1, "cmyk": 4}
+"""Colour channels of each interpretation; three for the others."""
+
+
+def _8bit(image: pyvips.Image) -> pyvips.Image:
     if image.format == "ushort":
-        image = image.cast("uchar", shift=True)
-    elif image.format != "uchar":
-        image = image.cast("uchar")
-    return image.numpy(), icc if device else None
+        return image.cast("uchar", shift=True)
+    return image if image.format == "uchar" else image.cast("uchar")
+
+
+def _alpha_8bit(alpha: pyvips.Image) -> pyvips.Image:
+    """An extra channel as 8-bit alpha. libvips reads 8- and 16-bit CIELab with its extra
+    channels into signed 16-bit samples, of the same bits."""
+    if alpha.format == "short":
+        return ((alpha.cast("int") & 0xFFFF) >> 8).cast("uchar")
+    if alpha.format in ("float", "double") and alpha.max() <= 1.0:
+        return (alpha * 255).cast("uchar")
+    return _8bit(alpha)
