@@ -21,7 +21,7 @@ _OBU_SEQUENCE_HEADER = 1
 
 
 _MAX_BOXES = 1024
-"""Boxes read in `meta` and in `iprp`: a photo's have about ten."""
+"""Boxes read at the top, in `meta` and in `iprp`: a photo's have about ten each."""
 _MAX_ITEMS = 65536
 """Items whose properties a file may list (a grid's tiles are items)."""
 _MAX_PICTURES = 4096
@@ -35,7 +35,8 @@ def check_sizes(data: bytes) -> None:
     sync sample: a frame before any is damage too), `TooLarge` past `_MAX_PICTURES` of
     them. A grid is checked through its tiles; an item whose data is not where `iloc`
     says passes, for the decoder to refuse. Linear in the size of the boxes read."""
-    meta = next((body for kind, body in _boxes(data) if kind == b"meta"), b"")
+    top = islice(_boxes(data), _MAX_BOXES)
+    meta = next((body for kind, body in top if kind == b"meta"), b"")
     boxes = list(islice(_boxes(meta[4:]), _MAX_BOXES))  # a full box: version, flags first
     iprp = [body for kind, body in boxes if kind == b"iprp"]
     children = [child for body in iprp for child in islice(_boxes(body), _MAX_BOXES)]

@@ -45,6 +45,8 @@ _JPEG_FRAMES = frozenset(range(0xC0, 0xD0)) - {0xC4, 0xC8, 0xCC}
 _GIF_MAX_PIECES = 1 << 18
 """GIF data comes in sub-blocks of at most 255 bytes: 50 MB is 200 000 of them. Blocks
 and stray bytes count too: each is a step for Pillow's reader, in Python."""
+_ISO_MAX_BOXES = 1024
+"""Top-level boxes of a HEIF or AVIF file: a photo has three to five."""
 _BMP_MAX_RLE_BYTES = 8 * 1024 * 1024
 """Pillow decodes RLE bitmaps in Python, about 8 MB a second."""
 
@@ -310,7 +312,9 @@ def _iso_boxes(data: bytes, fmt: Format) -> None:
     """The top-level boxes of a HEIF/AVIF file (ftyp, meta, mdat, ...) all present in full."""
     size = len(data)
     pos = 0
-    while pos < size:
+    for _ in range(_ISO_MAX_BOXES + 1):
+        if pos >= size:
+            return
         if pos + 8 > size:
             raise _truncated(fmt)
         (length,) = struct.unpack_from(">I", data, pos)
@@ -327,6 +331,7 @@ def _iso_boxes(data: bytes, fmt: Format) -> None:
         if pos + length > size:
             raise _truncated(fmt)
         pos += length
+    raise TooLarge(f"the {fmt.extension.upper()} file has over {_ISO_MAX_BOXES} top-level boxes")
 
 
 def _riff(data: bytes) -> None:
