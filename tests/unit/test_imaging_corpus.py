@@ -313,6 +313,60 @@ def test_a_tiff_libvips_decodes_is_turned_upright(orientation: int) -> None:
     assert mean_abs_diff(got, upright.resize(got.size, Image.Resampling.LANCZOS)) < 2.0
 
 
+def _tiff(samples: np.ndarray, photometric: int, extra_samples: tuple[int, ...] = ()) -> bytes:
+    """An uncompressed TIFF of 16-bit `samples` (height × width × channels), as Photoshop
+    writes spot colours (ExtraSamples 0) or ICC Lab (photometric 9)."""
+    height, width, channels = samples.shape
+    pixels = samples.astype("<u2").tobytes()
+    fields = [  # tag, type (3 SHORT, 4 LONG), values
+        (256, 4, [width]),
+        (257, 4, [height]),
+        (258, 3, [16] * channels),
+        (259, 3, [1]),
+        (262, 3, [photometric]),
+        (277, 3, [channels]),
+        (278, 4, [height]),
+        (279, 4, [len(pixels)]),
+        (284, 3, [1]),
+        *([(338, 3, list(extra_samples))] if extra_samples else []),
+    ]
+
+    def packed(kind: int, numbers: list[int]) -> bytes:
+        return struct.pack(f"<{len(numbers)}{'H' if kind == 3 else 'I'}", *numbers)
+
+    ifd_size = 2 + 12 * (len(fields) + 1) + 4
+    outside = sum(len(p) for p in (packed(k, n) for _, k, n in fields) if len(p) > 4)
+    fields = sorted([*fields, (273, 4, [8 + ifd_size + outside])])  # where the pixels are
+    entries, values = b"", b""
+    for tag, kind, numbers in fields:
+        value = packed(kind, numbers)
+        if len(value) > 4:  # held after the page's fields
+            entries += struct.pack("<HHII", tag, kind, len(numbers), 8 + ifd_size + len(values))
+            values += value
+        else:
+            entries += struct.pack("<HHI", tag, kind, len(numbers)) + value.ljust(4, b"\0")
+    ifd = struct.pack("<H", len(fields)) + entries + bytes(4)
+    return b"II*\x00" + struct.pack("<I", 8) + ifd + values + pixels
+
+
+def test_a_spot_colour_channel_is_not_taken_for_transparency() -> None:
+    grey = np.asarray(_SRGB.colourspace("grey16").numpy())[:, :, np.newaxis]
+    spot = np.full_like(grey, 40 * 257)
+    data = _tiff(np.concatenate([grey, spot], axis=2), photometric=1, extra_samples=(0,))
+    with pytest.raises(UnidentifiedImageError):
+        Image.open(io.BytesIO(data))
+    result = develop(data, [VariantSpec("full", 100, format="png")])
+    assert not result.info.has_alpha
+    expected = Image.fromarray(_SRGB.colourspace("b-w").numpy().squeeze()).convert("RGB")
+    assert mean_abs_diff(decode(result.variants[0].data).convert("RGB"), expected) < 1.0
+
+
+def test_a_tiff_in_icc_lab_is_unsupported() -> None:
+    lab = np.zeros((30, 60, 3), np.uint16)
+    with pytest.raises(Unsupported, match="Lab"):
+        develop(_tiff(lab, photometric=9))
+
+
 def test_a_tiff_with_dozens_of_extra_channels_is_unsupported() -> None:
     """libvips would decode every one: 63 channels of 100 MP took 22 s and 1.8 GB."""
     with pytest.raises(Unsupported, match="13 channels"):

@@ -16,12 +16,12 @@ import pyvips
 from PIL import Image, PngImagePlugin, UnidentifiedImageError
 
 from darkroom.domain import VariantSpec
-from darkroom.errors import DarkroomError, InvalidImage, TooLarge
+from darkroom.errors import DarkroomError, InvalidImage, TooLarge, Unsupported
 from darkroom.imaging import Developed, ImageInfo, Limits, vipsload
 from darkroom.imaging.colour import cmyk_to_srgb, converted, srgb_transform
 from darkroom.imaging.encode import encode, output_format
 from darkroom.imaging.formats import HEIF, JPEG, PNG, SNIFF_BYTES, TIFF, WEBP, Format, detect
-from darkroom.imaging.integrity import check_container
+from darkroom.imaging.integrity import check_container, tiff_numbers
 from darkroom.imaging.jpeg import decode_scaled
 from darkroom.imaging.metadata import exif_of, summarize
 from darkroom.imaging.placeholder import placeholder
@@ -283,6 +283,10 @@ def _check_size(width: int, height: int, limits: Limits) -> None:
         )
 
 
+_PHOTOMETRIC, _ICC_LAB, _ITU_LAB = 262, 9, 10
+_EXTRA_SAMPLES, _ASSOCIATED_ALPHA, _UNASSOCIATED_ALPHA = 338, 1, 2
+
+
 def _tiff_through_libvips(data: bytes, limits: Limits) -> Image.Image:
     """A TIFF whose layout Pillow does not read (CMYK with alpha, 16-bit or float Lab,
     16-bit grey with alpha), decoded by libvips to 8-bit, with CMYK and Lab converted to
@@ -292,8 +296,12 @@ def _tiff_through_libvips(data: bytes, limits: Limits) -> Image.Image:
     except pyvips.Error:
         raise InvalidImage("the TIFF header cannot be read") from None
     _check_size(page.width, page.height, limits)
+    if tiff_numbers(data, _PHOTOMETRIC, 1) in ((_ICC_LAB,), (_ITU_LAB,)):
+        raise Unsupported("TIFFs in ICC or ITU Lab colours are not supported")
+    # Only an extra channel the file calls alpha is one: Photoshop keeps spot colours there
+    alpha = tiff_numbers(data, _EXTRA_SAMPLES, 1) in ((_ASSOCIATED_ALPHA,), (_UNASSOCIATED_ALPHA,))
     with _decoding(TIFF, "cannot decode"):
-        pixels, icc = vipsload.upright_8bit(page)
+        pixels, icc = vipsload.upright_8bit(page, alpha)
         image = Image.fromarray(pixels)
     if icc is not None:
         image.info["icc_profile"] = icc

@@ -211,48 +211,74 @@ def _jpeg(data: bytes) -> None:
 def _tiff(data: bytes, max_frames: int) -> None:
     """Pages (image file directories) counted along their chain, classic or BigTIFF; where
     the chain breaks or loops, the decoder judges the rest."""
+    layout = _tiff_layout(data)
+    if layout is None:
+        return
+    order, offset, count, link = layout
     size = len(data)
-    if size < 16:
-        return
-    order = "<" if data[:2] == b"II" else ">"
-    (magic,) = struct.unpack_from(order + "H", data, 2)
-    if magic == 42:
-        count, entry, link = "H", 12, "I"
-        (offset,) = struct.unpack_from(order + "I", data, 4)
-    elif magic == 43:
-        count, entry, link = "Q", 20, "Q"
-        (offset,) = struct.unpack_from(order + "Q", data, 8)
-    else:
-        return
     count_size, link_size = struct.calcsize(count), struct.calcsize(link)
-    _tiff_first_page_present(data, order, offset, count, link)
+    _tiff_first_page_present(data, layout)
     seen: set[int] = set()
     while offset and offset not in seen and offset + count_size <= size:
         seen.add(offset)
         if len(seen) > max_frames:
             raise TooLarge(f"the TIFF file has over {max_frames} pages, the limit")
         (entries,) = struct.unpack_from(order + count, data, offset)
-        following = offset + count_size + entries * entry
+        following = offset + count_size + entries * (4 + 2 * link_size)
         if following + link_size > size:
             return
         (offset,) = struct.unpack_from(order + link, data, following)
 
 
+_TiffLayout = tuple[str, int, str, str]
+"""Byte order, where the first page's fields are, and the struct codes of a field count
+and of an offset: classic TIFF or BigTIFF."""
+
+
+def _tiff_layout(data: bytes) -> _TiffLayout | None:
+    if len(data) < 16:
+        return None
+    order = "<" if data[:2] == b"II" else ">"
+    (magic,) = struct.unpack_from(order + "H", data, 2)
+    if magic == 42:
+        return order, struct.unpack_from(order + "I", data, 4)[0], "H", "I"
+    if magic == 43:
+        return order, struct.unpack_from(order + "Q", data, 8)[0], "Q", "Q"
+    return None
+
+
 _TIFF_TYPE_SIZES = {1: 1, 2: 1, 3: 2, 4: 4, 5: 8, 6: 1, 7: 1, 8: 2, 9: 4, 10: 8, 11: 4, 12: 8}
 _TIFF_TYPE_SIZES |= {13: 4, 16: 8, 17: 8, 18: 8}
 """Bytes a value of each field type takes (BYTE, ASCII, SHORT, LONG, RATIONAL, ..., IFD8)."""
-_TIFF_NUMBERS = {3: "u2", 4: "u4", 16: "u8"}
+_TIFF_NUMBERS = {1: "u1", 3: "u2", 4: "u4", 16: "u8"}
+"""Unsigned whole-number field types (BYTE, SHORT, LONG, LONG8) as NumPy types."""
 _TIFF_PIECES = ((273, 279), (324, 325))
 """Where the first page's pixels are: strip offsets and byte counts, tile ones."""
 _TIFF_MAX_FIELDS = 65536
 """Fields of one page: each tag at most once, and a camera writes about 60."""
 _TIFF_MAX_PIECES = 1 << 20
 """Strips or tiles of one page: a 100 MP page in the smallest tiles (16×16) is 390 625."""
+_Field = tuple[int, int, int]
+"""A field's type, its number of values, and where they are in the file."""
 
 
-def _tiff_first_page_present(data: bytes, order: str, ifd: int, count: str, link: str) -> None:
-    """The first page's fields and pixel data all lie within the file: libtiff skips a
-    field cut off (a colour profile) and Pillow and libvips fill a strip cut off."""
+def tiff_numbers(data: bytes, tag: int, most: int = 64) -> tuple[int, ...]:
+    """The first `most` values of a whole-number field of a TIFF's first page; none where
+    the page has no such field. For a file `check_container` passed."""
+    layout = _tiff_layout(data)
+    field = None if layout is None else _tiff_fields(data, layout).get(tag)
+    if layout is None or field is None or field[0] not in _TIFF_NUMBERS:
+        return ()
+    kind, number, where = field
+    values = np.frombuffer(
+        data, np.dtype(layout[0] + _TIFF_NUMBERS[kind]), min(number, most), where
+    )
+    return tuple(int(value) for value in values)
+
+
+def _tiff_fields(data: bytes, layout: _TiffLayout) -> dict[int, _Field]:
+    """The fields of the first page, each checked to lie within the file."""
+    order, ifd, count, link = layout
     size = len(data)
     count_size, link_size = struct.calcsize(count), struct.calcsize(link)
     if ifd + count_size > size:
@@ -260,7 +286,7 @@ def _tiff_first_page_present(data: bytes, order: str, ifd: int, count: str, link
     (entries,) = struct.unpack_from(order + count, data, ifd)
     if entries > _TIFF_MAX_FIELDS:
         raise InvalidImage(f"the TIFF file is damaged: its first page has {entries} fields")
-    pieces: dict[int, tuple[int, int, int]] = {}
+    fields: dict[int, _Field] = {}
     step = 4 + 2 * link_size  # tag, type, count, then the value or where it is
     for at in range(ifd + count_size, ifd + count_size + entries * step, step):
         if at + step > size:
@@ -272,22 +298,29 @@ def _tiff_first_page_present(data: bytes, order: str, ifd: int, count: str, link
             (where,) = struct.unpack_from(order + link, data, where)
             if where + length > size:
                 raise _truncated(TIFF)
-        if kind in _TIFF_NUMBERS and any(tag in piece for piece in _TIFF_PIECES):
-            pieces[tag] = (kind, number, where)
+        fields[tag] = (kind, number, where)
+    return fields
+
+
+def _tiff_first_page_present(data: bytes, layout: _TiffLayout) -> None:
+    """The first page's fields and pixel data all lie within the file: libtiff skips a
+    field cut off (a colour profile) and Pillow and libvips fill a strip cut off."""
+    fields = _tiff_fields(data, layout)
+    size = len(data)
     for offsets, lengths in _TIFF_PIECES:
         starts, counts = (
-            _tiff_numbers(data, order, pieces.get(offsets)),
-            _tiff_numbers(data, order, pieces.get(lengths)),
+            _tiff_pieces(data, layout[0], fields.get(offsets)),
+            _tiff_pieces(data, layout[0], fields.get(lengths)),
         )
         # compared so that nothing wraps around: offsets near 2**64 in a BigTIFF
         if len(starts) == len(counts) and ((starts > size) | (counts > size - starts)).any():
             raise _truncated(TIFF)
 
 
-def _tiff_numbers(
-    data: bytes, order: str, field: tuple[int, int, int] | None
+def _tiff_pieces(
+    data: bytes, order: str, field: _Field | None
 ) -> np.ndarray[tuple[int], np.dtype[np.uint64]]:
-    if field is None:
+    if field is None or field[0] not in _TIFF_NUMBERS:
         return np.zeros(0, np.uint64)
     kind, number, where = field
     if number > _TIFF_MAX_PIECES:

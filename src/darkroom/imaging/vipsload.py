@@ -45,10 +45,10 @@ def first_page(data: bytes) -> pyvips.Image:
     return pyvips.Image.new_from_buffer(data, "", fail_on="error")
 
 
-def upright_8bit(image: pyvips.Image) -> tuple[np.ndarray, bytes | None]:
+def upright_8bit(image: pyvips.Image, alpha: bool) -> tuple[np.ndarray, bytes | None]:
     """`image` turned upright (its orientation tag, as Pillow turns a TIFF) as 8-bit grey
-    or sRGB, with its first extra channel as alpha; and the profile its pixels are still
-    in, if any."""
+    or sRGB, with its first extra channel as alpha if `alpha`, without the others; and the
+    profile its pixels are still in, if any."""
     space = image.interpretation
     device = space in _DEVICE_SPACES
     if device and image.format not in _DEVICE_FORMATS:
@@ -62,7 +62,7 @@ def upright_8bit(image: pyvips.Image) -> tuple[np.ndarray, bytes | None]:
     grey = colours == 1
     colour = image.extract_band(0, n=colours).copy(interpretation=space)
     upright = _8bit(colour.colourspace("b-w" if grey else "srgb"))
-    if image.bands > colours:
+    if alpha and image.bands > colours:
         upright = upright.bandjoin(_alpha_8bit(image.extract_band(colours)))
     return upright.autorot().numpy(), icc if device else None
 
