@@ -151,3 +151,39 @@ def test_an_ipma_describing_more_items_than_any_photo_is_too_large() -> None:
     meta = _full(b"meta", _box(b"iprp", _box(b"ipco", b"") + ipma))
     with pytest.raises(TooLarge, match="items"):
         avif.check_sizes(_box(b"ftyp", b"avif" + bytes(4) + b"mif1avif") + meta)
+
+
+def _animated(mode: str) -> bytes:
+    frames = [sample_image((200, 100), mode) for _ in range(3)]
+    return encode(frames[0], "AVIF", save_all=True, append_images=frames[1:], speed=10)
+
+
+def _track_claiming(animated: bytes, width: int, height: int, where: str) -> bytes:
+    """`animated` with every track header (`tkhd`) or sample entry (`av01`) stating
+    `width`×`height`."""
+    data = bytearray(animated)
+    name = b"tkhd" if where == "tkhd" else b"av01"  # in the tracks, not the still item's
+    at = data.find(name, data.index(b"moov"))
+    while at >= 0:
+        if where == "tkhd":
+            end = at - 4 + struct.unpack_from(">I", data, at - 4)[0]
+            struct.pack_into(">II", data, end - 8, width << 16, height << 16)
+        else:
+            struct.pack_into(">HH", data, at + 4 + 24, width, height)
+        at = data.find(name, at + 4)
+    return bytes(data)
+
+
+@pytest.mark.parametrize("mode", ["RGB", "RGBA"])
+def test_an_honest_animated_avif_is_decoded(mode: str) -> None:
+    result = develop(_animated(mode))
+    assert (result.info.width, result.info.height, result.info.frames) == (200, 100, 3)
+
+
+@pytest.mark.parametrize("where", ["tkhd", "av01"])
+@pytest.mark.parametrize("mode", ["RGB", "RGBA"])
+def test_an_animated_avif_claiming_more_than_its_frames_is_refused(mode: str, where: str) -> None:
+    """libavif enlarged each 200×100 frame to what the track header says (3 s, 878 MB)."""
+    data = _track_claiming(_animated(mode), *LIE, where)
+    with pytest.raises(InvalidImage, match=r"animation claims 10000×10000.*200×100"):
+        check_container(data, AVIF, 10)

@@ -5,7 +5,8 @@ An AVIF image item states its size in an `ispe` property, which is what readers 
 what darkroom's pixel limit is checked against; the AV1 sequence header at the start of the
 item's data bounds the frames its stream can hold. libavif scales a decoded frame to
 the `ispe` size, so a 640×480 picture whose `ispe` says 10000×10000 would become a 100 MP
-image (seconds and a gigabyte of work, and variants of an enlarged picture). libheif
+image (seconds and a gigabyte of work, and variants of an enlarged picture). An animated
+AVIF's track header is held to its first frame's sequence header the same way. libheif
 refuses such a HEIC itself.
 """
 
@@ -35,7 +36,10 @@ def check_sizes(data: bytes) -> None:
     sync sample: a frame before any is damage too), `TooLarge` past `_MAX_PICTURES` of
     them. A grid is checked through its tiles; an item whose data is not where `iloc`
     says passes, for the decoder to refuse. Linear in the size of the boxes read."""
-    top = islice(_boxes(data), _MAX_BOXES)
+    top = list(islice(_boxes(data), _MAX_BOXES))
+    for kind, body in top:
+        if kind == b"moov":
+            _check_tracks(data, body)
     meta = next((body for kind, body in top if kind == b"meta"), b"")
     boxes = list(islice(_boxes(meta[4:]), _MAX_BOXES))  # a full box: version, flags first
     iprp = [body for kind, body in boxes if kind == b"iprp"]
@@ -77,6 +81,65 @@ def check_sizes(data: bytes) -> None:
                     f"the AVIF file is damaged: it claims {width}×{height} pixels,"
                     f" and its AV1 picture holds at most {largest[0]}×{largest[1]}"
                 )
+
+
+def _check_tracks(data: bytes, moov: bytes) -> None:
+    """An animated AVIF's tracks: libavif enlarges each frame to the size the track header
+    (`tkhd`) states, so it and the size its sample entry states are held to the sequence
+    header in force at the track's first frame."""
+    for kind, trak in islice(_boxes(moov), _MAX_BOXES):
+        if kind != b"trak":
+            continue
+        parts = dict(islice(_boxes(trak), _MAX_BOXES))
+        claims: list[tuple[int, int]] = []
+        tkhd = parts.get(b"tkhd", b"")
+        if len(tkhd) >= 84:  # its last fields: width and height, 16.16 fixed point
+            width, height = struct.unpack_from(">II", tkhd, len(tkhd) - 8)
+            claims.append((width >> 16, height >> 16))
+        stbl = _inside(parts.get(b"mdia", b""), b"minf", b"stbl")
+        tables = dict(islice(_boxes(stbl), _MAX_BOXES))
+        stsd = tables.get(b"stsd", b"")
+        entry = next(
+            (body for kind, body in islice(_boxes(stsd[8:]), _MAX_BOXES) if kind == b"av01"), None
+        )
+        if entry is None:
+            continue
+        if len(entry) >= 28:  # a visual sample entry: width and height after 24 bytes
+            claims.append(struct.unpack_from(">HH", entry, 24))
+        largest = _largest_frame(_first_sample(data, tables))
+        if largest is None:
+            continue
+        for width, height in claims:
+            if width > largest[0] or height > largest[1]:
+                raise InvalidImage(
+                    f"the AVIF file is damaged: its animation claims {width}×{height} pixels,"
+                    f" and its AV1 frames hold at most {largest[0]}×{largest[1]}"
+                )
+
+
+def _inside(body: bytes, *path: bytes) -> bytes:
+    """The body of the box `path` names inside `body`, one level at a time; empty if none."""
+    for name in path:
+        body = next((b for kind, b in islice(_boxes(body), _MAX_BOXES) if kind == name), b"")
+    return body
+
+
+def _first_sample(data: bytes, tables: dict[bytes, bytes]) -> bytes:
+    """The first bytes of a track's first sample: where its first chunk starts (`stco` or
+    `co64`), as long as `stsz` says."""
+    stco, co64, stsz = (tables.get(name, b"") for name in (b"stco", b"co64", b"stsz"))
+    if len(stco) >= 12:
+        (start,) = struct.unpack_from(">I", stco, 8)
+    elif len(co64) >= 16:
+        (start,) = struct.unpack_from(">Q", co64, 8)
+    else:
+        return b""
+    if len(stsz) < 12:
+        return b""
+    size, count = struct.unpack_from(">II", stsz, 4)
+    if size == 0 and count and len(stsz) >= 16:
+        (size,) = struct.unpack_from(">I", stsz, 12)
+    return data[start : start + min(size, _START_BYTES)]
 
 
 def _boxes(data: bytes) -> Iterator[tuple[bytes, bytes]]:
