@@ -313,21 +313,30 @@ def test_a_tiff_libvips_decodes_is_turned_upright(orientation: int) -> None:
     assert mean_abs_diff(got, upright.resize(got.size, Image.Resampling.LANCZOS)) < 2.0
 
 
-def _tiff(samples: np.ndarray, photometric: int, extra_samples: tuple[int, ...] = ()) -> bytes:
-    """An uncompressed TIFF of 16-bit `samples` (height × width × channels), as Photoshop
-    writes spot colours (ExtraSamples 0) or ICC Lab (photometric 9)."""
+def _tiff(
+    samples: np.ndarray,
+    photometric: int,
+    extra_samples: tuple[int, ...] = (),
+    planar: bool = False,
+) -> bytes:
+    """An uncompressed TIFF of `samples` (height × width × channels, unsigned 16 or 32
+    bits), as Photoshop writes spot colours (ExtraSamples 0) or ICC Lab (photometric 9),
+    its channels one after another (planar) or each pixel's together."""
     height, width, channels = samples.shape
-    pixels = samples.astype("<u2").tobytes()
+    bits = samples.dtype.itemsize * 8
+    planes = [samples[:, :, c] for c in range(channels)] if planar else [samples]
+    strips = [plane.astype(f"<u{bits // 8}").tobytes() for plane in planes]
     fields = [  # tag, type (3 SHORT, 4 LONG), values
         (256, 4, [width]),
         (257, 4, [height]),
-        (258, 3, [16] * channels),
+        (258, 3, [bits] * channels),
         (259, 3, [1]),
         (262, 3, [photometric]),
         (277, 3, [channels]),
         (278, 4, [height]),
-        (279, 4, [len(pixels)]),
-        (284, 3, [1]),
+        (279, 4, [len(strip) for strip in strips]),
+        (284, 3, [2 if planar else 1]),
+        (339, 3, [1] * channels),
         *([(338, 3, list(extra_samples))] if extra_samples else []),
     ]
 
@@ -336,7 +345,10 @@ def _tiff(samples: np.ndarray, photometric: int, extra_samples: tuple[int, ...] 
 
     ifd_size = 2 + 12 * (len(fields) + 1) + 4
     outside = sum(len(p) for p in (packed(k, n) for _, k, n in fields) if len(p) > 4)
-    fields = sorted([*fields, (273, 4, [8 + ifd_size + outside])])  # where the pixels are
+    outside += 4 * len(strips) if len(strips) > 1 else 0  # the strip offsets themselves
+    first = 8 + ifd_size + outside
+    starts = [first + sum(len(strip) for strip in strips[:i]) for i in range(len(strips))]
+    fields = sorted([*fields, (273, 4, starts)])  # where the pixels are
     entries, values = b"", b""
     for tag, kind, numbers in fields:
         value = packed(kind, numbers)
@@ -346,7 +358,39 @@ def _tiff(samples: np.ndarray, photometric: int, extra_samples: tuple[int, ...] 
         else:
             entries += struct.pack("<HHI", tag, kind, len(numbers)) + value.ljust(4, b"\0")
     ifd = struct.pack("<H", len(fields)) + entries + bytes(4)
-    return b"II*\x00" + struct.pack("<I", 8) + ifd + values + pixels
+    return b"II*\x00" + struct.pack("<I", 8) + ifd + values + b"".join(strips)
+
+
+_RGB16 = np.asarray(_SRGB.cast("ushort") * 257).astype(np.uint16)
+
+
+@pytest.mark.parametrize(
+    ("samples", "extra", "alpha"),
+    [
+        (_RGB16, (), None),
+        (np.dstack([_RGB16, np.full_like(_RGB16[:, :, :2], 191 * 257)]), (2, 0), 191),
+    ],
+    ids=["16-bit-rgb", "16-bit-rgb-alpha-and-spot"],
+)
+def test_a_planar_tiff_is_decoded_by_libvips(
+    samples: np.ndarray, extra: tuple[int, ...], alpha: int | None
+) -> None:
+    """Pillow put 16-bit planes into the wrong channels, and refused extra channels."""
+    data = _tiff(samples, photometric=2, extra_samples=extra, planar=True)
+    result = develop(data, [VariantSpec("full", 100, format="png")])
+    got = decode(result.variants[0].data)
+    assert result.info.has_alpha is (alpha is not None)
+    if alpha is not None:
+        assert got.getchannel("A").getextrema() == (alpha, alpha)
+    expected = Image.fromarray(_SRGB.numpy())
+    assert mean_abs_diff(got.convert("RGB"), expected) < 1.0
+
+
+def test_a_tiff_of_32_bit_unsigned_grey_is_unsupported() -> None:
+    """Pillow read its samples as signed ones."""
+    grey = np.asarray(_SRGB.colourspace("b-w").numpy()).astype(np.uint32) * 16843009
+    with pytest.raises(Unsupported, match="uint"):
+        develop(_tiff(grey[:, :, np.newaxis], photometric=1))
 
 
 def test_a_spot_colour_channel_is_not_taken_for_transparency() -> None:

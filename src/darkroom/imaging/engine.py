@@ -246,22 +246,10 @@ def _open(data: bytes, limits: Limits) -> tuple[Image.Image, Format]:
     # Before Pillow reads the header: some headers alone take it seconds (see `integrity`).
     with _decoding(fmt, "cannot read the structure of"):
         check_container(data, fmt, limits.max_frames)
-    image: Image.Image
-    try:
-        image = Image.open(io.BytesIO(data), formats=[fmt.name])
-    except UnidentifiedImageError:
-        if fmt is not TIFF:
-            raise InvalidImage(f"the {fmt.extension.upper()} header cannot be read") from None
+    if fmt is TIFF and _pillow_misreads(data):
         image = _tiff_through_libvips(data, limits)
-    except MemoryError:
-        raise TooLarge(f"this {fmt.extension.upper()} image needs too much memory") from None
-    except Exception as exc:  # whatever a decoder raises on a damaged header, see `_decoding`
-        if "Decompressed data too large" in str(exc):  # Pillow's bound on PNG metadata
-            raise TooLarge(
-                f"a profile or text chunk of this {fmt.extension.upper()} image inflates to"
-                f" over {PngImagePlugin.MAX_TEXT_CHUNK:,} bytes"
-            ) from None
-        raise InvalidImage(f"the {fmt.extension.upper()} header is damaged: {exc}") from None
+    else:
+        image = _pillow_open(data, fmt, limits)
     try:
         _check_size(*image.size, limits)
         frames = _frames(image, fmt)
@@ -271,6 +259,24 @@ def _open(data: bytes, limits: Limits) -> tuple[Image.Image, Format]:
         image.close()
         raise
     return image, fmt
+
+
+def _pillow_open(data: bytes, fmt: Format, limits: Limits) -> Image.Image:
+    try:
+        return Image.open(io.BytesIO(data), formats=[fmt.name])
+    except UnidentifiedImageError:
+        if fmt is not TIFF:
+            raise InvalidImage(f"the {fmt.extension.upper()} header cannot be read") from None
+        return _tiff_through_libvips(data, limits)
+    except MemoryError:
+        raise TooLarge(f"this {fmt.extension.upper()} image needs too much memory") from None
+    except Exception as exc:  # whatever a decoder raises on a damaged header, see `_decoding`
+        if "Decompressed data too large" in str(exc):  # Pillow's bound on PNG metadata
+            raise TooLarge(
+                f"a profile or text chunk of this {fmt.extension.upper()} image inflates to"
+                f" over {PngImagePlugin.MAX_TEXT_CHUNK:,} bytes"
+            ) from None
+        raise InvalidImage(f"the {fmt.extension.upper()} header is damaged: {exc}") from None
 
 
 def _check_size(width: int, height: int, limits: Limits) -> None:
@@ -283,7 +289,19 @@ def _check_size(width: int, height: int, limits: Limits) -> None:
         )
 
 
-_PHOTOMETRIC, _ICC_LAB, _ITU_LAB = 262, 9, 10
+_BITS_PER_SAMPLE, _PHOTOMETRIC, _ICC_LAB, _ITU_LAB = 258, 262, 9, 10
+_PLANAR_CONFIGURATION, _PLANAR, _SAMPLE_FORMAT, _UNSIGNED = 284, 2, 339, 1
+
+
+def _pillow_misreads(tiff: bytes) -> bool:
+    """TIFF layouts Pillow opens and reads wrong: planes of 16-bit samples (into the wrong
+    channels) or with extra channels (not at all), and 32-bit unsigned samples (as signed
+    ones)."""
+    planar = tiff_numbers(tiff, _PLANAR_CONFIGURATION, 1) == (_PLANAR,)
+    unsigned = tiff_numbers(tiff, _SAMPLE_FORMAT, 1) in ((), (_UNSIGNED,))
+    return planar or (unsigned and tiff_numbers(tiff, _BITS_PER_SAMPLE, 1) == (32,))
+
+
 _EXTRA_SAMPLES, _ASSOCIATED_ALPHA, _UNASSOCIATED_ALPHA = 338, 1, 2
 
 
