@@ -12,7 +12,7 @@ from darkroom.domain import DEFAULT_VARIANTS, MetadataValue, VariantSpec
 from darkroom.imaging.formats import ACCEPTED, BY_CONTENT_TYPE, SNIFF_BYTES, Format, detect
 from darkroom.imaging.watermark import Watermark
 
-ENGINE = "darkroom-4"
+ENGINE = "darkroom-5"
 """Names the engine in each photo's recipe: a new engine re-renders on `darkroom reprocess`."""
 
 
