@@ -187,3 +187,34 @@ def test_an_animated_avif_claiming_more_than_its_frames_is_refused(mode: str, wh
     data = _track_claiming(_animated(mode), *LIE, where)
     with pytest.raises(InvalidImage, match=r"animation claims 10000×10000.*200×100"):
         check_container(data, AVIF, 10)
+
+
+def _moov(claim: tuple[int, int], config_obus: bytes, sample_at: int, sample: bytes) -> bytes:
+    """A `moov` body of one AV1 track whose header and sample entry say `claim`, whose
+    sample entry's `av1C` carries `config_obus`, and whose first sample is at `sample_at`."""
+    width, height = claim
+    tkhd = _full(b"tkhd", bytes(72) + struct.pack(">II", width << 16, height << 16))
+    entry = bytes(24) + struct.pack(">HH", width, height) + bytes(50)
+    entry += _box(b"av1C", _av1()[1] + config_obus)
+    stsd = _full(b"stsd", struct.pack(">I", 1) + _box(b"av01", entry))
+    stsz = _full(b"stsz", struct.pack(">II", len(sample), 1))
+    stco = _full(b"stco", struct.pack(">II", 1, sample_at))
+    stbl = _box(b"stbl", stsd + stsz + stco)
+    return _box(b"trak", tkhd + _box(b"mdia", _box(b"minf", stbl)))
+
+
+@pytest.mark.parametrize(("claim", "refused"), [(SIZE, False), (LIE, True)])
+def test_a_track_whose_sequence_header_is_in_its_sample_entry_alone(
+    claim: tuple[int, int], refused: bool
+) -> None:
+    av1, _ = _av1()
+    sequence_header = av1[2 : 4 + av1[3]]  # after the temporal delimiter: type, size, body
+    assert sequence_header[0] >> 3 == 1
+    sample = _obu(6, bytes(10))  # a frame, and no sequence header before it
+    data = bytes(100) + sample
+    moov = _moov(claim, sequence_header, 100, sample)
+    if refused:
+        with pytest.raises(InvalidImage, match="animation claims 10000×10000"):
+            avif._check_tracks(data, moov)
+    else:
+        avif._check_tracks(data, moov)

@@ -106,7 +106,15 @@ def _check_tracks(data: bytes, moov: bytes) -> None:
             continue
         if len(entry) >= 28:  # a visual sample entry: width and height after 24 bytes
             claims.append(struct.unpack_from(">HH", entry, 24))
-        largest = _largest_frame(_first_sample(data, tables))
+        try:
+            largest = _largest_frame(_first_sample(data, tables))
+        except InvalidImage:  # its sequence header may be in the sample entry's alone
+            largest = None
+        if largest is None:
+            # after the sample entry's 78 bytes of fields, its boxes: av1C's body after
+            # 4 bytes of fields holds the configuration's units
+            config = dict(islice(_boxes(entry[78:]), _MAX_BOXES)).get(b"av1C", b"")
+            largest = _largest_frame(config[4:])
         if largest is None:
             continue
         for width, height in claims:
