@@ -291,24 +291,22 @@ def _check_size(width: int, height: int, limits: Limits) -> None:
 
 _BITS_PER_SAMPLE, _PHOTOMETRIC, _ICC_LAB, _ITU_LAB = 258, 262, 9, 10
 _PLANAR_CONFIGURATION, _PLANAR, _SAMPLE_FORMAT, _UNSIGNED = 284, 2, 339, 1
+_EXTRA_SAMPLES, _ASSOCIATED_ALPHA, _UNASSOCIATED_ALPHA = 338, 1, 2
 
 
 def _pillow_misreads(tiff: bytes) -> bool:
-    """TIFF layouts Pillow opens and reads wrong: planes of 16-bit samples (into the wrong
-    channels) or with extra channels (not at all), and 32-bit unsigned samples (as signed
+    """TIFF layouts Pillow opens and reads wrong: planar ones (it put 16-bit planes into the
+    wrong channels, and refused extra channels) and 32-bit unsigned samples (read as signed
     ones)."""
     planar = tiff_numbers(tiff, _PLANAR_CONFIGURATION, 1) == (_PLANAR,)
     unsigned = tiff_numbers(tiff, _SAMPLE_FORMAT, 1) in ((), (_UNSIGNED,))
     return planar or (unsigned and tiff_numbers(tiff, _BITS_PER_SAMPLE, 1) == (32,))
 
 
-_EXTRA_SAMPLES, _ASSOCIATED_ALPHA, _UNASSOCIATED_ALPHA = 338, 1, 2
-
-
 def _tiff_through_libvips(data: bytes, limits: Limits) -> Image.Image:
     """A TIFF whose layout Pillow does not read (CMYK with alpha, 16-bit or float Lab,
-    16-bit grey with alpha), decoded by libvips to 8-bit, with CMYK and Lab converted to
-    sRGB, and turned upright. Its EXIF is not read."""
+    16-bit grey with alpha) or reads wrong (`_pillow_misreads`), decoded by libvips to
+    8-bit, with CMYK and Lab converted to sRGB, and turned upright. Its EXIF is not read."""
     try:
         page = vipsload.first_page(data)
     except pyvips.Error:

@@ -1,7 +1,7 @@
 """PNG and WebP decoded by libvips: libspng is faster than Pillow's zlib path, and libwebp
 can scale while decoding, which Pillow does not offer. Headers were checked by Pillow
 before (limits, integrity); what libvips still refuses becomes `InvalidImage` upstream.
-And the TIFFs Pillow cannot read at all."""
+And the TIFFs Pillow cannot read, or reads wrong."""
 
 from __future__ import annotations
 
