@@ -72,15 +72,7 @@ def check_sizes(data: bytes) -> None:
             continue
         source = sources[method]
         start = b"".join(source[at : at + length] for at, length in pieces)
-        largest = _largest_frame(start)
-        if largest is None:
-            continue
-        for width, height in claims[item]:
-            if width > largest[0] or height > largest[1]:
-                raise InvalidImage(
-                    f"the AVIF file is damaged: it claims {width}×{height} pixels,"
-                    f" and its AV1 picture holds at most {largest[0]}×{largest[1]}"
-                )
+        _held_to(_largest_frame(start), claims[item], "it claims", "its AV1 picture holds")
 
 
 def _check_tracks(data: bytes, moov: bytes) -> None:
@@ -115,14 +107,22 @@ def _check_tracks(data: bytes, moov: bytes) -> None:
             # 4 bytes of fields holds the configuration's units
             config = dict(islice(_boxes(entry[78:]), _MAX_BOXES)).get(b"av1C", b"")
             largest = _largest_frame(config[4:])
-        if largest is None:
-            continue
-        for width, height in claims:
-            if width > largest[0] or height > largest[1]:
-                raise InvalidImage(
-                    f"the AVIF file is damaged: its animation claims {width}×{height} pixels,"
-                    f" and its AV1 frames hold at most {largest[0]}×{largest[1]}"
-                )
+        _held_to(largest, claims, "its animation claims", "its AV1 frames hold")
+
+
+def _held_to(
+    largest: tuple[int, int] | None, claims: list[tuple[int, int]], claimer: str, holder: str
+) -> None:
+    """`InvalidImage` for a claimed size larger than `largest`; nothing where that is not
+    known."""
+    if largest is None:
+        return
+    for width, height in claims:
+        if width > largest[0] or height > largest[1]:
+            raise InvalidImage(
+                f"the AVIF file is damaged: {claimer} {width}×{height} pixels,"
+                f" and {holder} at most {largest[0]}×{largest[1]}"
+            )
 
 
 def _inside(body: bytes, *path: bytes) -> bytes:

@@ -21,7 +21,7 @@ from darkroom.imaging import Developed, ImageInfo, Limits, vipsload
 from darkroom.imaging.colour import cmyk_to_srgb, converted, srgb_transform
 from darkroom.imaging.encode import encode, output_format
 from darkroom.imaging.formats import HEIF, JPEG, PNG, SNIFF_BYTES, TIFF, WEBP, Format, detect
-from darkroom.imaging.integrity import check_container, tiff_numbers
+from darkroom.imaging.integrity import check_container, tiff_first_values
 from darkroom.imaging.jpeg import decode_scaled
 from darkroom.imaging.metadata import exif_of, summarize
 from darkroom.imaging.placeholder import placeholder
@@ -246,10 +246,11 @@ def _open(data: bytes, limits: Limits) -> tuple[Image.Image, Format]:
     # Before Pillow reads the header: some headers alone take it seconds (see `integrity`).
     with _decoding(fmt, "cannot read the structure of"):
         check_container(data, fmt, limits.max_frames)
-    if fmt is TIFF and _pillow_misreads(data):
-        image = _tiff_through_libvips(data, limits)
+    fields = tiff_first_values(data) if fmt is TIFF else {}
+    if fmt is TIFF and _pillow_misreads(fields):
+        image = _tiff_through_libvips(data, fields, limits)
     else:
-        image = _pillow_open(data, fmt, limits)
+        image = _pillow_open(data, fmt, fields, limits)
     try:
         _check_size(*image.size, limits)
         frames = _frames(image, fmt)
@@ -261,13 +262,15 @@ def _open(data: bytes, limits: Limits) -> tuple[Image.Image, Format]:
     return image, fmt
 
 
-def _pillow_open(data: bytes, fmt: Format, limits: Limits) -> Image.Image:
+def _pillow_open(
+    data: bytes, fmt: Format, tiff_fields: dict[int, int], limits: Limits
+) -> Image.Image:
     try:
         return Image.open(io.BytesIO(data), formats=[fmt.name])
     except UnidentifiedImageError:
         if fmt is not TIFF:
             raise InvalidImage(f"the {fmt.extension.upper()} header cannot be read") from None
-        return _tiff_through_libvips(data, limits)
+        return _tiff_through_libvips(data, tiff_fields, limits)
     except MemoryError:
         raise TooLarge(f"this {fmt.extension.upper()} image needs too much memory") from None
     except Exception as exc:  # whatever a decoder raises on a damaged header, see `_decoding`
@@ -294,16 +297,16 @@ _PLANAR_CONFIGURATION, _PLANAR, _SAMPLE_FORMAT, _UNSIGNED = 284, 2, 339, 1
 _EXTRA_SAMPLES, _ASSOCIATED_ALPHA, _UNASSOCIATED_ALPHA = 338, 1, 2
 
 
-def _pillow_misreads(tiff: bytes) -> bool:
+def _pillow_misreads(fields: dict[int, int]) -> bool:
     """TIFF layouts Pillow opens and reads wrong: planar ones (it put 16-bit planes into the
     wrong channels, and refused extra channels) and 32-bit unsigned samples (read as signed
     ones)."""
-    planar = tiff_numbers(tiff, _PLANAR_CONFIGURATION, 1) == (_PLANAR,)
-    unsigned = tiff_numbers(tiff, _SAMPLE_FORMAT, 1) in ((), (_UNSIGNED,))
-    return planar or (unsigned and tiff_numbers(tiff, _BITS_PER_SAMPLE, 1) == (32,))
+    planar = fields.get(_PLANAR_CONFIGURATION) == _PLANAR
+    unsigned = fields.get(_SAMPLE_FORMAT, _UNSIGNED) == _UNSIGNED
+    return planar or (unsigned and fields.get(_BITS_PER_SAMPLE) == 32)
 
 
-def _tiff_through_libvips(data: bytes, limits: Limits) -> Image.Image:
+def _tiff_through_libvips(data: bytes, fields: dict[int, int], limits: Limits) -> Image.Image:
     """A TIFF whose layout Pillow does not read (CMYK with alpha, 16-bit or float Lab,
     16-bit grey with alpha) or reads wrong (`_pillow_misreads`), decoded by libvips to
     8-bit, with CMYK and Lab converted to sRGB, and turned upright. Its EXIF is not read."""
@@ -312,10 +315,10 @@ def _tiff_through_libvips(data: bytes, limits: Limits) -> Image.Image:
     except pyvips.Error:
         raise InvalidImage("the TIFF header cannot be read") from None
     _check_size(page.width, page.height, limits)
-    if tiff_numbers(data, _PHOTOMETRIC, 1) in ((_ICC_LAB,), (_ITU_LAB,)):
+    if fields.get(_PHOTOMETRIC) in (_ICC_LAB, _ITU_LAB):
         raise Unsupported("TIFFs in ICC or ITU Lab colours are not supported")
     # Only an extra channel the file calls alpha is one: Photoshop keeps spot colours there
-    alpha = tiff_numbers(data, _EXTRA_SAMPLES, 1) in ((_ASSOCIATED_ALPHA,), (_UNASSOCIATED_ALPHA,))
+    alpha = fields.get(_EXTRA_SAMPLES) in (_ASSOCIATED_ALPHA, _UNASSOCIATED_ALPHA)
     with _decoding(TIFF, "cannot decode"):
         pixels, icc = vipsload.upright_8bit(page, alpha)
         image = Image.fromarray(pixels)

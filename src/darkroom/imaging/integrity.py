@@ -262,18 +262,17 @@ _Field = tuple[int, int, int]
 """A field's type, its number of values, and where they are in the file."""
 
 
-def tiff_numbers(data: bytes, tag: int, most: int = 64) -> tuple[int, ...]:
-    """The first `most` values of a whole-number field of a TIFF's first page; none where
-    the page has no such field. For a file `check_container` passed."""
+def tiff_first_values(data: bytes) -> dict[int, int]:
+    """The first value of each whole-number field of a TIFF's first page, by tag. For a
+    file `check_container` passed."""
     layout = _tiff_layout(data)
-    field = None if layout is None else _tiff_fields(data, layout).get(tag)
-    if layout is None or field is None or field[0] not in _TIFF_NUMBERS:
-        return ()
-    kind, number, where = field
-    values = np.frombuffer(
-        data, np.dtype(layout[0] + _TIFF_NUMBERS[kind]), min(number, most), where
-    )
-    return tuple(int(value) for value in values)
+    if layout is None:
+        return {}
+    return {
+        tag: int(np.frombuffer(data, np.dtype(layout[0] + _TIFF_NUMBERS[kind]), 1, where)[0])
+        for tag, (kind, number, where) in _tiff_fields(data, layout).items()
+        if kind in _TIFF_NUMBERS and number
+    }
 
 
 def _tiff_fields(data: bytes, layout: _TiffLayout) -> dict[int, _Field]:
