@@ -386,6 +386,38 @@ def test_a_planar_tiff_is_decoded_by_libvips(
     assert mean_abs_diff(got.convert("RGB"), expected) < 1.0
 
 
+@pytest.mark.parametrize("gps", [False, True])
+def test_a_tiff_libvips_decodes_keeps_its_metadata_summary(gps: bool) -> None:
+    """Pillow reads the EXIF of a TIFF it does not decode; its orientation is not applied
+    twice."""
+    stored = (np.arange(40 * 60).reshape(40, 60) * 27).astype(np.uint16)
+    fields = {
+        271: "Nikon",
+        272: "D750",
+        274: 6,
+        34665: {33434: 0.004, 36867: "2020:01:02 03:04:05"},
+        34853: {1: "N", 2: (48.0, 51.0, 30.0), 3: "E", 4: (2.0, 21.0, 0.0)},
+    }
+    out = io.BytesIO()
+    # one channel: the planar layout is the chunky one, which Pillow writes
+    Image.fromarray(stored).save(out, "TIFF", tiffinfo={284: 2, **fields})
+    result = develop(out.getvalue(), [VariantSpec("full", 100, format="png")], include_gps=gps)
+    expected = {
+        "camera_make": "Nikon",
+        "camera_model": "D750",
+        "exposure_time": 0.004,
+        "taken_at": "2020-01-02T03:04:05",
+    }
+    if gps:
+        expected |= {"gps_latitude": 48.8583333, "gps_longitude": 2.35}
+    assert result.info.metadata == expected
+    assert (result.info.width, result.info.height) == (40, 60)
+    got = decode(result.variants[0].data)
+    assert got.size == (40, 60)
+    upright = Image.fromarray((stored >> 8).astype(np.uint8)).transpose(Image.Transpose.ROTATE_270)
+    assert mean_abs_diff(got.convert("L"), upright) < 1.0
+
+
 def test_a_tiff_of_32_bit_unsigned_grey_is_unsupported() -> None:
     """Pillow read its samples as signed ones."""
     grey = np.asarray(_SRGB.colourspace("b-w").numpy()).astype(np.uint32) * 16843009

@@ -13,7 +13,7 @@ from contextlib import closing, contextmanager
 import numpy as np
 import pillow_heif
 import pyvips
-from PIL import Image, PngImagePlugin, UnidentifiedImageError
+from PIL import ExifTags, Image, PngImagePlugin, UnidentifiedImageError
 
 from darkroom.domain import VariantSpec
 from darkroom.errors import DarkroomError, InvalidImage, TooLarge, Unsupported
@@ -309,7 +309,7 @@ def _pillow_misreads(fields: dict[int, int]) -> bool:
 def _tiff_through_libvips(data: bytes, fields: dict[int, int], limits: Limits) -> Image.Image:
     """A TIFF whose layout Pillow does not read (CMYK with alpha, 16-bit or float Lab,
     16-bit grey with alpha) or reads wrong (`_pillow_misreads`), decoded by libvips to
-    8-bit, with CMYK and Lab converted to sRGB, and turned upright. Its EXIF is not read."""
+    8-bit, with CMYK and Lab converted to sRGB, and turned upright."""
     try:
         page = vipsload.first_page(data)
     except pyvips.Error:
@@ -324,7 +324,19 @@ def _tiff_through_libvips(data: bytes, fields: dict[int, int], limits: Limits) -
         image = Image.fromarray(pixels)
     if icc is not None:
         image.info["icc_profile"] = icc
+    _keep_exif(image, data)
     return image
+
+
+def _keep_exif(image: Image.Image, data: bytes) -> None:
+    """The TIFF's EXIF, for the summary, read by Pillow as an EXIF block (which is laid out
+    as a TIFF is), without its orientation: libvips has turned the pixels."""
+    exif = image.getexif()
+    try:
+        exif.load(data)
+        exif.pop(ExifTags.Base.Orientation, None)
+    except Exception:  # a damaged EXIF block must not cost the photo, as in `summarize`
+        exif.load(b"")
 
 
 def _frames(image: Image.Image, fmt: Format) -> int:
