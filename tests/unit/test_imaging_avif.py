@@ -53,11 +53,14 @@ def _avif(
     in_idat: bool = False,
     padding: int = 0,
     ipma_boxes: int = 1,
+    coded: bytes | None = None,
 ) -> bytes:
     """One AV1 image item (id 1) whose `ispe` properties say `claims`; its data in two
     extents, or in the `idat` box, or after a padding unit of `padding` bytes; its property
-    associations in the last of `ipma_boxes` boxes (the others empty)."""
+    associations in the last of `ipma_boxes` boxes (the others empty); its data `coded`,
+    or libavif's."""
     av1, config = _av1()
+    av1 = av1 if coded is None else coded
     if padding:
         delimiter = av1[:2]  # libavif starts with a temporal delimiter
         assert delimiter == b"\x12\x00"
@@ -121,7 +124,7 @@ def test_a_frame_before_any_sequence_header_is_damage() -> None:
     av1, _ = _av1()
     frame = _obu(6, b"\x00" * 10)
     with pytest.raises(InvalidImage, match="no sequence header"):
-        avif._largest_frame(b"\x12\x00" + frame + av1[2:])
+        avif._first_frame(b"\x12\x00" + frame + av1[2:])
 
 
 def test_an_iloc_of_zero_byte_extents_is_read_in_one_pass() -> None:
@@ -218,3 +221,132 @@ def test_a_track_whose_sequence_header_is_in_its_sample_entry_alone(
             avif._check_tracks(data, moov)
     else:
         avif._check_tracks(data, moov)
+
+
+def _bits(*fields: tuple[int, int]) -> str:
+    """Each (value, width) as that many bits, most significant first."""
+    return "".join(format(value, f"0{width}b") for value, width in fields)
+
+
+def _packed(bits: str) -> bytes:
+    bits += "0" * (-len(bits) % 8)
+    return int(bits, 2).to_bytes(len(bits) // 8, "big") if bits else b""
+
+
+_OPERATING_POINTS = (0x103, 0x204)
+"""Temporal layers 0 and 1 of spatial layer 0; temporal layer 2 of spatial layer 1."""
+_ORDER_HINT_BITS = 7
+_FRAME_ID_BITS = 10
+
+
+def _long_sequence_header(largest: tuple[int, int], variant: str) -> bytes:
+    """A sequence header unit in the long form (not a still picture's reduced one), whose
+    frames may state a smaller size than `largest`, with the fields a frame header's
+    syntax depends on as `variant` says."""
+    model = variant == "decoder-model"
+    bits = _bits((0, 3), (0, 1), (0, 1), (int(model), 1))  # profile, still, reduced, timing
+    if model:  # no equal picture interval; 10-bit buffer delays, 5-bit removal times
+        bits += _bits((1001, 32), (30000, 32), (0, 1), (1, 1), (9, 5), (90, 32), (4, 5), (5, 5))
+    bits += _bits((0, 1), (len(_OPERATING_POINTS) - 1, 5))  # no initial display delays
+    for idc in _OPERATING_POINTS:
+        bits += _bits((idc, 12), (8, 5), (0, 1))  # level 4.0, main tier
+        if model:
+            bits += _bits((1, 1), (500, 10), (700, 10), (0, 1))
+    bits += _bits((13, 4), (13, 4), (largest[0] - 1, 14), (largest[1] - 1, 14))
+    bits += _bits((int(variant == "frame-ids"), 1))
+    if variant == "frame-ids":
+        bits += _bits((_FRAME_ID_BITS - 5, 4), (2, 3))  # delta length 2 + 5, additional 3
+    bits += _bits((0, 3), (0, 4), (1, 1), (1, 2))  # tools; order hints, with jnt and mvs
+    if variant == "screen-content":  # forced on, integer motion vectors chosen by frames
+        bits += _bits((0, 1), (1, 1), (1, 1))
+    else:  # chosen by frames
+        bits += _bits((1, 1), (1, 1))
+    bits += _bits((_ORDER_HINT_BITS - 1, 3), (0, 3)) + "0" * 40  # superres, cdef, lr, colour…
+    return _obu(avif._OBU_SEQUENCE_HEADER, _packed(bits))
+
+
+def _key_frame(size: tuple[int, int] | None, variant: str, layers: tuple[int, int]) -> bytes:
+    """A frame unit of a shown key frame (its header, then no tiles) in temporal and spatial
+    `layers`, stating `size`, or none (the sequence header's largest)."""
+    model = variant == "decoder-model"
+    bits = _bits((0, 1), (0, 2), (1, 1))  # not an existing frame; a key frame, shown
+    bits += _bits((37, 6)) if model else ""  # frame_presentation_time
+    bits += _bits((0, 1))  # disable_cdf_update
+    if variant != "screen-content":
+        bits += _bits((1, 1))  # allow_screen_content_tools, chosen by the frame
+    bits += _bits((1, 1))  # force_integer_mv, chosen by the frame
+    bits += _bits((3, _FRAME_ID_BITS)) if variant == "frame-ids" else ""
+    bits += _bits((int(size is not None), 1), (0, _ORDER_HINT_BITS))
+    if model:
+        temporal, spatial = layers
+        bits += "1" + "".join(
+            _bits((21, 5))
+            for idc in _OPERATING_POINTS
+            if (idc >> temporal) & 1 and (idc >> (spatial + 8)) & 1
+        )
+    if size is not None:
+        bits += _bits((size[0] - 1, 14), (size[1] - 1, 14))
+    payload = _packed(bits + "1" + "0" * 30)  # render size and the rest
+    temporal, spatial = layers
+    extension = bytes([temporal << 5 | spatial << 3])
+    return bytes([(avif._OBU_FRAME << 3) | 4 | 2]) + extension + bytes([len(payload)]) + payload
+
+
+VARIANTS = ["plain", "decoder-model", "frame-ids", "screen-content"]
+
+
+@pytest.mark.parametrize("layers", [(0, 0), (2, 1), (1, 0)], ids=str)
+@pytest.mark.parametrize("variant", VARIANTS)
+@pytest.mark.parametrize("stated", [SIZE, None], ids=["stated", "as-the-sequence"])
+def test_a_frame_is_as_big_as_its_header_states(
+    variant: str, layers: tuple[int, int], stated: tuple[int, int] | None
+) -> None:
+    coded = _long_sequence_header(LIE, variant) + _key_frame(stated, variant, layers)
+    assert avif._first_frame(b"\x12\x00" + coded) == (stated or LIE)
+
+
+@pytest.mark.parametrize("variant", VARIANTS)
+@pytest.mark.parametrize(("claim", "refused"), [(LIE, True), (SIZE, False)], ids=str)
+def test_an_avif_claiming_more_than_its_frame_states_is_refused(
+    variant: str, claim: tuple[int, int], refused: bool
+) -> None:
+    """Its sequence header allows 10000×10000, and the frame says 320×240: libavif would
+    enlarge it to the claim."""
+    coded = _long_sequence_header(LIE, variant) + _key_frame(SIZE, variant, (0, 0))
+    data = _avif((claim,), coded=b"\x12\x00" + coded)
+    if refused:
+        with pytest.raises(InvalidImage, match=r"claims 10000×10000.*picture is 320×240"):
+            check_container(data, AVIF, 1)
+    else:
+        check_container(data, AVIF, 1)
+
+
+def test_an_animated_avif_whose_first_frame_states_less_than_its_track_is_refused() -> None:
+    """libavif's own sequence header and frame, the frame made to state half the size."""
+    animated = _animated("RGB")
+    moov = next(body for kind, body in avif._boxes(animated) if kind == b"moov")
+    trak = next(body for kind, body in avif._boxes(moov) if kind == b"trak")
+    stbl = avif._inside(dict(avif._boxes(trak))[b"mdia"], b"minf", b"stbl")
+    sample = avif._first_sample(animated, dict(avif._boxes(stbl)))
+    frame = sample.index(b"\x32")  # after the temporal delimiter and the sequence header
+    size, header = avif._leb128(sample, frame + 1)
+    bits = "".join(format(byte, "08b") for byte in sample[header : header + size])
+    # a key frame, shown, tools chosen by the frame, no frame size; order hint 0 (7 bits)
+    assert bits[:14] == "00010000000000"
+    stated = bits[:6] + "1" + bits[7:14] + _bits((99, 8), (49, 7)) + bits[14:]
+    # as long as before (the tiles' last bytes cut), so that every offset still holds
+    halved = sample[:header] + _packed(stated)[:size] + sample[header + size :]
+    assert avif._first_frame(sample) == (200, 100)
+    assert avif._first_frame(halved) == (100, 50)
+    data = animated.replace(sample, halved)
+    with pytest.raises(InvalidImage, match=r"animation claims 200×100.*frames are 100×50"):
+        check_container(data, AVIF, 10)
+
+
+def test_a_sequence_header_of_endless_zeros_is_read_no_further_than_a_number_can_be() -> None:
+    """Timing information, then 16 MB of zeros (a sample entry's `av1C` may be that big)
+    where a variable-length number belongs: read bit by bit, 2 s a megabyte (the module's
+    timeout stops that)."""
+    start = _bits((0, 3), (0, 1), (0, 1), (1, 1), (1001, 32), (30000, 32), (1, 1))
+    unit = bytes([avif._OBU_SEQUENCE_HEADER << 3])  # without a size: to the end of the data
+    assert avif._first_frame(unit + _packed(start) + bytes(16 << 20)) is None

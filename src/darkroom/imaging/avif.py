@@ -2,18 +2,19 @@
 code them.
 
 An AVIF image item states its size in an `ispe` property, which is what readers report and
-what darkroom's pixel limit is checked against; the AV1 sequence header at the start of the
-item's data bounds the frames its stream can hold. libavif scales a decoded frame to
-the `ispe` size, so a 640×480 picture whose `ispe` says 10000×10000 would become a 100 MP
-image (seconds and a gigabyte of work, and variants of an enlarged picture). An animated
-AVIF's track header is held to its first frame's sequence header the same way. libheif
-refuses such a HEIC itself.
+what darkroom's pixel limit is checked against; the item's data holds the size of its
+frame (the sequence header's largest, unless the frame header states a smaller one).
+libavif scales a decoded frame to the `ispe` size, so a 640×480 picture whose `ispe` says
+10000×10000 would become a 100 MP image (seconds and a gigabyte of work, and variants of an
+enlarged picture). An animated AVIF's track header is held to its first frame the same way.
+libheif refuses such a HEIC itself.
 """
 
 from __future__ import annotations
 
 import struct
 from collections.abc import Iterator
+from dataclasses import dataclass, replace
 from itertools import chain, islice
 
 from darkroom.errors import InvalidImage, TooLarge
@@ -31,9 +32,9 @@ of 256×256 tiles covering 100 MP about 1500."""
 
 
 def check_sizes(data: bytes) -> None:
-    """Raise `InvalidImage` if an AV1 item's `ispe` size is larger than the largest frame
-    its sequence header allows (AV1 in ISOBMFF puts one before the first frame of every
-    sync sample: a frame before any is damage too), `TooLarge` past `_MAX_PICTURES` of
+    """Raise `InvalidImage` if an AV1 item's `ispe` size is larger than its frame (AV1 in
+    ISOBMFF puts a sequence header before the first frame of every sync sample: a frame
+    before any is damage too), `TooLarge` past `_MAX_PICTURES` of
     them. A grid is checked through its tiles; an item whose data is not where `iloc`
     says passes, for the decoder to refuse. Linear in the size of the boxes read."""
     top = list(islice(_boxes(data), _MAX_BOXES))
@@ -72,7 +73,7 @@ def check_sizes(data: bytes) -> None:
             continue
         source = sources[method]
         start = b"".join(source[at : at + length] for at, length in pieces)
-        _held_to(_largest_frame(start), claims[item], "it claims", "its AV1 picture holds")
+        _held_to(_first_frame(start), claims[item], "it claims", "its AV1 picture is")
 
 
 def _check_tracks(data: bytes, moov: bytes) -> None:
@@ -98,30 +99,26 @@ def _check_tracks(data: bytes, moov: bytes) -> None:
             continue
         if len(entry) >= 28:  # a visual sample entry: width and height after 24 bytes
             claims.append(struct.unpack_from(">HH", entry, 24))
-        try:
-            largest = _largest_frame(_first_sample(data, tables))
-        except InvalidImage:  # its sequence header may be in the sample entry's alone
-            largest = None
-        if largest is None:
-            # after the sample entry's 78 bytes of fields, its boxes: av1C's body after
-            # 4 bytes of fields holds the configuration's units
-            config = dict(islice(_boxes(entry[78:]), _MAX_BOXES)).get(b"av1C", b"")
-            largest = _largest_frame(config[4:])
-        _held_to(largest, claims, "its animation claims", "its AV1 frames hold")
+        # After the sample entry's 78 bytes of fields, its boxes: av1C's body after 4 bytes
+        # of fields holds the configuration's units, whose sequence header is in force at
+        # the first sample unless that sample has its own.
+        config = dict(islice(_boxes(entry[78:]), _MAX_BOXES)).get(b"av1C", b"")
+        first = _first_frame(config[4:] + _first_sample(data, tables))
+        _held_to(first, claims, "its animation claims", "its AV1 frames are")
 
 
 def _held_to(
-    largest: tuple[int, int] | None, claims: list[tuple[int, int]], claimer: str, holder: str
+    coded: tuple[int, int] | None, claims: list[tuple[int, int]], claimer: str, holder: str
 ) -> None:
-    """`InvalidImage` for a claimed size larger than `largest`; nothing where that is not
+    """`InvalidImage` for a claimed size larger than `coded`; nothing where that is not
     known."""
-    if largest is None:
+    if coded is None:
         return
     for width, height in claims:
-        if width > largest[0] or height > largest[1]:
+        if width > coded[0] or height > coded[1]:
             raise InvalidImage(
                 f"the AVIF file is damaged: {claimer} {width}×{height} pixels,"
-                f" and {holder} at most {largest[0]}×{largest[1]}"
+                f" and {holder} {coded[0]}×{coded[1]}"
             )
 
 
@@ -245,24 +242,28 @@ def _number(data: bytes, pos: int, size: int) -> tuple[int, int]:
     return int.from_bytes(data[pos : pos + size], "big"), pos + size
 
 
-_OBUS_BEFORE_SEQUENCE_HEADER = 64
+_OBUS_BEFORE_FRAME = 64
 """Metadata or padding may come before the first frame; more than this many units is
 damage."""
-_FRAME_OBUS = frozenset({3, 4, 6, 7})
+_OBU_FRAME_HEADER, _OBU_FRAME = 3, 6
+_FRAME_OBUS = frozenset({_OBU_FRAME_HEADER, 4, _OBU_FRAME, 7})
 """Frame header, tile group, frame, redundant frame header."""
 
 
-def _largest_frame(obus: bytes) -> tuple[int, int] | None:
-    """max_frame_width and max_frame_height of the sequence header in force at the first
-    frame of `obus`, an item's data (the last one before it); None where the data ends
-    before any (the decoder will refuse it)."""
+def _first_frame(obus: bytes) -> tuple[int, int] | None:
+    """The size of the first frame of `obus` (an item's data, or a track's configuration
+    and first sample): the one its frame header states, within the sequence header in force
+    (the last one before it), or that header's largest where the frame header does not say
+    or cannot be read. None where the data ends before any sequence header (the decoder
+    will refuse it)."""
     pos = 0
-    largest: tuple[int, int] | None = None
-    for _ in range(_OBUS_BEFORE_SEQUENCE_HEADER):
+    sequence: _Sequence | None = None
+    for _ in range(_OBUS_BEFORE_FRAME):
         if pos >= len(obus):
-            return largest
+            return None if sequence is None else sequence.largest
         header = obus[pos]
         kind, extension, sized = (header >> 3) & 0xF, header & 4, header & 2
+        layers = obus[pos + 1] if extension and pos + 1 < len(obus) else 0
         pos += 2 if extension else 1
         if not sized:
             size = len(obus) - pos
@@ -270,13 +271,18 @@ def _largest_frame(obus: bytes) -> tuple[int, int] | None:
             size, pos = _leb128(obus, pos)
         if kind == _OBU_SEQUENCE_HEADER:
             try:
-                largest = _sequence_header_size(_Bits(obus[pos : pos + size]))
+                sequence = _sequence_header(_Bits(obus[pos : pos + size]))
             except IndexError:
-                return largest
+                return None if sequence is None else sequence.largest
         elif kind in _FRAME_OBUS:
-            if largest is not None:
-                return largest
-            break
+            if sequence is None:
+                break
+            if kind not in (_OBU_FRAME_HEADER, _OBU_FRAME):
+                return sequence.largest
+            try:
+                return _frame_size(_Bits(obus[pos : pos + size]), sequence, layers)
+            except IndexError:
+                return sequence.largest
         pos += size
     raise InvalidImage("the AVIF file is damaged: its AV1 picture has no sequence header")
 
@@ -313,40 +319,156 @@ class _Bits:
         zeros = 0
         while not self.f(1):
             zeros += 1
+            if zeros > _UVLC_ZEROS:  # as unreadable as data cut short
+                raise IndexError("no end to a variable-length number")
         if zeros >= 32:
             return (1 << 32) - 1
         return self.f(zeros) + (1 << zeros) - 1
 
 
-def _sequence_header_size(bits: _Bits) -> tuple[int, int]:
-    """Section 5.5.1 of the AV1 specification, read up to the largest frame size."""
+_UVLC_ZEROS = 64
+"""An encoder writes at most 32 leading zeros; megabytes of them would be read one by one."""
+
+
+_SELECT = 2
+"""seq_force_screen_content_tools and seq_force_integer_mv: chosen by each frame."""
+_KEY_FRAME, _INTRA_ONLY_FRAME = 0, 2
+
+
+@dataclass(frozen=True, slots=True)
+class _Sequence:
+    """What a frame header's syntax depends on, up to its frame size."""
+
+    largest: tuple[int, int]
+    size_bits: tuple[int, int]
+    long_form: bool = False
+    """Whether frame headers may state a size of their own (not in the reduced form, nor
+    where the header is cut short after its largest size)."""
+    presentation_time_bits: int = 0
+    """Where each shown frame states when (decoder model info, and no equal interval)."""
+    removal_time_bits: int = 0
+    """With the decoder model info: the operating points that model the decoder."""
+    modelled_points: tuple[int, ...] = ()
+    """operating_point_idc of each operating point that models the decoder."""
+    frame_id_bits: int = 0
+    screen_content_tools: int = _SELECT
+    integer_mv: int = _SELECT
+    order_hint_bits: int = 0
+
+
+def _sequence_header(bits: _Bits) -> _Sequence:
+    """Section 5.5 of the AV1 specification, read up to the fields frame headers depend on."""
     bits.f(3)  # seq_profile
     bits.f(1)  # still_picture
     if bits.f(1):  # reduced_still_picture_header
         bits.f(5)  # seq_level_idx[0]
+        width_bits, height_bits = bits.f(4) + 1, bits.f(4) + 1
+        largest = bits.f(width_bits) + 1, bits.f(height_bits) + 1
+        return _Sequence(largest, (width_bits, height_bits))
+    decoder_model_info = False
+    buffer_delay_bits = removal_time_bits = presentation_time_bits = 0
+    equal_picture_interval = False
+    if bits.f(1):  # timing_info_present_flag
+        bits.f(32)  # num_units_in_display_tick
+        bits.f(32)  # time_scale
+        equal_picture_interval = bool(bits.f(1))
+        if equal_picture_interval:
+            bits.uvlc()  # num_ticks_per_picture_minus_1
+        decoder_model_info = bool(bits.f(1))
+        if decoder_model_info:
+            buffer_delay_bits = bits.f(5) + 1
+            bits.f(32)  # num_units_in_decoding_tick
+            removal_time_bits = bits.f(5) + 1
+            presentation_time_bits = bits.f(5) + 1
+    initial_display_delay = bits.f(1)
+    modelled: list[int] = []
+    for _ in range(bits.f(5) + 1):  # operating_points_cnt_minus_1
+        idc = bits.f(12)  # operating_point_idc
+        if bits.f(5) > 7:  # seq_level_idx
+            bits.f(1)  # seq_tier
+        if decoder_model_info and bits.f(1):  # decoder_model_present_for_this_op
+            bits.f(2 * buffer_delay_bits + 1)  # both buffer delays, low_delay_mode_flag
+            modelled.append(idc)
+        if initial_display_delay and bits.f(1):
+            bits.f(4)  # initial_display_delay_minus_1
+    width_bits, height_bits = bits.f(4) + 1, bits.f(4) + 1
+    largest = bits.f(width_bits) + 1, bits.f(height_bits) + 1
+    sequence = _Sequence(
+        largest,
+        (width_bits, height_bits),
+        long_form=True,
+        presentation_time_bits=0 if equal_picture_interval else presentation_time_bits,
+        removal_time_bits=removal_time_bits,
+        modelled_points=tuple(modelled),
+    )
+    try:
+        return _frame_fields(bits, sequence)
+    except IndexError:
+        return replace(sequence, long_form=False)
+
+
+def _frame_fields(bits: _Bits, sequence: _Sequence) -> _Sequence:
+    """`sequence` with the rest of the long form's fields frame headers depend on."""
+    frame_id_bits = 0
+    if bits.f(1):  # frame_id_numbers_present_flag
+        delta_bits = bits.f(4) + 2  # delta_frame_id_length_minus_2
+        frame_id_bits = bits.f(3) + 1 + delta_bits  # additional_frame_id_length_minus_1
+    bits.f(3)  # use_128x128_superblock, enable_filter_intra, enable_intra_edge_filter
+    bits.f(4)  # enable_interintra_compound, _masked_compound, _warped_motion, _dual_filter
+    order_hint = bits.f(1)  # enable_order_hint
+    if order_hint:
+        bits.f(2)  # enable_jnt_comp, enable_ref_frame_mvs
+    screen_content_tools = _SELECT if bits.f(1) else bits.f(1)  # seq_choose_… or seq_force_…
+    integer_mv = _SELECT
+    if screen_content_tools:
+        integer_mv = _SELECT if bits.f(1) else bits.f(1)  # seq_choose_… or seq_force_…
+    order_hint_bits = bits.f(3) + 1 if order_hint else 0
+    return replace(
+        sequence,
+        frame_id_bits=frame_id_bits,
+        screen_content_tools=screen_content_tools,
+        integer_mv=integer_mv,
+        order_hint_bits=order_hint_bits,
+    )
+
+
+def _frame_size(bits: _Bits, sequence: _Sequence, layers: int) -> tuple[int, int]:
+    """Section 5.9.2 of the AV1 specification (uncompressed_header), read up to the frame
+    size of a key or intra-only frame; the sequence header's largest for any other (a
+    stream's first frame is a key frame, and the decoder refuses one that is not). `layers`
+    is the unit's extension byte: its temporal and spatial layer."""
+    if not sequence.long_form:  # a shown key frame, whose size is the sequence header's
+        return sequence.largest
+    if bits.f(1):  # show_existing_frame
+        return sequence.largest
+    frame_type = bits.f(2)
+    if frame_type not in (_KEY_FRAME, _INTRA_ONLY_FRAME):
+        return sequence.largest
+    shown = bits.f(1)  # show_frame
+    if shown:
+        bits.f(sequence.presentation_time_bits)  # temporal_point_info
     else:
-        decoder_model_info = False
-        buffer_delay_bits = 0
-        if bits.f(1):  # timing_info_present_flag
-            bits.f(32)  # num_units_in_display_tick
-            bits.f(32)  # time_scale
-            if bits.f(1):  # equal_picture_interval
-                bits.uvlc()  # num_ticks_per_picture_minus_1
-            decoder_model_info = bool(bits.f(1))
-            if decoder_model_info:
-                buffer_delay_bits = bits.f(5) + 1
-                bits.f(32)  # num_units_in_decoding_tick
-                bits.f(5)  # buffer_removal_time_length_minus_1
-                bits.f(5)  # frame_presentation_time_length_minus_1
-        initial_display_delay = bits.f(1)
-        for _ in range(bits.f(5) + 1):  # operating_points_cnt_minus_1
-            bits.f(12)  # operating_point_idc
-            if bits.f(5) > 7:  # seq_level_idx
-                bits.f(1)  # seq_tier
-            if decoder_model_info and bits.f(1):  # decoder_model_present_for_this_op
-                bits.f(2 * buffer_delay_bits + 1)  # both buffer delays, low_delay_mode_flag
-            if initial_display_delay and bits.f(1):
-                bits.f(4)  # initial_display_delay_minus_1
-    width_bits = bits.f(4) + 1
-    height_bits = bits.f(4) + 1
+        bits.f(1)  # showable_frame
+    shown_key = shown and frame_type == _KEY_FRAME
+    error_resilient = 1 if shown_key else bits.f(1)
+    bits.f(1)  # disable_cdf_update
+    screen_content_tools = sequence.screen_content_tools
+    if screen_content_tools == _SELECT:
+        screen_content_tools = bits.f(1)
+    if screen_content_tools and sequence.integer_mv == _SELECT:
+        bits.f(1)  # force_integer_mv
+    bits.f(sequence.frame_id_bits)  # current_frame_id
+    override = bits.f(1)  # frame_size_override_flag
+    bits.f(sequence.order_hint_bits)  # order_hint
+    if sequence.removal_time_bits and bits.f(1):  # buffer_removal_time_present_flag
+        temporal, spatial = layers >> 5, (layers >> 3) & 3
+        for idc in sequence.modelled_points:
+            if idc == 0 or ((idc >> temporal) & 1 and (idc >> (spatial + 8)) & 1):
+                bits.f(sequence.removal_time_bits)  # buffer_removal_time
+    refresh = 0xFF if shown_key else bits.f(8)  # refresh_frame_flags
+    if refresh != 0xFF and error_resilient and sequence.order_hint_bits:
+        bits.f(8 * sequence.order_hint_bits)  # ref_order_hint[0..7]
+    if not override:
+        return sequence.largest
+    width_bits, height_bits = sequence.size_bits
     return bits.f(width_bits) + 1, bits.f(height_bits) + 1
