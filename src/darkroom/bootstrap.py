@@ -6,6 +6,7 @@ its adapter inside the function, so importing this module pulls in no driver.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import logging
 import os
@@ -227,10 +228,26 @@ def _secret(settings: Settings) -> bytes:
     path = settings.data_dir / ".secret"
     if not path.exists():
         path.parent.mkdir(parents=True, exist_ok=True)
-        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-        with os.fdopen(fd, "w") as out:
-            out.write(secrets.token_urlsafe(32))
-    return path.read_text().strip().encode()
+        # Written whole under a name of its own, then linked into place: a process starting
+        # at the same time finds either no secret or all of it, and the first link wins.
+        draft = path.with_name(f".secret.{secrets.token_hex(8)}")
+        fd = os.open(draft, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        try:
+            with os.fdopen(fd, "w") as out:
+                out.write(secrets.token_urlsafe(32))
+                out.flush()
+                os.fsync(out.fileno())
+            with contextlib.suppress(FileExistsError):
+                os.link(draft, path)
+        finally:
+            draft.unlink()
+    secret = path.read_text().strip()
+    if len(secret) < 16:
+        raise ConfigError(
+            f"{path} holds no usable signing secret (under 16 characters): remove it to have"
+            " one made, or set DARKROOM_SECRET"
+        )
+    return secret.encode()
 
 
 def _scheme(url: str) -> str:

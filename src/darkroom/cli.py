@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import math
 import signal
+import sys
 import threading
 from collections.abc import Iterator
 from datetime import UTC, datetime
@@ -12,15 +14,17 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
+from pydantic import ValidationError
+from pydantic_core import ErrorDetails
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
-from rich.table import Table
+from rich.table import Column, Table
 
 from darkroom import logs
 from darkroom.bootstrap import ConfigError, Darkroom, build
 from darkroom.config import Settings
-from darkroom.domain import DeadLetter, JobState, Photo
-from darkroom.errors import DarkroomError
+from darkroom.domain import DeadLetter, JobState, Photo, PhotoStatus
+from darkroom.errors import DarkroomError, Unsupported
 from darkroom.imaging import SNIFF_BYTES, detect, develop
 from darkroom.ports import DeadLetters
 from darkroom.services.gallery import LOCAL_OWNER
@@ -43,7 +47,24 @@ def _settings(data: Path | None = None, **overrides: object) -> Settings:
     values = {k: v for k, v in overrides.items() if v is not None}
     if data is not None:
         values["data_dir"] = data
-    return Settings(**values)  # type: ignore[arg-type]
+    try:
+        return Settings(**values)  # type: ignore[arg-type]
+    except ValidationError as exc:
+        for error in exc.errors():
+            _say(f"darkroom: {_setting_error(error)}", style="red")
+        raise typer.Exit(2) from None
+
+
+def _setting_error(error: ErrorDetails) -> str:
+    message = error["msg"].removeprefix("Value error, ")
+    if not error["loc"]:  # about several settings at once: the message names them
+        return message
+    name = f"DARKROOM_{str(error['loc'][0]).upper()}"
+    if message.startswith(name):
+        return message
+    if "SECRET" in name or "TOKEN" in name:  # not to be shown on a screen or in a log
+        return f"{name}: {message}"
+    return f"{name}: {message} (not {error['input']!r})"
 
 
 def _build(settings: Settings) -> Darkroom:
@@ -51,8 +72,16 @@ def _build(settings: Settings) -> Darkroom:
     try:
         return build(settings)
     except (ConfigError, DarkroomError) as exc:
-        console.print(f"[red]darkroom: {exc}[/red]")
-        raise typer.Exit(2) from None
+        _say(f"darkroom: {exc}", style="red")
+    except OSError as exc:  # the data directory is a file, or not writable
+        why = "it is a file" if isinstance(exc, FileExistsError) else exc.strerror
+        _say(f"darkroom: cannot use {exc.filename or settings.data_dir}: {why}", "red")
+    raise typer.Exit(2)
+
+
+def _say(text: str, style: str | None = None) -> None:
+    """A line on stderr, as it is: file names and messages are not Rich markup."""
+    console.print(text, style=style, markup=False, highlight=False, soft_wrap=True)
 
 
 @app.command()
@@ -68,9 +97,7 @@ def serve(
 
     settings = _settings(data, host=host, port=port)
     dr = _build(settings)
-    console.print(
-        f"darkroom on http://{settings.host}:{settings.port}  (data: {settings.data_dir})"
-    )
+    _say(f"darkroom on http://{settings.host}:{settings.port}  (data: {settings.data_dir})")
     uvicorn.run(
         create_app(dr),
         host=settings.host,
@@ -95,7 +122,8 @@ def import_(
     ] = "",
     data: DataOption = None,
 ) -> None:
-    """Import image files and folders (recursively); processing happens here, now."""
+    """Import image files and folders (recursively); processing happens here, now. Exit
+    status 1 if any photo failed to process, or no file could be imported."""
     dr = _build(_settings(data))
     owner_id = LOCAL_OWNER
     if owner:
@@ -104,40 +132,56 @@ def import_(
                 raise ConfigError("--owner needs sign-in: set DARKROOM_AUTH")
             owner_id = dr.identity.owner_of(owner)
         except (ConfigError, DarkroomError) as exc:
-            console.print(f"[red]darkroom: {exc}[/red]")
+            _say(f"darkroom: {exc}", "red")
             raise typer.Exit(2) from None
     files = sorted(_files(paths))
-    added = duplicates = skipped = 0
+    added: dict[str, Path] = {}
+    duplicates = skipped = 0
     with _progress() as progress:
         task = progress.add_task("importing", total=len(files))
         for path in files:
             progress.update(task, description=path.name[:40])
-            reason = _unfit(path)
+            reason = _unfit(path, dr.settings.max_upload_bytes)
             if reason is None:
                 try:
                     uploaded = dr.gallery.upload(
                         owner_id, path.read_bytes(), path.name, description
                     )
                 except (DarkroomError, OSError) as exc:
-                    reason = str(exc)
+                    reason = _why(exc)
                 else:
                     duplicates += uploaded.duplicate
-                    added += not uploaded.duplicate
+                    if not uploaded.duplicate:
+                        added[uploaded.photo.id] = path
             if reason is not None:
                 skipped += 1
-                progress.console.print(f"skipped {path}: {reason}")
+                _say(f"skipped {path}: {reason}")
             progress.advance(task)
     with _progress() as progress:
-        task = progress.add_task("processing", total=added)
+        # every job that is due, this import's and any left from before
+        due = len(dr.queue.jobs(frozenset({JobState.QUEUED}), 100_000))
+        task = progress.add_task("processing", total=due)
         worker = dr.worker("import")
         while worker.run_once():
             progress.advance(task)
-    console.print(f"{added} imported, {duplicates} already there, {skipped} skipped")
+    failed = 0
+    for photo_id, path in added.items():
+        photo = dr.catalog.get(photo_id)
+        if photo.status is PhotoStatus.FAILED:
+            failed += 1
+            _say(f"failed {path}: {photo.reason}")
+    _say(
+        f"{len(added) - failed} imported, {failed} failed, {duplicates} already there,"
+        f" {skipped} skipped"
+    )
+    if failed or (skipped and not added and not duplicates):
+        raise typer.Exit(1)
 
 
 @app.command()
 def reprocess(data: DataOption = None) -> None:
-    """Render every photo's variants again where the variant settings have changed."""
+    """Render every photo's variants again where the variant settings have changed. Exit
+    status 1 if any photo failed."""
     dr = _build(_settings(data))
     photos: list[Photo] = []
     cursor = None
@@ -147,14 +191,17 @@ def reprocess(data: DataOption = None) -> None:
         if page.cursor is None:
             break
         cursor = page.cursor
+    failed = 0
     with _progress() as progress:
         task = progress.add_task("reprocessing", total=len(photos))
         for photo in photos:
             progress.update(task, description=photo.filename[:40])
-            outcome = dr.processor.process(photo.id)
-            if outcome == "failed":
-                progress.console.print(f"{photo.id} {photo.filename}: failed")
+            if dr.processor.process(photo.id) == "failed":
+                failed += 1
+                _say(f"{photo.id} {photo.filename}: failed: {dr.catalog.get(photo.id).reason}")
             progress.advance(task)
+    if failed:
+        raise typer.Exit(1)
 
 
 @app.command()
@@ -163,7 +210,7 @@ def process(data: DataOption = None) -> None:
     dr = _build(_settings(data))
     stop = threading.Event()
     signal.signal(signal.SIGTERM, lambda *_: stop.set())
-    console.print("processing; Ctrl-C to stop")
+    _say("processing; Ctrl-C to stop")
     try:
         dr.worker("process").run(stop)
     except KeyboardInterrupt:
@@ -181,7 +228,7 @@ def jobs(
         return
     dr = _build(_settings(data))
     states = frozenset({JobState.DEAD, JobState.QUEUED, JobState.RUNNING})
-    table = Table("job", "photo", "kind", "state", "attempts", "next run", "last error")
+    table = Table(*_ids("job", "photo"), "kind", "state", "attempts", "next run", "last error")
     for job in dr.queue.jobs(states, 10_000):
         if not (all_ or job.state is JobState.DEAD or job.last_error):
             continue
@@ -195,7 +242,7 @@ def jobs(
             job.run_at.isoformat(timespec="seconds"),
             job.last_error[:120],
         )
-    Console().print(table if table.row_count else "no failed or dead jobs")
+    _stdout().print(table if table.row_count else "no failed or dead jobs")
     if isinstance(dr.queue, DeadLetters):
         _print_dead_letters(dr, dr.queue)
 
@@ -213,22 +260,35 @@ def jobs_retry(
     if letters is not None and (all_dead or ids):
         # Dead letters first: a job's letter makes the job due again on its own.
         for letter in letters.redrive(None if all_dead else ids):
-            console.print(f"dead letter {letter.id} ({letter.subject}) sent back")
+            _say(f"dead letter {letter.id} ({letter.subject}) sent back")
             if letter.id in ids:
                 ids.remove(letter.id)
     if all_dead:
         ids += [j.id for j in dr.queue.jobs(frozenset({JobState.DEAD}), 10_000)]
     elif not ids and not job_ids:
-        console.print("name jobs to retry, or --all")
+        _say("name jobs to retry, or --all")
         raise typer.Exit(2)
+    else:
+        for job_id in ids:
+            if not _retryable(dr, job_id):
+                _say(f"darkroom: job {job_id!r} is neither dead nor waiting to retry", "red")
+                raise typer.Exit(1)
     now = datetime.now(UTC)
     for job_id in ids:
         try:
             dr.queue.retry(job_id, now)
         except DarkroomError as exc:
-            console.print(f"[red]{exc}[/red]")
+            _say(str(exc), "red")
             raise typer.Exit(1) from None
-        console.print(f"job {job_id} queued again")
+        _say(f"job {job_id} queued again")
+
+
+def _retryable(dr: Darkroom, job_id: str) -> bool:
+    """Dead, or waiting to retry: a done job would run again, a running one twice."""
+    for state in (JobState.DEAD, JobState.QUEUED):
+        if any(job.id == job_id for job in dr.queue.jobs(frozenset({state}), 100_000)):
+            return True
+    return False
 
 
 @app.command()
@@ -240,21 +300,43 @@ def render(
     NAME.VARIANT.EXT; nothing is stored or catalogued. Exit status 1 if any image failed."""
     settings = _settings()
     specs, limits, watermark = settings.variant_specs(), settings.limits(), settings.watermark()
-    out.mkdir(parents=True, exist_ok=True)
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        _say(f"darkroom: cannot write into {out}: {_why(exc)}", "red")
+        raise typer.Exit(2) from None
     failed = 0
+    names: set[str] = set()
     for path in sorted(_files(files)):
         try:
+            if reason := _unfit(path, limits.max_bytes):
+                raise Unsupported(reason)
             variants = develop(path.read_bytes(), specs, limits, watermark=watermark).variants
         except (DarkroomError, OSError) as exc:
             failed += 1
-            console.print(f"{path}: {exc}")
+            _say(f"{path}: {_why(exc)}")
             continue
-        for variant in variants:
-            (out / f"{path.stem}.{variant.name}.{variant.extension}").write_bytes(variant.data)
+        name = _unique(path.stem, names)
+        try:
+            for variant in variants:
+                (out / f"{name}.{variant.name}.{variant.extension}").write_bytes(variant.data)
+        except OSError as exc:
+            _say(f"darkroom: cannot write into {out}: {_why(exc)}", "red")
+            raise typer.Exit(2) from None
         sizes = ", ".join(f"{v.name} {v.width}×{v.height}" for v in variants)
-        console.print(f"{path}: {sizes}")
+        _say(f"{path}: {sizes}" + ("" if name == path.stem else f" (as {name})"))
     if failed:
         raise typer.Exit(1)
+
+
+def _unique(stem: str, taken: set[str]) -> str:
+    """`stem`, or `stem-2`, `stem-3`…: the first this run has not written yet."""
+    name, number = stem, 1
+    while name in taken:
+        number += 1
+        name = f"{stem}-{number}"
+    taken.add(name)
+    return name
 
 
 @app.command()
@@ -269,6 +351,9 @@ def doctor(
     objects) and photos no job will finish; with --fix, repair them."""
     from darkroom.services.doctor import REPAIRS
 
+    if not math.isfinite(grace) or grace < 0:
+        _say("darkroom: --grace is a number of seconds, 0 or more", "red")
+        raise typer.Exit(2)
     dr = _build(_settings(data))
     checkup = dr.doctor()
     findings = checkup.examine(grace)
@@ -277,7 +362,7 @@ def doctor(
         if fix:
             checkup.repair(finding)
         table.add_row(str(finding.problem), finding.subject, REPAIRS[finding.problem])
-    Console().print(table if findings else "nothing to repair")
+    _stdout().print(table if findings else "nothing to repair")
     if findings and not fix:
         raise typer.Exit(1)
 
@@ -310,14 +395,14 @@ def stats(
     table.add_row(
         "catalog", f"{found.catalog_size} photos" + (f" ({by_status})" if by_status else "")
     )
-    Console().print(table)
+    _stdout().print(table)
 
 
 def _print_dead_letters(dr: Darkroom, letters: DeadLetters) -> None:
-    table = Table("dead letter", "about", "receives", "reason")
+    table = Table(*_ids("dead letter"), "about", "receives", "reason")
     for letter in letters.dead_letters(10_000):
         table.add_row(letter.id, letter.subject, str(letter.receives), _reason(dr, letter)[:120])
-    Console().print(table if table.row_count else "the dead-letter queue is empty")
+    _stdout().print(table if table.row_count else "the dead-letter queue is empty")
 
 
 def _reason(dr: Darkroom, letter: DeadLetter) -> str:
@@ -333,20 +418,34 @@ def _reason(dr: Darkroom, letter: DeadLetter) -> str:
 
 
 def _files(paths: list[Path]) -> Iterator[Path]:
+    """The files named, and those in the folders named, at any depth: not the hidden ones,
+    nor any in a hidden folder. A link is followed to a file (a broken one is said so), not
+    to a folder."""
     for path in paths:
-        if path.is_dir():
-            yield from (p for p in path.rglob("*") if p.is_file() and not p.name.startswith("."))
-        else:
+        if not path.is_dir():
             yield path
+            continue
+        for found in path.rglob("*"):
+            hidden = any(part.startswith(".") for part in found.relative_to(path).parts)
+            if not hidden and not found.is_dir():
+                yield found
 
 
-def _unfit(path: Path) -> str | None:
-    """Why this file cannot be imported, in one line; None if it looks like an image."""
+def _unfit(path: Path, max_bytes: int) -> str | None:
+    """Why this file cannot be imported, in one line; None if it looks like an image.
+    Read no further than its first bytes: a file over the limit is refused by its size."""
     try:
+        size = path.stat().st_size
+        if not path.is_file():
+            return "not a regular file"
+        if size > max_bytes:
+            return f"the file is over the limit of {max_bytes} bytes"
+        if not size:
+            return "the file is empty"
         with path.open("rb") as handle:
             head = handle.read(SNIFF_BYTES)
     except OSError as exc:
-        return exc.strerror or "cannot be read"
+        return _why(exc)
     try:
         detect(head)
     except DarkroomError as exc:
@@ -354,9 +453,27 @@ def _unfit(path: Path) -> str | None:
     return None
 
 
+def _why(exc: Exception) -> str:
+    """An error in one line: an OSError's own words, without its number and file name."""
+    if isinstance(exc, OSError) and exc.strerror:
+        return exc.strerror
+    return str(exc)
+
+
+def _stdout() -> Console:
+    """Tables on stdout: as wide as they need where it is not a terminal (a pipe, a file),
+    so that nothing is cut."""
+    return Console(width=None if sys.stdout.isatty() else 10_000)
+
+
+def _ids(*names: str) -> list[Column]:
+    """Columns of ids, never cut or wrapped: they are to be copied."""
+    return [Column(name, no_wrap=True, min_width=26) for name in names]
+
+
 def _progress() -> Progress:
     return Progress(
-        TextColumn("{task.description:<40}"),
+        TextColumn("{task.description:<40}", markup=False),
         BarColumn(),
         MofNCompleteColumn(),
         TimeElapsedColumn(),

@@ -49,6 +49,9 @@ def parse_variants(text: str) -> tuple[VariantSpec, ...]:
     return tuple(specs)
 
 
+_LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
+
+
 def format_variants(specs: tuple[VariantSpec, ...]) -> str:
     parts = []
     for spec in specs:
@@ -219,12 +222,24 @@ class Settings(BaseSettings):
             raise ValueError("DARKROOM_SECRET must be at least 16 characters")
         return value
 
+    @field_validator("log_level")
+    @classmethod
+    def _check_log_level(cls, value: str) -> str:
+        level = value.strip().upper()
+        if level not in _LOG_LEVELS:
+            raise ValueError(f"DARKROOM_LOG_LEVEL must be one of {', '.join(_LOG_LEVELS)}")
+        return level
+
     @model_validator(mode="after")
     def _resolve(self) -> Settings:
         if self.variants_store and "://" not in self.variants_store:
             self.variants_store = f"s3://{self.variants_store}"
         if self.notify.startswith("arn:"):
             self.notify = f"sns://{self.notify}"
+        try:
+            self.variant_specs()
+        except ValueError as exc:
+            raise ValueError(f"DARKROOM_RESIZE_WIDTH or DARKROOM_RESIZE_HEIGHT: {exc}") from None
         watermark = self.watermark()
         names = {spec.name for spec in parse_variants(self.variants)}
         if watermark is not None and not watermark.variants <= names:

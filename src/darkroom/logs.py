@@ -64,3 +64,5 @@ def configure(level: str, fmt: Format = "auto") -> None:
         root.removeHandler(old)
     root.addHandler(handler)
     root.setLevel(level.upper())
+    # libvips tells at INFO which vector path each operation takes: hundreds of lines a photo
+    logging.getLogger("pyvips").setLevel(max(root.level, logging.WARNING))

@@ -48,7 +48,7 @@ def test_import_skips_what_is_not_an_image_then_reprocess(tmp_path: Path) -> Non
 
     result = darkroom(data, "import", str(folder))
     assert result.returncode == 0, result.stderr
-    assert "2 imported, 0 already there, 2 skipped" in result.stderr
+    assert "2 imported, 0 failed, 0 already there, 2 skipped" in result.stderr
     stats = json.loads(darkroom(data, "stats", "--json").stdout)
     assert (stats["runs"], stats["errors"], stats["catalog_size"]) == (2, 0, 2)
     assert [(s["name"], s["objects"]) for s in stats["stores"]] == [
@@ -61,7 +61,7 @@ def test_import_skips_what_is_not_an_image_then_reprocess(tmp_path: Path) -> Non
         assert db.execute("select status from photos").fetchall() == [("ready",), ("ready",)]
 
     again = darkroom(data, "import", str(folder / "a.jpg"))
-    assert "0 imported, 1 already there" in again.stderr
+    assert "0 imported, 0 failed, 1 already there" in again.stderr
 
     variants = data / "variants"
     before = {p.name for p in variants.rglob("*") if p.is_file()}
@@ -85,6 +85,24 @@ def test_jobs_lists_and_retries_dead_jobs(tmp_path: Path) -> None:
     retried = darkroom(data, "jobs", "retry", "j1")
     assert retried.returncode == 0 and "queued again" in retried.stderr
     assert darkroom(data, "jobs", "retry", "nope").returncode == 1
+    claimed = queue.claim("test", 60)
+    assert claimed is not None and claimed.id == "j1"
+    queue.complete("j1")
+    done = darkroom(data, "jobs", "retry", "j1")
+    assert done.returncode == 1 and "neither dead nor waiting to retry" in done.stderr
+    assert queue.claim("test", 60) is None  # a done job is not run again
+
+
+def test_a_job_listing_piped_keeps_whole_ids(tmp_path: Path) -> None:
+    data = tmp_path / "data"
+    queue = build(Settings(data_dir=data, secret="cli-secret-0123456789")).queue
+    now = datetime.now(UTC)
+    job_id, photo_id = "0123456789abcdef0123456789abcdef", "fedcba9876543210fedcba9876543210"
+    queue.enqueue(Job(job_id, photo_id, now, now))
+    assert queue.claim("test", 60) is not None
+    queue.fail(job_id, "Unavailable: the store is down " * 5, None)
+    listed = darkroom(data, "jobs", env={"COLUMNS": "80"})
+    assert job_id in listed.stdout and photo_id in listed.stdout
 
 
 def test_every_command_has_help() -> None:
@@ -173,3 +191,103 @@ def test_import_for_an_account(tmp_path: Path) -> None:
     assert nobody.returncode == 2 and "no account has the address" in nobody.stderr
     no_sign_in = darkroom(data, "import", "--owner", "ann@example.org", photo)
     assert no_sign_in.returncode == 2 and "--owner needs sign-in" in no_sign_in.stderr
+
+
+@pytest.mark.parametrize(
+    ("env", "args", "said"),
+    [
+        ({"DARKROOM_PORT": "abc"}, ["stats"], "DARKROOM_PORT: Input should be a valid integer"),
+        ({}, ["serve", "--port", "99999"], "DARKROOM_PORT: Input should be less than"),
+        ({"DARKROOM_LOG_LEVEL": "LOUD"}, ["stats"], "DARKROOM_LOG_LEVEL must be one of"),
+        ({"DARKROOM_RESIZE_WIDTH": "-5"}, ["stats"], "DARKROOM_RESIZE_WIDTH or"),
+        ({"RESIZE_HEIGHT": "20000"}, ["stats"], "sides must be within 1..16384"),
+        (
+            {"DARKROOM_WATERMARK_TEXT": "hi", "DARKROOM_WATERMARK_VARIANTS": "nope"},
+            ["stats"],
+            "DARKROOM_WATERMARK_VARIANTS names nope",
+        ),
+        ({"DARKROOM_SECRET": "short-secret"}, ["stats"], "DARKROOM_SECRET must be at least"),
+    ],
+)
+def test_a_bad_setting_is_one_line_and_exit_status_2(
+    tmp_path: Path, env: dict[str, str], args: list[str], said: str
+) -> None:
+    result = darkroom(tmp_path / "data", *args, env=env)
+    assert result.returncode == 2, result.stderr
+    assert said in result.stderr and "Traceback" not in result.stderr
+    assert "short-secret" not in result.stderr  # a secret is not repeated
+
+
+def test_a_data_directory_that_is_a_file_is_said_so(tmp_path: Path) -> None:
+    (tmp_path / "data").write_text("")
+    result = darkroom(tmp_path / "data", "stats")
+    assert result.returncode == 2
+    assert result.stderr.strip() == f"darkroom: cannot use {tmp_path / 'data'}: it is a file"
+
+
+def _render(*args: str, cwd: Path) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "darkroom", "render", *args],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
+        cwd=cwd,
+        env=os.environ | {"DARKROOM_VARIANTS": "small:100", "COLUMNS": "80"},
+    )
+
+
+def test_render_keeps_apart_photos_of_the_same_name_and_names_as_they_are(
+    tmp_path: Path,
+) -> None:
+    for folder in ("a", "b [edited]"):
+        (tmp_path / folder).mkdir()
+        shutil.copy(CORPUS / "S01_canon_sd300_2mp.jpg", tmp_path / folder / "IMG [1].jpg")
+    shutil.copy(CORPUS / "W02_webp_tree_1024.webp", tmp_path / "a" / "IMG [1].webp")
+    result = _render("a", "b [edited]", "--out", "out", cwd=tmp_path)
+    assert result.returncode == 0, result.stderr
+    assert sorted(p.name for p in (tmp_path / "out").iterdir()) == [
+        "IMG [1]-2.small.jpg",
+        "IMG [1]-3.small.jpg",
+        "IMG [1].small.jpg",
+    ]
+    assert "b [edited]/IMG [1].jpg: small 100×75 (as IMG [1]-3)" in result.stderr
+
+
+def test_render_into_a_file_is_an_error_not_a_crash(tmp_path: Path) -> None:
+    (tmp_path / "out").write_text("a file")
+    photo = str(CORPUS / "S01_canon_sd300_2mp.jpg")
+    result = _render(photo, "--out", "out", cwd=tmp_path)
+    assert result.returncode == 2 and "Traceback" not in result.stderr
+    assert "darkroom: cannot write into out:" in result.stderr
+
+
+def test_import_says_which_photos_failed_and_why(tmp_path: Path) -> None:
+    """A file cut short is an image by its first bytes, and fails only when processed; a
+    file over the size limit is refused without being read; a file in a hidden folder and a
+    broken link are not photos of the folder."""
+    folder = tmp_path / "photos [2024]"
+    (folder / ".thumbnails").mkdir(parents=True)
+    whole = (CORPUS / "S01_canon_sd300_2mp.jpg").read_bytes()
+    (folder / "[red]cut.jpg").write_bytes(whole[: len(whole) // 2])
+    shutil.copy(CORPUS / "W02_webp_tree_1024.webp", folder / "tree.webp")
+    shutil.copy(CORPUS / "S01_canon_sd300_2mp.jpg", folder / ".thumbnails" / "t.jpg")
+    with (folder / "huge.jpg").open("wb") as huge:
+        huge.write(whole[:2000])
+        huge.truncate(3 << 20)
+    (folder / "gone.jpg").symlink_to(tmp_path / "nowhere.jpg")
+    data = tmp_path / "data"
+
+    result = darkroom(data, "import", str(folder), env={"DARKROOM_MAX_UPLOAD_BYTES": "2000000"})
+    assert result.returncode == 1, result.stderr
+    assert f"failed {folder / '[red]cut.jpg'}: " in result.stderr
+    assert "truncated" in result.stderr
+    assert f"skipped {folder / 'huge.jpg'}: the file is over the limit of 2000000" in result.stderr
+    assert f"skipped {folder / 'gone.jpg'}: No such file or directory" in result.stderr
+    assert "1 imported, 1 failed, 0 already there, 2 skipped" in result.stderr
+    assert ".thumbnails" not in result.stderr and "VIPS" not in result.stderr
+    with sqlite3.connect(data / "darkroom.db") as db:
+        assert sorted(db.execute("select filename, status from photos").fetchall()) == [
+            ("[red]cut.jpg", "failed"),
+            ("tree.webp", "ready"),
+        ]

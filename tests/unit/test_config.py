@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import threading
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import pytest
@@ -115,3 +117,33 @@ def test_the_secret_is_generated_once_and_kept(tmp_path: Path) -> None:
 
     grant = Grant("GET", "variants", "a.jpg", 2_000_000_000)
     assert first.sign(grant) == second.sign(grant)
+
+
+def test_processes_starting_together_share_one_whole_secret(tmp_path: Path) -> None:
+    """Each makes the secret file if it finds none: none may fail, or read half of one."""
+    from darkroom.bootstrap import _secret
+
+    for attempt in range(20):
+        settings = Settings(data_dir=tmp_path / str(attempt))
+        start = threading.Barrier(4)
+
+        def made(settings: Settings = settings, start: threading.Barrier = start) -> bytes:
+            start.wait()
+            return _secret(settings)
+
+        with ThreadPoolExecutor(4) as pool:
+            secrets = {f.result() for f in [pool.submit(made) for _ in range(4)]}
+        assert len(secrets) == 1 and len(secrets.pop()) >= 16
+        assert [p.name for p in settings.data_dir.iterdir()] == [".secret"]
+
+
+def test_an_empty_secret_file_is_named(tmp_path: Path) -> None:
+    (tmp_path / ".secret").write_text("\n")
+    with pytest.raises(ConfigError, match=r"\.secret holds no usable signing secret"):
+        build(Settings(data_dir=tmp_path, catalog="memory://", queue="memory"))
+
+
+def test_the_log_level_is_one_logging_knows() -> None:
+    assert Settings(log_level="debug").log_level == "DEBUG"
+    with pytest.raises(ValidationError, match="must be one of DEBUG, INFO"):
+        Settings(log_level="LOUD")
