@@ -77,7 +77,9 @@ class UrlSigner:
             signature = query["signature"]
         except (KeyError, ValueError):
             raise Forbidden("this URL is not signed") from None
-        if not hmac.compare_digest(signature, self.sign(grant)):
+        # as bytes: compare_digest refuses strings with anything but ASCII in them
+        given = signature.encode("utf-8", "replace")
+        if not hmac.compare_digest(given, self.sign(grant).encode()):
             raise Forbidden("the URL's signature does not match")
         if grant.expires < now:
             raise Forbidden("the URL has expired")

@@ -401,11 +401,12 @@ def _position(cursor: str) -> tuple[datetime, str]:
         raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)).decode()
         stamp, photo_id = raw.split("|", 1)
         created = datetime.fromisoformat(stamp)
-    except ValueError:
+        if created.tzinfo is None:
+            raise ValueError("a time without its zone")
+        # a time with no UTC equivalent (the year 1 at +23:59) overflows
+        return created.astimezone(UTC), photo_id
+    except (ValueError, OverflowError):
         raise BadRequest("not a page cursor darkroom gave out") from None
-    if created.tzinfo is None:
-        raise BadRequest("not a page cursor darkroom gave out")
-    return created, photo_id
 
 
 def _server(url: URL) -> str:

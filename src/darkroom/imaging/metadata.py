@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from datetime import datetime
 from fractions import Fraction
 
@@ -72,7 +73,7 @@ def _put(out: dict[str, MetadataValue], name: str, value: object) -> None:
             number = float(value)  # type: ignore[arg-type]
         except (TypeError, ValueError, ZeroDivisionError):
             return
-        if number == number:  # NaN from a 0/0 rational
+        if math.isfinite(number):  # not NaN from a 0/0 rational, nor an infinite double
             out[name] = round(number, 6)
 
 

@@ -19,6 +19,7 @@ from darkroom.bootstrap import Darkroom
 from darkroom.errors import DarkroomError
 from darkroom.signing import FILES_PREFIX
 from darkroom.web import accounts, admin, errors, files, legacy, page_config, photos, shares
+from darkroom.web.head import HeadAsGet
 from darkroom.web.headers import (
     SecurityHeaders,
     content_security_policy,
@@ -85,6 +86,8 @@ def create_app(dr: Darkroom, run_workers: bool = True) -> FastAPI:
             return upload_limit
         return SMALL_BODY
 
+    app.add_middleware(errors.Unexpected)
+    app.add_middleware(HeadAsGet, own_prefix=FILES_PREFIX)
     app.add_middleware(BodyLimit, limit_for=limit_for)
     app.add_middleware(SecurityHeaders, csp=content_security_policy(_store_origins(dr)))
     origins = [o.strip() for o in s.cors_origins.split(",") if o.strip()]

@@ -8,6 +8,7 @@ from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from darkroom import errors
 
@@ -69,3 +70,32 @@ def install(app: FastAPI) -> None:
             for e in exc.errors()[:5]
         )
         return JSONResponse(error_body("invalid_request", problems or "invalid request"), 422)
+
+
+class Unexpected:
+    """An exception no handler knows (a defect) answered as a JSON 500 like every other error,
+    and logged with its traceback. Starlette's own last resort answers in plain text, outside
+    the middleware that adds the security headers and the request id."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        started = False
+
+        async def watched(message: Message) -> None:
+            nonlocal started
+            started = started or message["type"] == "http.response.start"
+            await send(message)
+
+        try:
+            await self.app(scope, receive, watched)
+        except Exception:
+            log.exception("%s %s: unexpected error", scope["method"], scope["path"])
+            if started:
+                raise
+            body = error_body("internal_error", "darkroom could not answer: the error is logged")
+            await JSONResponse(body, 500)(scope, receive, send)

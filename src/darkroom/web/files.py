@@ -1,7 +1,9 @@
-"""Signed URLs of the stores darkroom serves itself (filesystem, memory): GET and PUT."""
+"""Signed URLs of the stores darkroom serves itself (filesystem, memory): GET (and HEAD)
+and PUT."""
 
 from __future__ import annotations
 
+import re
 import tempfile
 import time
 from typing import Annotated
@@ -24,26 +26,59 @@ IMMUTABLE = "public, max-age=31536000, immutable"
 _SPOOL = 8 * 1024 * 1024
 
 
-@router.get("/{store}/{key:path}")
+@router.api_route("/{store}/{key:path}", methods=["GET", "HEAD"])
 async def read(store: str, key: str, request: Request, dr: DarkroomDep) -> Response:
+    """A URL signed for GET answers HEAD too. A copy the client holds (If-None-Match) is
+    answered 304; a Range header that is not a valid one is ignored, as HTTP allows."""
     blobs = _store(dr.served_stores, store)
     grant = dr.signer.verify("GET", store, key, request.query_params, time.time())
-    headers = {"Cache-Control": IMMUTABLE if store == "variants" else "private, max-age=3600"}
+    info = await run_in_threadpool(blobs.head, key)
+    if info is None:
+        raise NotFound(f"no object {key!r}")
+    headers = {
+        "Cache-Control": IMMUTABLE if store == "variants" else "private, max-age=3600",
+        "ETag": f'"{info.etag}"',
+    }
     if grant.download_name:
         headers["Content-Disposition"] = (
             f"attachment; filename*=UTF-8''{quote(grant.download_name, safe='')}"
         )
+    if _held(request.headers.get("if-none-match", ""), headers["ETag"]):
+        return Response(status_code=304, headers=headers)
     if isinstance(blobs, FilesystemBlobStore):
-        path = blobs.path(key)
-        info = await run_in_threadpool(blobs.head, key)
-        if info is None:
-            raise NotFound(f"no object {key!r}")
-        return FileResponse(path, media_type=info.content_type, headers=headers)
-    info = await run_in_threadpool(blobs.head, key)
-    if info is None:
-        raise NotFound(f"no object {key!r}")
+        _forget_invalid_range(request)
+        return FileResponse(blobs.path(key), media_type=info.content_type, headers=headers)
     data = await run_in_threadpool(blobs.get, key)
     return Response(data, media_type=info.content_type, headers=headers)
+
+
+def _held(if_none_match: str, etag: str) -> bool:
+    tags = {tag.strip().removeprefix("W/") for tag in if_none_match.split(",")}
+    return "*" in tags or etag in tags
+
+
+_RANGE = re.compile(r"(\d*)-(\d*)")
+
+
+def _forget_invalid_range(request: Request) -> None:
+    """Starlette answers a malformed Range with a bare 400 in plain text."""
+    value = request.headers.get("range")
+    if value is None or _valid_range(value):
+        return
+    request.scope["headers"] = [(k, v) for k, v in request.scope["headers"] if k != b"range"]
+
+
+def _valid_range(value: str) -> bool:
+    unit, _, specs = value.partition("=")
+    if unit.strip().lower() != "bytes":
+        return False
+    for spec in specs.split(","):
+        bounds = _RANGE.fullmatch(spec.strip())
+        if not bounds or not (bounds[1] or bounds[2]):
+            return False
+        if bounds[1] and bounds[2] and int(bounds[1]) > int(bounds[2]):
+            return False
+    return True
 
 
 @router.put("/{store}/{key:path}")
@@ -60,6 +95,11 @@ async def write(
     grant = dr.signer.verify("PUT", store, key, request.query_params, time.time())
     if content_type.split(";")[0].strip().lower() != grant.content_type:
         raise Forbidden(f"this URL was signed for Content-Type {grant.content_type}")
+    if store == "originals":
+        try:
+            await run_in_threadpool(dr.catalog.get_by_key, key)
+        except NotFound:
+            raise NotFound("no photo waits for this upload: it was deleted") from None
     if await run_in_threadpool(blobs.head, key) is not None:
         raise Conflict("this object has already been uploaded")
     with tempfile.SpooledTemporaryFile(_SPOOL) as spool:

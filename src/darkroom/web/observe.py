@@ -42,7 +42,13 @@ class Observe:
             finally:
                 if self.metrics is not None:
                     seconds = time.perf_counter() - started
-                    self.metrics.request(_route(scope), scope["method"], status, seconds)
+                    method = scope["method"] if scope["method"] in _METHODS else "other"
+                    self.metrics.request(_route(scope), method, status, seconds)
+
+
+_METHODS = frozenset({"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"})
+"""Any other method name a client makes up is counted as `other`: a series each would let
+anyone grow the metrics without end."""
 
 
 def _route(scope: Scope) -> str:

@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+import math
 from datetime import datetime
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, Field, field_validator
 
 from darkroom.domain import MetadataValue, PhotoStatus
 from darkroom.services.gallery import MAX_DESCRIPTION
@@ -72,6 +73,13 @@ class PhotoOut(BaseModel):
     duplicate_of: str | None = None
     original_url: str | None = Field(None, description="Signed, short-lived.")
     variants: dict[str, VariantOut]
+
+    @field_validator("metadata")
+    @classmethod
+    def _finite(cls, value: dict[str, MetadataValue]) -> dict[str, MetadataValue]:
+        """Without the infinities an earlier darkroom kept from a damaged EXIF: JSON has
+        no way to write them."""
+        return {k: v for k, v in value.items() if not isinstance(v, float) or math.isfinite(v)}
 
 
 class PhotoPage(BaseModel):
