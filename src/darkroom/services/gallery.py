@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import hashlib
 import logging
-import time
 import unicodedata
 import uuid
 from collections.abc import Callable
@@ -158,17 +157,6 @@ class Gallery:
         except Conflict:
             return self.get(owner, photo_id)
         return photo
-
-    def wait(self, owner: str, photo_id: str, timeout: float) -> Photo:
-        """The photo once processing has ended, or as it is when `timeout` runs out."""
-        deadline = time.monotonic() + timeout
-        delay = 0.01
-        while True:
-            photo = self.get(owner, photo_id)
-            if photo.status in FINAL_STATES or time.monotonic() >= deadline:
-                return photo
-            time.sleep(min(delay, max(0.0, deadline - time.monotonic())))
-            delay = min(delay * 1.5, 0.25)
 
     def get(self, owner: str | None, photo_id: str) -> Photo:
         """Someone else's photo is as unknown as a missing one."""

@@ -6,6 +6,7 @@ import base64
 import binascii
 from typing import Annotated, Any
 
+import anyio
 from fastapi import APIRouter, Depends, Query, Request, Response
 from fastapi.responses import JSONResponse, RedirectResponse
 from pydantic import ValidationError
@@ -14,7 +15,7 @@ from starlette.datastructures import UploadFile
 
 from darkroom.domain import Photo, PhotoStatus
 from darkroom.errors import BadRequest, Unsupported
-from darkroom.services.gallery import Gallery, Uploaded
+from darkroom.services.gallery import FINAL_STATES, Gallery, Uploaded
 from darkroom.web import deps
 from darkroom.web.deps import DarkroomDep, GalleryDep, Owner, photo_out, signed
 from darkroom.web.errors import error_body
@@ -275,8 +276,8 @@ async def _answer(
     created: int = 201,
 ) -> JSONResponse:
     """201 once processed, 202 while still processing, 422 with the reason if it failed."""
-    if wait and photo.status not in (PhotoStatus.READY, PhotoStatus.FAILED):
-        photo = await run_in_threadpool(gallery.wait, owner, photo.id, timeout)
+    if wait:
+        photo = await _processed(gallery, owner, photo, timeout)
     if photo.status is PhotoStatus.DUPLICATE and photo.duplicate_of:
         photo = await run_in_threadpool(gallery.get, owner, photo.duplicate_of)
         duplicate = True
@@ -289,3 +290,19 @@ async def _answer(
     if photo.status is PhotoStatus.READY:
         return JSONResponse(out, created)
     return JSONResponse(out, 202)
+
+
+async def _processed(gallery: Gallery, owner: str, photo: Photo, timeout: float) -> Photo:
+    """The photo once processing has ended, or as it is when `timeout` runs out. It sleeps
+    on the event loop between reads: a waiter holding a thread for up to a minute would
+    soon leave none (AnyIO's pool has 40) to any other request."""
+    deadline = anyio.current_time() + timeout
+    delay = 0.01
+    while photo.status not in FINAL_STATES:
+        remaining = deadline - anyio.current_time()
+        if remaining <= 0:
+            break
+        await anyio.sleep(min(delay, remaining))
+        delay = min(delay * 1.5, 0.25)
+        photo = await run_in_threadpool(gallery.get, owner, photo.id)
+    return photo
