@@ -152,7 +152,7 @@ def build(settings: Settings | None = None) -> Darkroom:
     queue, transactions = _queue(settings, db, wakeup)
     mailer = _mailer(settings)
     notifier = _notifier(settings, mailer, queue, catalog)
-    cleanup = Cleanup(variants, catalog)
+    cleanup = Cleanup(originals, variants, catalog)
     gallery = Gallery(
         originals,
         variants,

@@ -111,7 +111,8 @@ class Catalog(Protocol):
         ...
 
     def find_by_hash(self, owner: str, sha256: str) -> list[Photo]:
-        """The owner's photos whose original has this digest, oldest first."""
+        """The owner's photos whose original has this digest, oldest first, whatever their
+        status: duplicates too, which keep the digest of the bytes they share."""
         ...
 
     def list(self, owner: str | None, limit: int, cursor: str | None = None) -> Page[Photo]:

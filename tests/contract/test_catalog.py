@@ -158,6 +158,20 @@ def test_find_by_hash_is_per_owner_and_oldest_first(catalog: Catalog) -> None:
     assert catalog.find_by_hash("ann", "00" * 32) == []
 
 
+def test_find_by_hash_finds_a_duplicate_once_it_is_marked(catalog: Catalog) -> None:
+    digest = "cd" * 32
+    catalog.add(make("first").evolve(sha256=digest, status=PhotoStatus.READY))
+    copy = make("copy", created_at=NOW + timedelta(minutes=1))
+    catalog.add(copy)
+    assert [p.id for p in catalog.find_by_hash("ann", digest)] == ["first"]
+    catalog.update(copy.evolve(sha256=digest, status=PhotoStatus.DUPLICATE, duplicate_of="first"))
+    found = catalog.find_by_hash("ann", digest)
+    assert [(p.id, p.status, p.duplicate_of) for p in found] == [
+        ("first", PhotoStatus.READY, ""),
+        ("copy", PhotoStatus.DUPLICATE, "first"),
+    ]
+
+
 def test_sql_returns_datetimes_in_utc(sql_database: SqlDatabase) -> None:
     catalog = SqlCatalog(sql_database)
     catalog.add(make("p1", created_at=NOW.astimezone(timezone(timedelta(hours=-7)))))

@@ -15,6 +15,7 @@ from darkroom.domain import JobState, PhotoStatus
 from darkroom.services.doctor import Finding, Problem
 from darkroom.services.gallery import utcnow
 from tests.corpus import corpus
+from tests.unit.presigned import presigned
 
 JPEG = "S01_canon_sd300_2mp.jpg"
 PNG = "N01_png16_724x1024.png"
@@ -84,6 +85,28 @@ def test_a_photo_no_job_will_finish_is_queued_again(memory_darkroom: Darkroom) -
     dr.doctor().repair(finding)
     assert dr.worker().drain() == 1
     assert dr.catalog.get(photo.id).status is PhotoStatus.READY
+    assert dr.doctor().examine(grace=0) == []
+
+
+def test_a_duplicate_whose_photo_is_gone_is_removed(memory_darkroom: Darkroom) -> None:
+    dr = memory_darkroom
+    first = _ready(dr, JPEG)
+    copy = presigned(dr, "ann", "copy.jpg", corpus(JPEG))
+    dr.worker().drain()
+    copy = dr.catalog.get(copy.id)
+    assert copy.duplicate_of == first
+    # As when the copy is marked while its photo is being deleted: the deletion missed it.
+    photo = dr.catalog.get(first)
+    dr.originals.delete(photo.key)
+    for variant in photo.variants:
+        dr.variants.delete(variant.key)
+    dr.catalog.delete(first)
+    dr.originals.put(copy.key, corpus(JPEG), "image/jpeg")  # and a crash kept its bytes
+
+    (finding,) = dr.doctor().examine(grace=600)
+    assert finding == Finding(Problem.LOST_DUPLICATE, copy.id)
+    dr.doctor().repair(finding)
+    assert dr.catalog.list(None, 10).items == () and dr.originals.list() == []
     assert dr.doctor().examine(grace=0) == []
 
 

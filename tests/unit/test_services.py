@@ -16,6 +16,7 @@ from darkroom.services.gallery import clean_filename
 from darkroom.services.processor import Outcome
 from darkroom.services.worker import RetryPolicy, Worker
 from tests.corpus import corpus
+from tests.unit.presigned import presigned
 
 JPEG = "S01_canon_sd300_2mp.jpg"
 
@@ -56,14 +57,43 @@ def test_same_bytes_twice_give_the_first_photo(memory_darkroom: Darkroom) -> Non
 def test_presigned_duplicate_is_marked_and_its_bytes_dropped(memory_darkroom: Darkroom) -> None:
     dr = memory_darkroom
     first = dr.gallery.upload("ann", corpus(JPEG), "a.jpg").photo
-    pending = dr.gallery.start_upload("ann", "copy.jpg", "image/jpeg", None, "")
-    dr.originals.put(pending.photo.key, corpus(JPEG), "image/jpeg")
-    dr.gallery.complete_upload("ann", pending.photo.id)
+    copy = presigned(dr, "ann", "copy.jpg", corpus(JPEG))
     _process_all(dr)
-    copy = dr.catalog.get(pending.photo.id)
+    copy = dr.catalog.get(copy.id)
     assert copy.status is PhotoStatus.DUPLICATE and copy.duplicate_of == first.id
     assert dr.originals.head(copy.key) is None
     assert dr.catalog.get(first.id).status is PhotoStatus.READY
+
+
+def test_deleting_a_photo_removes_its_duplicates(memory_darkroom: Darkroom) -> None:
+    dr = memory_darkroom
+    first = dr.gallery.upload("ann", corpus(JPEG), "a.jpg").photo
+    copies = [presigned(dr, "ann", name, corpus(JPEG)) for name in ("copy.jpg", "again.jpg")]
+    bobs = dr.gallery.upload("bob", corpus(JPEG), "a.jpg").photo
+    _process_all(dr)
+    left_behind = copies[1]
+    dr.originals.put(left_behind.key, corpus(JPEG), "image/jpeg")  # a crash after marking
+    assert dr.catalog.get(left_behind.id).status is PhotoStatus.DUPLICATE
+
+    dr.gallery.delete("ann", first.id)
+    for photo in (first, *copies):
+        with pytest.raises(NotFound):
+            dr.catalog.get(photo.id)
+    assert dr.gallery.list("ann").items == ()
+    assert [blob.key for blob in dr.originals.list()] == [bobs.key]
+    assert dr.catalog.get(bobs.id).status is PhotoStatus.READY
+
+
+def test_an_original_removed_from_the_store_takes_its_duplicates(
+    memory_darkroom: Darkroom,
+) -> None:
+    dr = memory_darkroom
+    first = dr.gallery.upload("ann", corpus(JPEG), "a.jpg").photo
+    presigned(dr, "ann", "copy.jpg", corpus(JPEG))
+    _process_all(dr)
+    dr.originals.delete(first.key)
+    assert dr.cleanup.object_removed(first.key)
+    assert dr.catalog.list(None, 10).items == ()
 
 
 def test_not_an_image_and_too_large_are_refused_before_storing(memory_darkroom: Darkroom) -> None:

@@ -131,6 +131,21 @@ def test_presigned_upload_then_complete(client: TestClient) -> None:
     assert done.json()["variants"]["w1024"]["width"] == 1024
 
 
+def test_deleting_a_photo_takes_the_presigned_copies_of_it(client: TestClient) -> None:
+    data = corpus(JPEG)
+    first = client.post("/upload", json={"content": _b64(data)}).json()
+    ticket = client.post("/uploads", json={"content_type": "image/jpeg", "size": len(data)}).json()
+    assert client.put(ticket["url"], content=data, headers=ticket["headers"]).status_code == 200
+    done = client.post(ticket["complete_url"])
+    assert done.status_code == 200 and done.json()["duplicate"]
+    assert client.get(f"/photos/{ticket['id']}").json()["duplicate_of"] == first["id"]
+    assert client.delete(f"/photos/{first['id']}").status_code == 204
+    assert client.get("/photos").json()["items"] == []
+    assert client.get(f"/photos/{ticket['id']}").status_code == 404
+    again = client.post(ticket["complete_url"])
+    assert again.status_code == 404 and ticket["id"] in again.json()["message"]
+
+
 def test_presigned_upload_refuses_tampering_expiry_and_size(
     client: TestClient, memory_darkroom: Darkroom
 ) -> None:

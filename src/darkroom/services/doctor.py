@@ -33,6 +33,7 @@ class Problem(StrEnum):
     FOREIGN_ORIGINAL = "original without record, not named by darkroom"
     MISSING_ORIGINAL = "record without original"
     MISSING_VARIANT = "record with a variant missing"
+    LOST_DUPLICATE = "duplicate of a photo that is gone"
     NO_JOB = "photo no job will finish"
     UNFINISHED_WRITE = "temporary file of a write cut short"
 
@@ -43,6 +44,7 @@ REPAIRS = {
     Problem.FOREIGN_ORIGINAL: "left alone: an ObjectCreated event adopts it",
     Problem.MISSING_ORIGINAL: "record and variants removed",
     Problem.MISSING_VARIANT: "queued for processing again",
+    Problem.LOST_DUPLICATE: "record removed (with its original, if one was left)",
     Problem.NO_JOB: "queued for processing again",
     Problem.UNFINISHED_WRITE: "deleted",
 }
@@ -93,7 +95,7 @@ class Doctor:
             if job.kind == PROCESS
         }
         for photo in photos.values():
-            findings += self._check(photo, settled, queued)
+            findings += self._check(photo, settled, queued, photos)
         for role, store in self._stores.items():
             if isinstance(store, Leftovers):
                 findings += [
@@ -116,6 +118,14 @@ class Doctor:
             photo = self._photo(subject)
             if photo is not None and self._originals.head(photo.key) is None:
                 self._cleanup.remove(photo)
+        elif problem is Problem.LOST_DUPLICATE:
+            photo = self._photo(subject)
+            if (
+                photo is not None
+                and photo.status is PhotoStatus.DUPLICATE
+                and self._photo(photo.duplicate_of) is None
+            ):
+                self._cleanup.remove_duplicate(photo)
         elif problem in (Problem.MISSING_VARIANT, Problem.NO_JOB):
             self._requeue(subject)
         elif problem is Problem.UNFINISHED_WRITE:
@@ -137,8 +147,14 @@ class Doctor:
                 found.append(Finding(Problem.ORPHAN_ORIGINAL, blob.key))
         return found
 
-    def _check(self, photo: Photo, settled: datetime, queued: set[str]) -> Iterator[Finding]:
+    def _check(
+        self, photo: Photo, settled: datetime, queued: set[str], photos: dict[str, Photo]
+    ) -> Iterator[Finding]:
         if photo.status is PhotoStatus.DUPLICATE:
+            # Deleting a photo removes its duplicates first; one can still outlive it when
+            # it was marked while that photo was being deleted.
+            if photo.duplicate_of not in photos:
+                yield Finding(Problem.LOST_DUPLICATE, photo.id)
             return
         if self._originals.head(photo.key) is None:
             if photo.status is not PhotoStatus.UPLOADING or photo.updated_at < settled:
