@@ -8,9 +8,13 @@ import pytest
 
 from darkroom.adapters.memory import MemoryShares
 from darkroom.bootstrap import Darkroom
-from darkroom.errors import BadRequest, NotFound
+from darkroom.errors import BadRequest, Conflict, NotFound
 from darkroom.services.sharing import Sharing
 from darkroom.tokens import TokenCodec
+from tests.corpus import corpus
+from tests.unit.presigned import presigned
+
+JPEG = "S01_canon_sd300_2mp.jpg"
 
 
 class Clock:
@@ -38,8 +42,28 @@ def sharing(memory_darkroom: Darkroom, shares: MemoryShares, clock: Clock) -> Sh
 
 
 def _photo(memory_darkroom: Darkroom, owner: str = "ann") -> str:
-    pending = memory_darkroom.gallery.start_upload(owner, "a.jpg", "image/jpeg", 10, "")
-    return pending.photo.id
+    """A photo stored and waiting for its processing."""
+    return memory_darkroom.gallery.upload(owner, corpus(JPEG), "a.jpg").photo.id
+
+
+def test_a_photo_with_nothing_to_show_is_not_shared(
+    sharing: Sharing, memory_darkroom: Darkroom, shares: MemoryShares
+) -> None:
+    dr = memory_darkroom
+    uploading = dr.gallery.start_upload("ann", "a.jpg", "image/jpeg", None, "").photo
+    failed = dr.gallery.upload("ann", corpus(JPEG)[:5000], "half.jpg").photo
+    first = _photo(dr)
+    copy = presigned(dr, "ann", "copy.jpg", corpus(JPEG))
+    dr.worker().drain()
+    for photo_id, why in (
+        (uploading.id, "not been uploaded"),
+        (failed.id, "could not be processed"),
+        (copy.id, f"copy of photo {first}"),
+    ):
+        with pytest.raises(Conflict, match=why):
+            sharing.create("ann", photo_id, None)
+        assert shares.of_photo(photo_id) == []
+    sharing.create("ann", first, None)
 
 
 def test_a_link_shows_its_photo_until_it_expires(

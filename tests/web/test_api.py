@@ -195,6 +195,17 @@ def test_a_bomb_fails_with_its_reason_and_other_photos_carry_on(client: TestClie
     assert good.status_code == 201
 
 
+def test_a_photo_with_nothing_to_show_gets_no_share_link(client: TestClient) -> None:
+    failed = client.post("/upload", json={"content": _b64(corpus(JPEG)[:5000])}).json()
+    refused = client.post(f"/photos/{failed['photo']['id']}/shares", json={})
+    assert refused.status_code == 409, refused.text
+    assert refused.json()["error"] == "conflict"
+    assert "could not be processed" in refused.json()["message"]
+    uploading = client.post("/uploads", json={"content_type": "image/jpeg"}).json()
+    refused = client.post(f"/photos/{uploading['id']}/shares", json={})
+    assert refused.status_code == 409 and "not been uploaded" in refused.json()["message"]
+
+
 def test_wrong_content_types_and_bodies(client: TestClient) -> None:
     assert (
         client.post(

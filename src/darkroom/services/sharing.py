@@ -8,8 +8,8 @@ import secrets
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 
-from darkroom.domain import Photo, Share
-from darkroom.errors import BadRequest, NotFound, Unauthorized
+from darkroom.domain import Photo, PhotoStatus, Share
+from darkroom.errors import BadRequest, Conflict, NotFound, Unauthorized
 from darkroom.ports import Shares
 from darkroom.services.gallery import Gallery
 from darkroom.tokens import TokenCodec
@@ -42,6 +42,7 @@ class Sharing:
         if not 60 <= ttl <= self.max_ttl:
             raise BadRequest(f"a share link lives 60 to {self.max_ttl} seconds")
         photo = self._gallery.get(owner, photo_id)
+        _check_shareable(photo)
         now = self._now()
         share = Share(secrets.token_hex(16), photo.id, owner, now, now + timedelta(seconds=ttl))
         self._shares.add(share)
@@ -80,3 +81,16 @@ class Sharing:
         except (Unauthorized, NotFound):
             raise NotFound(_GONE) from None
         return photo
+
+
+def _check_shareable(photo: Photo) -> None:
+    """A link would show these as an empty photo. One still being processed may be shared:
+    its link shows it once it is ready."""
+    if photo.status is PhotoStatus.UPLOADING:
+        raise Conflict(f"photo {photo.id} has not been uploaded yet; share it once it has")
+    if photo.status is PhotoStatus.FAILED:
+        raise Conflict(
+            f"photo {photo.id} could not be processed ({photo.reason}); a link would show nothing"
+        )
+    if photo.status is PhotoStatus.DUPLICATE:
+        raise Conflict(f"photo {photo.id} is a copy of photo {photo.duplicate_of}; share that one")
