@@ -69,9 +69,16 @@ class BlobStore(Protocol):
         ...
 
     def presign_get(
-        self, key: str, expires_in: int, download_name: str | None = None
+        self,
+        key: str,
+        expires_in: int,
+        download_name: str | None = None,
+        content_type: str | None = None,
     ) -> SignedRequest:
-        """A URL that reads this key until it expires; no request to the store is made."""
+        """A URL that reads this key until it expires; no request to the store is made.
+
+        The object is served as `content_type` when given, whatever type it was stored as.
+        """
         ...
 
     def presign_put(

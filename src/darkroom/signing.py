@@ -113,7 +113,12 @@ def signed_request(signer: UrlSigner, grant: Grant) -> SignedRequest:
 
 
 def presigned_get(
-    signer: UrlSigner, store: str, key: str, expires_in: int, download_name: str | None = None
+    signer: UrlSigner,
+    store: str,
+    key: str,
+    expires_in: int,
+    download_name: str | None = None,
+    content_type: str | None = None,
 ) -> SignedRequest:
     """A GET of `key` in `store`, its expiry rounded so that URLs repeat and caches hit."""
     grant = Grant(
@@ -121,6 +126,7 @@ def presigned_get(
         store,
         key,
         stable_expiry(time.time(), expires_in),
+        content_type=content_type or "",
         download_name=download_name or "",
     )
     return signed_request(signer, grant)

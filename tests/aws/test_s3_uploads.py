@@ -91,6 +91,15 @@ def test_a_presigned_get_names_the_download(server: str) -> None:
     assert signed.expires_at.timestamp() == pytest.approx(time.time() + 3600, abs=5)
 
 
+@pytest.mark.parametrize("server", ["rclone", "moto"])
+def test_a_presigned_get_serves_the_type_it_names(server: str) -> None:
+    store = s3_store(rclone_endpoint() if server == "rclone" else moto_endpoint())
+    store.put("1_abd.png", JPEG, "image/png")
+    answer = httpx.get(store.presign_get("1_abd.png", 3600, "a.png", "image/jpeg").url, timeout=10)
+    assert answer.is_success and answer.content == JPEG
+    assert answer.headers["Content-Type"] == "image/jpeg"
+
+
 def test_a_presigned_post_carries_a_policy_that_bounds_size_and_type() -> None:
     store = s3_store(moto_endpoint())
     signed = store.presign_put("up/e.jpg", "image/jpeg", 10_000, 300)

@@ -109,6 +109,13 @@ def test_presigned_urls_bind_method_key_and_limits(adapter: str, tmp_path: Path)
     tampered = dict(parse_qsl(urlsplit(put.url).query)) | {"max_bytes": "99999999"}
     with pytest.raises(Forbidden):
         SIGNER.verify("PUT", "originals", "up/new.jpg", tampered, time.time())
+    typed = store.presign_get("up/new.png", 3600, "a.png", "image/jpeg")
+    query = dict(parse_qsl(urlsplit(typed.url).query))
+    assert SIGNER.verify("GET", "originals", "up/new.png", query, time.time()).content_type == (
+        "image/jpeg"
+    )
+    with pytest.raises(Forbidden):
+        SIGNER.verify("GET", "originals", "up/new.png", query | {"content_type": "text/html"}, 0)
 
 
 def test_filesystem_writes_are_atomic_and_leave_no_partial_files(tmp_path: Path) -> None:

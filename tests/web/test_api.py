@@ -146,6 +146,18 @@ def test_deleting_a_photo_takes_the_presigned_copies_of_it(client: TestClient) -
     assert again.status_code == 404 and ticket["id"] in again.json()["message"]
 
 
+def test_an_original_is_downloaded_as_what_its_bytes_are(client: TestClient) -> None:
+    data = corpus(JPEG)
+    ticket = client.post("/uploads", json={"filename": "a.png", "content_type": "image/png"}).json()
+    assert client.put(ticket["url"], content=data, headers=ticket["headers"]).status_code == 200
+    done = client.post(ticket["complete_url"])
+    assert done.status_code == 200 and done.json()["content_type"] == "image/jpeg"
+    for url in (done.json()["original_url"], f"/photos/{ticket['id']}/original"):
+        original = client.get(url, follow_redirects=True)
+        assert original.status_code == 200 and original.content == data
+        assert original.headers["content-type"] == "image/jpeg"
+
+
 def test_presigned_upload_refuses_tampering_expiry_and_size(
     client: TestClient, memory_darkroom: Darkroom
 ) -> None:

@@ -101,10 +101,14 @@ class FilesystemBlobStore:
         return found
 
     def presign_get(
-        self, key: str, expires_in: int, download_name: str | None = None
+        self,
+        key: str,
+        expires_in: int,
+        download_name: str | None = None,
+        content_type: str | None = None,
     ) -> SignedRequest:
         check_key(key)
-        return presigned_get(self._signer, self.name, key, expires_in, download_name)
+        return presigned_get(self._signer, self.name, key, expires_in, download_name, content_type)
 
     def presign_put(
         self, key: str, content_type: str, max_bytes: int, expires_in: int

@@ -180,15 +180,21 @@ class S3BlobStore:
         return found[:limit]
 
     def presign_get(
-        self, key: str, expires_in: int, download_name: str | None = None
+        self,
+        key: str,
+        expires_in: int,
+        download_name: str | None = None,
+        content_type: str | None = None,
     ) -> SignedRequest:
         name = self._object(key)
         expires_at = datetime.fromtimestamp(int(time.time()) + expires_in, UTC)
-        if self.location.public_url and not download_name:
+        if self.location.public_url and not download_name and not content_type:
             return SignedRequest(self.location.public_url + quote(name), "GET", {}, {}, expires_at)
         params = {"Bucket": self.location.bucket, "Key": name}
         if download_name:
             params["ResponseContentDisposition"] = content_disposition(download_name)
+        if content_type:
+            params["ResponseContentType"] = content_type
         url = self.s3.generate_presigned_url("get_object", Params=params, ExpiresIn=expires_in)
         return SignedRequest(url, "GET", {}, {}, expires_at)
 

@@ -192,7 +192,11 @@ class Gallery:
         self._cleanup.remove(photo)
 
     def original_url(self, photo: Photo) -> SignedRequest:
-        return self.originals.presign_get(photo.key, self._download_ttl, photo.filename)
+        """Served as the type the record names, which processing sets to what the bytes
+        are: a presigned upload may have declared another, which the stored object keeps."""
+        return self.originals.presign_get(
+            photo.key, self._download_ttl, photo.filename, photo.content_type or None
+        )
 
     def variant_url(self, photo: Photo, name: str) -> SignedRequest:
         variant = photo.variant(name)

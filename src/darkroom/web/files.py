@@ -45,11 +45,12 @@ async def read(store: str, key: str, request: Request, dr: DarkroomDep) -> Respo
         )
     if _held(request.headers.get("if-none-match", ""), headers["ETag"]):
         return Response(status_code=304, headers=headers)
+    media_type = grant.content_type or info.content_type
     if isinstance(blobs, FilesystemBlobStore):
         _forget_invalid_range(request)
-        return FileResponse(blobs.path(key), media_type=info.content_type, headers=headers)
+        return FileResponse(blobs.path(key), media_type=media_type, headers=headers)
     data = await run_in_threadpool(blobs.get, key)
-    return Response(data, media_type=info.content_type, headers=headers)
+    return Response(data, media_type=media_type, headers=headers)
 
 
 def _held(if_none_match: str, etag: str) -> bool:
