@@ -4,6 +4,8 @@ answers meanwhile, and each upload still ends as it would have."""
 from __future__ import annotations
 
 import io
+from collections.abc import Awaitable, Callable
+from concurrent.futures import ThreadPoolExecutor
 
 import anyio
 import httpx
@@ -15,7 +17,12 @@ from darkroom.bootstrap import Darkroom
 from darkroom.domain import PhotoStatus
 from darkroom.web.app import create_app
 
-pytestmark = pytest.mark.anyio
+
+def _on_a_loop_of_its_own(scenario: Callable[[Darkroom], Awaitable[None]], dr: Darkroom) -> None:
+    """`scenario` run to its end on an event loop in a thread of its own: in the whole suite,
+    the browser tests' Playwright leaves the main thread marked as running a loop."""
+    with ThreadPoolExecutor(1) as pool:
+        pool.submit(anyio.run, scenario, dr).result()
 
 
 def _png(shade: int) -> bytes:
@@ -32,10 +39,11 @@ async def _presigned(client: httpx.AsyncClient, data: bytes) -> httpx.Response:
 
 
 @pytest.mark.timeout(60)  # before the fix the health check waited for the uploads' timeout
-async def test_waiting_uploads_leave_threads_for_every_other_request(
-    memory_darkroom: Darkroom,
-) -> None:
-    dr = memory_darkroom
+def test_waiting_uploads_leave_threads_for_every_other_request(memory_darkroom: Darkroom) -> None:
+    _on_a_loop_of_its_own(_waiting_uploads, memory_darkroom)
+
+
+async def _waiting_uploads(dr: Darkroom) -> None:
     dr.settings.wait_timeout = 120
     # One waiter more than the thread pool has threads: if each held one, none would be left.
     waiters = int(current_default_thread_limiter().total_tokens) + 1
@@ -67,9 +75,11 @@ async def test_waiting_uploads_leave_threads_for_every_other_request(
     assert all(a.json()["status"] == "ready" for a in answers.values())
 
 
-async def test_a_wait_that_runs_out_answers_202_and_a_failure_422(
-    memory_darkroom: Darkroom,
-) -> None:
+def test_a_wait_that_runs_out_answers_202_and_a_failure_422(memory_darkroom: Darkroom) -> None:
+    _on_a_loop_of_its_own(_running_out, memory_darkroom)
+
+
+async def _running_out(memory_darkroom: Darkroom) -> None:
     memory_darkroom.settings.wait_timeout = 0.05
     transport = httpx.ASGITransport(create_app(memory_darkroom, run_workers=False))
     async with httpx.AsyncClient(transport=transport, base_url="http://gallery.test") as client:
