@@ -90,6 +90,23 @@ def server(tmp_path: Path) -> Iterator[Server]:
     running.stop()
 
 
+@pytest.fixture
+def server_with(tmp_path: Path) -> Iterator[Callable[[dict[str, str]], Server]]:
+    """`server_with(env)`: the real server, started with those settings; stopped when the
+    test ends."""
+    started: list[Server] = []
+
+    def start(env: dict[str, str]) -> Server:
+        running = Server(tmp_path / "data", env=env)
+        started.append(running)
+        running.start()
+        return running
+
+    yield start
+    for running in started:
+        running.stop()
+
+
 SEED = [
     ("N01_png16_724x1024.png", ""),
     ("L01_issue266_22mp.jpg", ""),
@@ -180,11 +197,13 @@ def serve_document(page: Page, server: Server, path: str, prefix: str) -> None:
     page.route(f"{server.url}{prefix}/**" if prefix else document, handle)
 
 
-def sign_in_page(browser: Browser, server: Server) -> tuple[BrowserContext, Page, Watch]:
+def sign_in_page(
+    browser: Browser, server: Server, screen: Screen = DESKTOP
+) -> tuple[BrowserContext, Page, Watch]:
     """The page of a server with sign-in, loaded and watched under the CSP; it waits for
     someone to sign in, so it is not `ready` yet. The caller closes the context, then
     checks the watch."""
-    context = new_context(browser, DESKTOP)
+    context = new_context(browser, screen)
     watch = Watch(server.url)
     page = context.new_page()
     page.on("pageerror", lambda error: watch.errors.append(str(error)))
@@ -196,9 +215,10 @@ def sign_in_page(browser: Browser, server: Server) -> tuple[BrowserContext, Page
 
 @pytest.fixture
 def open_page(browser: Browser) -> Iterator[Callable[..., Page]]:
-    """`open_page(server, screen, path="/", prefix="", before=None, **context_options)`: the
-    gallery, loaded, watched, under the CSP; checked for errors when the test ends. `before`
-    gets the page before it loads (to route requests)."""
+    """`open_page(server, screen, path="/", prefix="", before=None, ready=True,
+    **context_options)`: the gallery, loaded, watched, under the CSP; checked for errors when
+    the test ends. `before` gets the page before it loads (to route requests); with `ready`
+    false, the page is not waited for."""
     contexts: list[tuple[BrowserContext, Watch]] = []
 
     def open_(
@@ -207,6 +227,7 @@ def open_page(browser: Browser) -> Iterator[Callable[..., Page]]:
         path: str = "/",
         prefix: str = "",
         before: Callable[[Page], None] | None = None,
+        ready: bool = True,
         **options: Any,
     ) -> Page:
         context = new_context(browser, screen, **options)
@@ -220,7 +241,8 @@ def open_page(browser: Browser) -> Iterator[Callable[..., Page]]:
         if before is not None:
             before(page)
         page.goto(server.url + prefix + path)
-        page.wait_for_selector("html[data-ready]")
+        if ready:
+            page.wait_for_selector("html[data-ready]")
         return page
 
     yield open_

@@ -1,5 +1,5 @@
-"""The grid's pages, blurhash placeholders, and the page served under a path prefix with
-photos dropped and pasted onto it."""
+"""The grid's pages, the size of image its tiles ask for, blurhash placeholders, and the page
+served under a path prefix with photos dropped and pasted onto it."""
 
 from __future__ import annotations
 
@@ -15,7 +15,7 @@ import httpx
 import pytest
 from playwright.sync_api import Page, Route, expect
 
-from tests.browser.conftest import DESKTOP, PHONE, SEED, jpeg
+from tests.browser.conftest import DESKTOP, PHONE, SEED, Screen, jpeg
 from tests.e2e.conftest import Server
 
 pytestmark = pytest.mark.browser
@@ -87,6 +87,30 @@ def test_the_grid_loads_page_after_page_newest_first(seeded: Server, open_page: 
     expect(page.locator("#viewer [data-part=position]")).to_have_text(
         f"Photo {len(SEED)} of {len(SEED)}"
     )
+
+
+@pytest.mark.parametrize("width", [320, 375, 700, 900, 1100, 1280, 1600])
+def test_tiles_ask_for_images_as_wide_as_drawn(seeded: Server, open_page: Any, width: int) -> None:
+    """The width `sizes` gives each tile's image is the width the grid draws it (wider for a
+    landscape photo covering its square), so `srcset` picks no larger variant than needed."""
+    page: Page = open_page(seeded, Screen("screen", width, 800, touch=False))
+    tiles = page.locator("#grid > li")
+    expect(tiles).to_have_count(len(SEED))
+    for tile in tiles.all():
+        tile.scroll_into_view_if_needed()
+        expect(tile).to_have_class("tile loaded")
+    # An image picked from `srcset` by width has the `sizes` width as its natural width.
+    found = page.eval_on_selector_all(
+        "#grid img",
+        """images => images.map((img) => {
+             const cover = Math.max(1, img.getAttribute("width") / img.getAttribute("height"));
+             const drawn = img.getBoundingClientRect().width * cover;
+             return [img.alt, img.naturalWidth, drawn];
+           })""",
+    )
+    for name, asked, drawn in found:
+        # Within rounding, and a scroll bar (part of the width `sizes` is reckoned in)
+        assert drawn * 0.97 <= asked <= drawn * 1.05 + 2, (name, asked, drawn)
 
 
 def test_blurhash_placeholders_until_the_images_arrive(seeded: Server, open_page: Any) -> None:
@@ -174,6 +198,12 @@ def test_under_a_path_prefix_with_drop_and_paste(small_limit: Server, open_page:
     too_large = page.locator("li.upload").filter(has_text="big.jpg")
     expect(too_large).to_have_attribute("data-state", "error")
     expect(too_large).to_contain_text("Too large: 391 KB; the limit is 195 KB.")
+    # rounded, the size and the limit would read alike
+    just_over = ("just over.jpg", "image/jpeg", base64.b64encode(bytes(LIMIT + 1)).decode())
+    page.evaluate(GIVE, ["drop", [just_over]])
+    expect(page.locator("li.upload").filter(has_text="just over.jpg")).to_contain_text(
+        "Too large: 200,001 bytes; the limit is 200,000 bytes."
+    )
 
     expect(page.locator("#grid > li")).to_have_count(2)
     # the API keeps a record of the second copy; the page does not show it as a photo

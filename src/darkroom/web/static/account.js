@@ -52,6 +52,8 @@ export class Account {
   }
 
   show(step, message = "") {
+    // A reset link's code is for setting a password with, and for nothing else.
+    if (step !== "reset") this.linkCode = null;
     this.step = step;
     const { title, submit, fields } = STEPS[step];
     $("account-title").textContent = title;
@@ -85,17 +87,15 @@ export class Account {
     if (!found) return;
     history.replaceState(null, "", window.location.pathname + window.location.search);
     const [, action, token] = found;
-    this.linkCode = token;
     if (action === "reset") {
+      this.linkCode = token;
       this.show("reset");
       return;
     }
     try {
       await api.verify("", token);
-      this.linkCode = null;
       this.show("sign-in", "Your address is confirmed. Sign in.");
     } catch (error) {
-      this.linkCode = null;
       this.show("sign-in");
       this.error.textContent = error.message;
     }
@@ -123,7 +123,15 @@ export class Account {
     switch (this.step) {
       case "sign-in":
         session.keep(await api.signIn(email, password));
+        // This page has shown an account's photos before (its password was changed since),
+        // and this may be someone else: they get a page of their own.
+        if (this.entered) {
+          window.location.reload();
+          return;
+        }
         this.#enter();
+        // The form that had the focus is gone; the photos are what comes next.
+        $("gallery").focus();
         break;
       case "sign-up":
         await api.signUp(email, password);
@@ -140,8 +148,13 @@ export class Account {
         else this.show("sign-in", `${mailed} ${email}, if it has an account.`);
         break;
       case "reset":
-        await api.resetPassword(email, code, password);
-        this.linkCode = null;
+        try {
+          await api.resetPassword(email, code, password);
+        } catch (error) {
+          // A link used already or out of date never works again: the form asks for another.
+          if (this.linkCode && error.status === 401) this.show("forgot");
+          throw error;
+        }
         this.show("sign-in", "Your password is changed. Sign in with it.");
         break;
       case "change":
@@ -159,6 +172,7 @@ export class Account {
   #enter() {
     this.#close();
     this.signOut.hidden = this.change.hidden = false;
+    this.entered = true;
     this.signedIn?.();
   }
 

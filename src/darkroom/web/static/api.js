@@ -1,12 +1,22 @@
 // The public HTTP API, and nothing else. Paths are relative to the page, so the same files
 // work at / and under a prefix (behind CloudFront); every other URL comes from the API.
 
+import { sleep } from "./dom.js";
+
 export class ApiError extends Error {
-  constructor(message, status = 0, code = "") {
+  constructor(message, status = 0, code = "", retryAfter = null) {
     super(message);
     this.name = "ApiError";
     this.status = status;
     this.code = code;
+    /** Seconds the server asked to wait before asking again, where it said. */
+    this.retryAfter = retryAfter;
+  }
+
+  /** Whether the same request may succeed later: the server was not reached, was busy, or
+   * failed (a restart, a backend down). */
+  get transient() {
+    return this.status === 0 || this.status === 429 || this.status >= 500;
   }
 }
 
@@ -40,8 +50,9 @@ function resolve(path) {
 /** The message a person can act on, from darkroom's JSON or an S3 store's XML. */
 async function errorOf(response) {
   const text = await response.text().catch(() => "");
+  const wait = Number(response.headers.get("Retry-After") ?? NaN);
   return new ApiError(messageIn(text) || `${response.status} ${response.statusText}`.trim(),
-    response.status, codeIn(text));
+    response.status, codeIn(text), wait >= 0 ? wait : null);
 }
 
 function messageIn(text) {
@@ -94,6 +105,22 @@ async function refreshed(tokens) {
     return true;
   } catch {
     return false;
+  }
+}
+
+/** `request()` again, as long as it fails in a way that may pass (`when`, by default
+ * `ApiError.transient`): after as long as the server asks, else a little longer each time.
+ * `onWait(seconds)` hears of each wait. */
+export async function retried(request, { when = (error) => error.transient, onWait } = {}) {
+  for (let attempt = 0; ; attempt++) {
+    try {
+      return await request();
+    } catch (error) {
+      if (!(error instanceof ApiError) || !when(error)) throw error;
+      const seconds = error.retryAfter || Math.min(2 ** attempt, 30);
+      onWait?.(seconds);
+      await sleep(seconds * 1000);
+    }
   }
 }
 

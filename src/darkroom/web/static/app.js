@@ -42,7 +42,33 @@ function acceptDrops(onFiles) {
   });
 }
 
+/** /config, asked for again as often as the person says: nothing on the page works without
+ * it, so until then there is nothing to add photos with. */
+async function configured() {
+  const [error, retry] = [$("gallery-error"), $("config-retry")];
+  for (;;) {
+    try {
+      const config = await api.config();
+      if (document.activeElement === retry) $("gallery").focus();
+      error.hidden = retry.hidden = true;
+      $("add").hidden = $("add-hint").hidden = false;
+      return config;
+    } catch (failure) {
+      error.textContent = `darkroom could not be reached: ${failure.message}`;
+      error.hidden = retry.hidden = false;
+      $("add").hidden = $("add-hint").hidden = true;
+      await new Promise((resolve) => retry.addEventListener("click", resolve, { once: true }));
+    }
+  }
+}
+
 async function main() {
+  // The page is made for the fragment it was opened with: a share or mail link followed in
+  // this tab (which changes the fragment alone), or leaving a shared photo, loads it again.
+  window.addEventListener("hashchange", () => {
+    const shared = document.body.classList.contains("shared-view");
+    if (shared || /^#(shared|verify|reset)=/.test(window.location.hash)) window.location.reload();
+  });
   if (await showShared()) {
     document.documentElement.dataset.ready = "true";
     return;
@@ -51,14 +77,7 @@ async function main() {
     grid: $("grid"), more: $("more"), sentinel: $("sentinel"), empty: $("empty"),
     error: $("gallery-error"),
   });
-  let config;
-  try {
-    config = await api.config();
-  } catch (error) {
-    $("gallery-error").textContent = `darkroom could not be reached: ${error.message}`;
-    $("gallery-error").hidden = false;
-    return;
-  }
+  const config = await configured();
   showSignIn(config.auth);
   if (config.auth.mode !== "none") {
     window.addEventListener("darkroom:signed-out", () => window.location.reload());

@@ -1,5 +1,7 @@
 // Small DOM helpers shared by the modules of the page.
 
+export const sleep = (ms) => new Promise((done) => setTimeout(done, ms));
+
 /** `el("button", { type: "button", class: "x", onclick: f }, "text", child)` */
 export function el(tag, attributes = {}, ...children) {
   const node = document.createElement(tag);

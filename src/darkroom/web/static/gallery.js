@@ -1,21 +1,48 @@
 // The grid: newest first, a page at a time as its end scrolls into view, one tile per photo.
 
-import { api } from "./api.js";
+import { api, retried } from "./api.js";
 import { placeholder } from "./blurhash.js";
-import { el } from "./dom.js";
+import { el, sleep } from "./dom.js";
 import {
   FINAL, altText, aspect, hasImage, newerFirst, srcset, statusText, variantFor,
 } from "./photo.js";
 
 /** Not shown as tiles: an upload still in flight, or a second copy of a photo. */
 const UNSHOWN = new Set(["uploading", "duplicate"]);
-const sleep = (ms) => new Promise((done) => setTimeout(done, ms));
 
-/** How wide a square tile is: 3 columns on a phone, about a third of the screen up to a
- * 80rem page of 13rem columns. A landscape photo covering it is drawn wider. */
+/** The grid of styles.css, in rem: from a screen width on, as many columns at least `column`
+ * wide and `gap` apart as fit a page 2rem narrower than the screen and at most 80rem wide. */
+const GRIDS = [{ from: 40, column: 12, gap: 0.5 }, { from: 0, column: 7, gap: 0.375 }];
+const PAGE = 80;
+const MARGINS = 2;
+
+/** `[from, width]`: how wide a column is from a screen width on, the widest screens first. */
+const COLUMNS = (() => {
+  const columns = [];
+  let below = Infinity;
+  for (const { from, column, gap } of GRIDS) {
+    const needs = (n) => MARGINS + n * (column + gap) - gap; // the screen n columns fill
+    const width = (n, screen) => `(${screen} - ${MARGINS + (n - 1) * gap}rem) / ${n}`;
+    let n = Math.floor((Math.min(below, PAGE) - MARGINS + gap) / (column + gap));
+    if (below > PAGE) columns.push([PAGE, width(n, `${PAGE}rem`)]);
+    for (;; n--) {
+      const at = Math.max(from, needs(n));
+      columns.push([at, width(n, "100vw")]);
+      if (at === from || n === 1) break;
+    }
+    below = from;
+  }
+  return columns;
+})();
+
+/** How wide a square tile is, as the grid lays it out: a landscape photo covering it is drawn
+ * wider. */
 function tileSizes(photo) {
   const cover = Math.max(1, aspect(photo)).toFixed(2);
-  return `(min-width: 80rem) calc(13rem * ${cover}), calc(34vw * ${cover})`;
+  return COLUMNS.map(([from, width], index) => {
+    const media = index < COLUMNS.length - 1 ? `(min-width: ${from}rem) ` : "";
+    return `${media}calc(${width} * ${cover})`;
+  }).join(", ");
 }
 
 export class Gallery extends EventTarget {
@@ -119,7 +146,9 @@ export class Gallery extends EventTarget {
       }
     }
     this.tiles.set(photo.id, tile);
-    if (!FINAL.has(photo.status)) this.watch(photo.id);
+    // A tile keeps the last state it was told when following it fails for good; an upload
+    // waiting on the same photo says why.
+    if (!FINAL.has(photo.status)) this.watch(photo.id).catch(() => {});
     this.#refresh();
     this.dispatchEvent(new CustomEvent("change", { detail: { id: photo.id } }));
   }
@@ -134,7 +163,8 @@ export class Gallery extends EventTarget {
     this.dispatchEvent(new CustomEvent("change", { detail: { id } }));
   }
 
-  /** Polls a photo until processing ends; resolves to `{photo, duplicate}`. */
+  /** Polls a photo until processing ends; resolves to `{photo, duplicate}`, or to null when
+   * the photo is deleted first. A server away for a while (a restart) is asked again. */
   watch(id) {
     if (!this.watches.has(id)) {
       this.watches.set(id, this.#poll(id).finally(() => this.watches.delete(id)));
@@ -144,18 +174,25 @@ export class Gallery extends EventTarget {
 
   async #poll(id) {
     let delay = 250;
-    for (;;) {
-      const status = await api.status(id);
-      if (status.status === "duplicate" && status.duplicate_of) {
-        return { photo: await api.photo(status.duplicate_of), duplicate: true };
+    try {
+      for (;;) {
+        const status = await retried(() => api.status(id));
+        if (status.status === "duplicate" && status.duplicate_of) {
+          return { photo: await retried(() => api.photo(status.duplicate_of)), duplicate: true };
+        }
+        if (FINAL.has(status.status)) {
+          const photo = await retried(() => api.photo(id));
+          this.upsert(photo);
+          return { photo, duplicate: false };
+        }
+        await sleep(delay);
+        delay = Math.min(delay * 1.5, 2000);
       }
-      if (FINAL.has(status.status)) {
-        const photo = await api.photo(id);
-        this.upsert(photo);
-        return { photo, duplicate: false };
-      }
-      await sleep(delay);
-      delay = Math.min(delay * 1.5, 2000);
+    } catch (error) {
+      if (error.status !== 404) throw error;
+      // Deleted meanwhile, on this page or elsewhere: its tile goes too.
+      this.remove(id);
+      return null;
     }
   }
 

@@ -1,7 +1,7 @@
 // Files dropped, picked or pasted: each is checked against /config, sent straight to the
 // store through a presigned URL with its own progress bar, then followed until processed.
 
-import { api, transfer } from "./api.js";
+import { api, retried, transfer } from "./api.js";
 import { announce, el } from "./dom.js";
 import { formatBytes, variantFor } from "./photo.js";
 
@@ -31,6 +31,11 @@ class Item {
     this.set("uploading", `Uploading… ${percent}%`);
   }
 
+  /** The server asks for a pause: it takes so many uploads a minute. */
+  waiting(seconds) {
+    this.set("waiting", `Waiting: too many uploads at once; trying again in ${seconds} s…`);
+  }
+
   processing() {
     this.bar.removeAttribute("value"); // indeterminate
     this.set("processing", "Processing…");
@@ -41,6 +46,11 @@ class Item {
     const small = variantFor(photo, 100);
     if (small) this.thumb.append(el("img", { src: small.url, alt: "", draggable: "false" }));
     this.set("done", duplicate ? "Already in the gallery" : "Added");
+  }
+
+  gone() {
+    this.bar.hidden = true;
+    this.set("done", "Deleted before it was processed");
   }
 
   fail(reason) {
@@ -119,7 +129,12 @@ export class Uploads {
     if (file.size === 0) return "The file is empty.";
     const limit = this.config.max_upload_bytes;
     if (file.size > limit) {
-      return `Too large: ${formatBytes(file.size)}; the limit is ${formatBytes(limit)}.`;
+      let [size, most] = [file.size, limit].map(formatBytes);
+      if (size === most) {
+        // Rounded alike, they would read as equal: the exact counts tell them apart.
+        [size, most] = [file.size, limit].map((n) => `${n.toLocaleString()} bytes`);
+      }
+      return `Too large: ${size}; the limit is ${most}.`;
     }
     return null;
   }
@@ -147,8 +162,11 @@ export class Uploads {
   async #upload(item, file, type) {
     let ticket;
     try {
+      ticket = await retried(
+        () => api.startUpload({ filename: item.name, content_type: type, size: file.size }),
+        { when: (error) => error.status === 429, onWait: (seconds) => item.waiting(seconds) },
+      );
       item.progress(0, file.size);
-      ticket = await api.startUpload({ filename: item.name, content_type: type, size: file.size });
       await transfer(ticket, file, (loaded, total) => item.progress(loaded, total));
     } catch (error) {
       if (ticket) api.remove(ticket.id).catch(() => {});
@@ -158,10 +176,15 @@ export class Uploads {
       this.#pump();
     }
     item.processing();
-    await api.complete(ticket.complete_url).catch((error) => {
+    await retried(() => api.complete(ticket.complete_url)).catch((error) => {
       if (error.status !== 422) throw error; // failed processing: the status says why
     });
-    const { photo, duplicate } = await this.gallery.watch(ticket.id);
+    const followed = await this.gallery.watch(ticket.id);
+    if (!followed) {
+      item.gone();
+      return;
+    }
+    const { photo, duplicate } = followed;
     if (photo.status === "failed") {
       this.#failed(item, `Could not be processed: ${photo.reason}`);
     } else {

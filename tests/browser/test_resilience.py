@@ -1,0 +1,162 @@
+"""The page with a server that is busy or away for a while: uploads over the rate limit wait
+their turn, photos are followed through a restart and let go once deleted, and a page whose
+/config failed can ask again."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+import httpx
+import pytest
+from playwright.sync_api import FilePayload, Page, Request, Response, Route, expect
+
+from tests.browser.conftest import DESKTOP, SEED, jpeg
+from tests.e2e.conftest import Server
+
+pytestmark = pytest.mark.browser
+
+RATE = 20
+"""Uploads a minute the server takes from one client: a batch of more waits its turn."""
+RECORDER = """() => {
+  // Every state each upload passes through, with what its row says.
+  window.__states = {};
+  new MutationObserver(() => {
+    for (const item of document.querySelectorAll("li.upload")) {
+      const seen = (window.__states[item.querySelector(".upload-name").textContent] ||= []);
+      const state = `${item.dataset.state}: ${item.querySelector(".upload-status").textContent}`;
+      if (seen.at(-1) !== state) seen.push(state);
+    }
+  }).observe(document.body, { subtree: true, childList: true, characterData: true,
+                              attributes: true });
+}"""
+NO_WORKERS = {"DARKROOM_WORKERS": "0"}
+"""A server that processes nothing: its photos stay pending until it restarts with workers
+(`env` cleared)."""
+
+
+def _pending(server: Server, name: str, shade: int) -> str:
+    """A photo uploaded and not processed yet (each `shade` gives other bytes)."""
+    answer = httpx.post(
+        f"{server.url}/upload",
+        params={"wait": "false"},
+        files={"file": (name, jpeg((shade, 90, 160)))},
+        timeout=60,
+    )
+    assert answer.status_code == 202, answer.text
+    photo_id: str = answer.json()["id"]
+    return photo_id
+
+
+def _is_status(request: Request) -> bool:
+    return request.url.endswith("/status")
+
+
+def test_a_batch_over_the_upload_rate_waits_its_turn(
+    server_with: Callable[[dict[str, str]], Server], open_page: Any
+) -> None:
+    """The server answers the uploads past its rate 429 with Retry-After: those rows say they
+    wait, then go on; none fails."""
+    server = server_with({"DARKROOM_RATE_UPLOAD": str(RATE)})
+    page: Page = open_page(server, DESKTOP)
+    page.evaluate(RECORDER)
+    count = RATE + 4
+    files: list[FilePayload] = [
+        {"name": f"IMG_{i:04d}.jpg", "mimeType": "image/jpeg", "buffer": jpeg((i * 9, 40, 99))}
+        for i in range(count)
+    ]
+    page.locator("#picker").set_input_files(files)
+    rows = page.locator("li.upload")
+    expect(rows).to_have_count(count)
+    for row in rows.all():
+        expect(row).to_have_attribute("data-state", "done", timeout=120_000)
+    expect(rows.filter(has_text="Added")).to_have_count(count)
+    states: dict[str, list[str]] = page.evaluate("window.__states")
+    waited = [name for name, seen in states.items() if any("trying again in" in s for s in seen)]
+    assert waited, states
+    assert all(states[name][-1] == "done: Added" for name in waited), states
+    listed = httpx.get(f"{server.url}/photos", params={"limit": 100}, timeout=30).json()
+    assert [p["status"] for p in listed["items"]] == ["ready"] * count
+
+
+def test_processing_is_followed_through_a_restart(
+    server_with: Callable[[dict[str, str]], Server], open_page: Any
+) -> None:
+    """A tile still processing when the page loaded and an upload being processed are both
+    followed while the server is away, and show the photo once it is back and done."""
+    server = server_with(NO_WORKERS)
+    listed = _pending(server, "listed.jpg", 10)
+    page: Page = open_page(server, DESKTOP)
+    tile = page.locator(f'#grid > li[data-id="{listed}"]')
+    expect(tile).to_contain_text("Processing…")
+    picked: FilePayload = {
+        "name": "picked.jpg",
+        "mimeType": "image/jpeg",
+        "buffer": jpeg((9, 99, 9)),
+    }
+    page.locator("#picker").set_input_files([picked])
+    row = page.locator("li.upload").filter(has_text="picked.jpg")
+    expect(row).to_have_attribute("data-state", "processing")
+
+    with page.expect_event("requestfailed", _is_status):
+        server.stop()
+    server.env = {}
+    server.start()
+    expect(row).to_have_attribute("data-state", "done")
+    expect(row).to_contain_text("Added")
+    expect(tile).to_have_attribute("data-status", "ready")
+    expect(page.locator("#grid > li[data-status=ready]")).to_have_count(2)
+
+
+def test_a_photo_deleted_while_processing_is_let_go(
+    server_with: Callable[[dict[str, str]], Server], open_page: Any
+) -> None:
+    """Deleted in the viewer or elsewhere, a photo being followed leaves the grid, and its
+    status answering 404 is no error."""
+    server = server_with(NO_WORKERS)
+    first = _pending(server, "first.jpg", 20)
+    second = _pending(server, "second.jpg", 30)
+    page: Page = open_page(server, DESKTOP)
+    expect(page.locator("#grid > li")).to_have_count(2)
+
+    def gone(photo_id: str) -> Callable[[Response], bool]:
+        return lambda response: (
+            response.url.endswith(f"/photos/{photo_id}/status") and response.status == 404
+        )
+
+    page.locator(f'#grid > li[data-id="{first}"] button').click()
+    viewer = page.get_by_role("dialog")
+    with page.expect_response(gone(first)):
+        viewer.get_by_role("button", name="Delete…").click()
+        viewer.get_by_role("button", name="Delete photo").click()
+    expect(page.locator(f'#grid > li[data-id="{first}"]')).to_have_count(0)
+
+    with page.expect_response(gone(second)):
+        assert httpx.delete(f"{server.url}/photos/{second}", timeout=30).status_code == 204
+    expect(page.locator("#grid > li")).to_have_count(0)
+
+
+def test_a_page_whose_config_failed_asks_again(seeded: Server, open_page: Any) -> None:
+    """A proxy's 502 for /config: the page says so and offers no upload, until "Try again"
+    gets an answer."""
+    asked: list[Route] = []
+
+    def bad_gateway_first(route: Route) -> None:
+        asked.append(route)
+        if len(asked) == 1:
+            route.fulfill(status=502, content_type="text/html", body="<h1>502 Bad Gateway</h1>")
+        else:
+            route.continue_()
+
+    page: Page = open_page(
+        seeded, DESKTOP, before=lambda p: p.route("**/config", bad_gateway_first), ready=False
+    )
+    expect(page.locator("#gallery-error")).to_contain_text("darkroom could not be reached")
+    add = page.get_by_role("button", name="Add photos")
+    expect(add).to_be_hidden()
+    page.get_by_role("button", name="Try again").click()
+    page.wait_for_selector("html[data-ready]")
+    expect(add).to_be_visible()
+    expect(page.locator("#gallery-error")).to_be_hidden()
+    expect(page.locator("#grid > li")).to_have_count(len(SEED))
+    expect(page.locator("#gallery")).to_be_focused()

@@ -1,0 +1,57 @@
+"""A share link opened on a phone, and one followed in a tab the gallery is open in."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import httpx
+import pytest
+from playwright.sync_api import Page, expect
+
+from tests.browser.conftest import DESKTOP, Screen, jpeg
+from tests.e2e.conftest import Server
+
+pytestmark = pytest.mark.browser
+
+NAME = "PXL_20240101_123456789_NIGHT_SIGHT_PORTRAIT_COMPRESSED_EDITED_FINAL.jpg"
+"""A camera's file name, longer than a phone is wide and with nowhere to break."""
+SMALL_PHONE = Screen("small phone", 375, 700, touch=True)
+
+
+def _share(server: Server) -> str:
+    """The share link of a new photo named `NAME`."""
+    uploaded = httpx.post(
+        f"{server.url}/upload", files={"file": (NAME, jpeg((120, 60, 30)))}, timeout=60
+    )
+    assert uploaded.status_code == 201, uploaded.text
+    shared = httpx.post(f"{server.url}/photos/{uploaded.json()['id']}/shares", json={}, timeout=30)
+    assert shared.status_code in (200, 201), shared.text
+    url: str = shared.json()["url"]
+    return url
+
+
+def test_a_shared_photo_fits_a_phone(server: Server, open_page: Any) -> None:
+    link = _share(server)
+    page: Page = open_page(server, SMALL_PHONE)
+    page.goto("about:blank")
+    page.goto(link)
+    page.wait_for_selector("html[data-ready]")
+    expect(page.get_by_role("heading", name=NAME)).to_be_visible()
+    expect(page.locator("#shared-image")).to_have_js_property("complete", True)
+    for part in ["#shared-title", "#shared-image"]:
+        box = page.locator(part).bounding_box()
+        assert box is not None and box["x"] + box["width"] <= SMALL_PHONE.width, (part, box)
+    assert page.evaluate("document.documentElement.scrollWidth") <= SMALL_PHONE.width
+
+
+def test_a_share_link_followed_in_the_gallerys_tab(server: Server, open_page: Any) -> None:
+    """Only the fragment changes, yet the page shows the shared photo; back, the gallery."""
+    link = _share(server)
+    page: Page = open_page(server, DESKTOP)
+    expect(page.locator("#grid > li")).to_have_count(1)
+    page.evaluate("url => { window.location.href = url; }", link)
+    expect(page.get_by_role("heading", name=NAME)).to_be_visible()
+    expect(page.locator("#gallery")).to_be_hidden()
+    page.go_back()
+    expect(page.locator("#grid > li")).to_have_count(1)
+    expect(page.locator("#shared")).to_be_hidden()
