@@ -293,7 +293,8 @@ def _check_size(width: int, height: int, limits: Limits) -> None:
 
 
 _BITS_PER_SAMPLE, _PHOTOMETRIC, _ICC_LAB, _ITU_LAB = 258, 262, 9, 10
-_PLANAR_CONFIGURATION, _PLANAR, _SAMPLE_FORMAT, _UNSIGNED = 284, 2, 339, 1
+_PLANAR_CONFIGURATION, _PLANAR, _SAMPLE_FORMAT, _UNSIGNED, _FLOAT = 284, 2, 339, 1, 3
+_ORIENTATION = 274
 _EXTRA_SAMPLES, _ASSOCIATED_ALPHA, _UNASSOCIATED_ALPHA = 338, 1, 2
 
 
@@ -311,7 +312,11 @@ def _tiff_through_libvips(data: bytes, fields: dict[int, int], limits: Limits) -
     16-bit grey with alpha) or reads wrong (`_pillow_misreads`), decoded by libvips to
     8-bit, with CMYK and Lab converted to sRGB, and turned upright."""
     try:
-        page = vipsload.first_page(data)
+        # Read once, top to bottom, where nothing turns the page and no float samples are
+        # measured first: libvips then holds a few strips, not the whole page (a 100 MP
+        # 16-bit CMYK page with alpha took 1.45 GB, read in any order).
+        in_order = fields.get(_ORIENTATION, 1) == 1 and fields.get(_SAMPLE_FORMAT) != _FLOAT
+        page = vipsload.first_page(data, in_order)
     except pyvips.Error:
         raise InvalidImage("the TIFF header cannot be read") from None
     _check_size(page.width, page.height, limits)

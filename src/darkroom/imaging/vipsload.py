@@ -39,10 +39,12 @@ _DEVICE_FORMATS = frozenset({"uchar", "ushort", "float"})
 (or to 255)."""
 
 
-def first_page(data: bytes) -> pyvips.Image:
-    """The first page's header; its pixels are decoded when asked for, in any order (a
-    turned page is read out of order)."""
-    return pyvips.Image.new_from_buffer(data, "", fail_on="error")
+def first_page(data: bytes, in_order: bool = False) -> pyvips.Image:
+    """The first page's header; its pixels are decoded when asked for, top to bottom once
+    if `in_order`, else in any order (a turned page is read out of order, and float
+    samples are measured before they are converted)."""
+    options = {"access": "sequential"} if in_order else {}
+    return pyvips.Image.new_from_buffer(data, "", fail_on="error", **options)
 
 
 def upright_8bit(image: pyvips.Image, alpha: bool) -> tuple[np.ndarray, bytes | None]:
