@@ -233,22 +233,27 @@ def _packed(bits: str) -> bytes:
     return int(bits, 2).to_bytes(len(bits) // 8, "big") if bits else b""
 
 
-_OPERATING_POINTS = (0x103, 0x204)
-"""Temporal layers 0 and 1 of spatial layer 0; temporal layer 2 of spatial layer 1."""
+_SINGLE_LAYER = (0, 0)
+"""operating_point_idc of two operating points of a stream of one layer."""
+_THREE_LAYERS = (0x107, 0x103, 0x101)
+"""Spatial layers 0 to 2 of temporal layer 0, 0 and 1, and 0 alone: a picture coded small,
+then larger, as a progressive AVIF is."""
 _ORDER_HINT_BITS = 7
 _FRAME_ID_BITS = 10
 
 
-def _long_sequence_header(largest: tuple[int, int], variant: str) -> bytes:
+def _long_sequence_header(
+    largest: tuple[int, int], variant: str, points: tuple[int, ...] = _SINGLE_LAYER
+) -> bytes:
     """A sequence header unit in the long form (not a still picture's reduced one), whose
     frames may state a smaller size than `largest`, with the fields a frame header's
-    syntax depends on as `variant` says."""
+    syntax depends on as `variant` says, and operating points of `points`."""
     model = variant == "decoder-model"
     bits = _bits((0, 3), (0, 1), (0, 1), (int(model), 1))  # profile, still, reduced, timing
     if model:  # no equal picture interval; 10-bit buffer delays, 5-bit removal times
         bits += _bits((1001, 32), (30000, 32), (0, 1), (1, 1), (9, 5), (90, 32), (4, 5), (5, 5))
-    bits += _bits((0, 1), (len(_OPERATING_POINTS) - 1, 5))  # no initial display delays
-    for idc in _OPERATING_POINTS:
+    bits += _bits((0, 1), (len(points) - 1, 5))  # no initial display delays
+    for idc in points:
         bits += _bits((idc, 12), (8, 5), (0, 1))  # level 4.0, main tier
         if model:
             bits += _bits((1, 1), (500, 10), (700, 10), (0, 1))
@@ -265,9 +270,10 @@ def _long_sequence_header(largest: tuple[int, int], variant: str) -> bytes:
     return _obu(avif._OBU_SEQUENCE_HEADER, _packed(bits))
 
 
-def _key_frame(size: tuple[int, int] | None, variant: str, layers: tuple[int, int]) -> bytes:
-    """A frame unit of a shown key frame (its header, then no tiles) in temporal and spatial
-    `layers`, stating `size`, or none (the sequence header's largest)."""
+def _key_frame(size: tuple[int, int] | None, variant: str = "plain", spatial: int = 0) -> bytes:
+    """A frame unit of a shown key frame (its header, then no tiles) of a single-layer
+    stream, stating `size`, or none (the sequence header's largest); in spatial layer
+    `spatial` (an extension header says so)."""
     model = variant == "decoder-model"
     bits = _bits((0, 1), (0, 2), (1, 1))  # not an existing frame; a key frame, shown
     bits += _bits((37, 6)) if model else ""  # frame_presentation_time
@@ -277,31 +283,24 @@ def _key_frame(size: tuple[int, int] | None, variant: str, layers: tuple[int, in
     bits += _bits((1, 1))  # force_integer_mv, chosen by the frame
     bits += _bits((3, _FRAME_ID_BITS)) if variant == "frame-ids" else ""
     bits += _bits((int(size is not None), 1), (0, _ORDER_HINT_BITS))
-    if model:
-        temporal, spatial = layers
-        bits += "1" + "".join(
-            _bits((21, 5))
-            for idc in _OPERATING_POINTS
-            if (idc >> temporal) & 1 and (idc >> (spatial + 8)) & 1
-        )
+    if model:  # a removal time for each operating point: the frame is in both
+        bits += "1" + _bits((21, 5)) * len(_SINGLE_LAYER)
     if size is not None:
         bits += _bits((size[0] - 1, 14), (size[1] - 1, 14))
     payload = _packed(bits + "1" + "0" * 30)  # render size and the rest
-    temporal, spatial = layers
-    extension = bytes([temporal << 5 | spatial << 3])
+    extension = bytes([spatial << 3])
     return bytes([(avif._OBU_FRAME << 3) | 4 | 2]) + extension + bytes([len(payload)]) + payload
 
 
 VARIANTS = ["plain", "decoder-model", "frame-ids", "screen-content"]
 
 
-@pytest.mark.parametrize("layers", [(0, 0), (2, 1), (1, 0)], ids=str)
 @pytest.mark.parametrize("variant", VARIANTS)
 @pytest.mark.parametrize("stated", [SIZE, None], ids=["stated", "as-the-sequence"])
 def test_a_frame_is_as_big_as_its_header_states(
-    variant: str, layers: tuple[int, int], stated: tuple[int, int] | None
+    variant: str, stated: tuple[int, int] | None
 ) -> None:
-    coded = _long_sequence_header(LIE, variant) + _key_frame(stated, variant, layers)
+    coded = _long_sequence_header(LIE, variant) + _key_frame(stated, variant)
     assert avif._first_frame(b"\x12\x00" + coded) == (stated or LIE)
 
 
@@ -312,7 +311,7 @@ def test_an_avif_claiming_more_than_its_frame_states_is_refused(
 ) -> None:
     """Its sequence header allows 10000×10000, and the frame says 320×240: libavif would
     enlarge it to the claim."""
-    coded = _long_sequence_header(LIE, variant) + _key_frame(SIZE, variant, (0, 0))
+    coded = _long_sequence_header(LIE, variant) + _key_frame(SIZE, variant)
     data = _avif((claim,), coded=b"\x12\x00" + coded)
     if refused:
         with pytest.raises(InvalidImage, match=r"claims 10000×10000.*picture is 320×240"):
@@ -321,26 +320,46 @@ def test_an_avif_claiming_more_than_its_frame_states_is_refused(
         check_container(data, AVIF, 1)
 
 
-def test_an_animated_avif_whose_first_frame_states_less_than_its_track_is_refused() -> None:
-    """libavif's own sequence header and frame, the frame made to state half the size."""
-    animated = _animated("RGB")
+def test_a_picture_in_spatial_layers_is_held_to_its_top_layer() -> None:
+    """As the conformance file tiger_3layer_3res.avif is coded: its first frame is the
+    smallest layer, and the picture shown is the largest."""
+    top = (1216, 832)
+    frames = b"".join(
+        _key_frame(size, spatial=layer) for layer, size in enumerate([(304, 208), (608, 416), top])
+    )
+    coded = b"\x12\x00" + _long_sequence_header(top, "plain", _THREE_LAYERS) + frames
+    assert avif._first_frame(coded) == top
+    check_container(_avif((top,), coded=coded), AVIF, 1)
+
+
+def _first_frame_stating(animated: bytes, size: tuple[int, int]) -> tuple[bytes, bytes]:
+    """The first sample of `animated` (libavif's own sequence header and frame), and that
+    sample with its frame made to state `size` (no longer decodable)."""
     moov = next(body for kind, body in avif._boxes(animated) if kind == b"moov")
     trak = next(body for kind, body in avif._boxes(moov) if kind == b"trak")
     stbl = avif._inside(dict(avif._boxes(trak))[b"mdia"], b"minf", b"stbl")
     sample = avif._first_sample(animated, dict(avif._boxes(stbl)))
     frame = sample.index(b"\x32")  # after the temporal delimiter and the sequence header
-    size, header = avif._leb128(sample, frame + 1)
-    bits = "".join(format(byte, "08b") for byte in sample[header : header + size])
+    length, header = avif._leb128(sample, frame + 1)
+    bits = "".join(format(byte, "08b") for byte in sample[header : header + length])
     # a key frame, shown, tools chosen by the frame, no frame size; order hint 0 (7 bits)
     assert bits[:14] == "00010000000000"
-    stated = bits[:6] + "1" + bits[7:14] + _bits((99, 8), (49, 7)) + bits[14:]
+    stated = bits[:6] + "1" + bits[7:14] + _bits((size[0] - 1, 8), (size[1] - 1, 7)) + bits[14:]
     # as long as before (the tiles' last bytes cut), so that every offset still holds
-    halved = sample[:header] + _packed(stated)[:size] + sample[header + size :]
+    return sample, sample[:header] + _packed(stated)[:length] + sample[header + length :]
+
+
+def test_a_track_is_held_to_its_sequence_header_and_a_still_to_its_frame() -> None:
+    """The frame header libavif writes is read where it says so. A track's sample entry
+    states its largest frame, which may come after a smaller first one; the still item
+    beside it is that first frame, and is refused for claiming more."""
+    animated = _animated("RGB")
+    sample, halved = _first_frame_stating(animated, (100, 50))
     assert avif._first_frame(sample) == (200, 100)
     assert avif._first_frame(halved) == (100, 50)
-    data = animated.replace(sample, halved)
-    with pytest.raises(InvalidImage, match=r"animation claims 200×100.*frames are 100×50"):
-        check_container(data, AVIF, 10)
+    assert avif._first_frame(halved, as_stated=False) == (200, 100)
+    with pytest.raises(InvalidImage, match=r"^the AVIF file is damaged: it claims 200×100"):
+        check_container(animated.replace(sample, halved), AVIF, 10)
 
 
 def test_a_sequence_header_of_endless_zeros_is_read_no_further_than_a_number_can_be() -> None:

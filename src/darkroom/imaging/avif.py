@@ -103,8 +103,10 @@ def _check_tracks(data: bytes, moov: bytes) -> None:
         # of fields holds the configuration's units, whose sequence header is in force at
         # the first sample unless that sample has its own.
         config = dict(islice(_boxes(entry[78:]), _MAX_BOXES)).get(b"av1C", b"")
-        first = _first_frame(config[4:] + _first_sample(data, tables))
-        _held_to(first, claims, "its animation claims", "its AV1 frames are")
+        # A track's frames may change size, and its sample entry states the largest: the
+        # claims are held to its sequence header's largest, not to its first frame.
+        largest = _first_frame(config[4:] + _first_sample(data, tables), as_stated=False)
+        _held_to(largest, claims, "its animation claims", "its AV1 frames are at most")
 
 
 def _held_to(
@@ -250,12 +252,12 @@ _FRAME_OBUS = frozenset({_OBU_FRAME_HEADER, 4, _OBU_FRAME, 7})
 """Frame header, tile group, frame, redundant frame header."""
 
 
-def _first_frame(obus: bytes) -> tuple[int, int] | None:
+def _first_frame(obus: bytes, as_stated: bool = True) -> tuple[int, int] | None:
     """The size of the first frame of `obus` (an item's data, or a track's configuration
-    and first sample): the one its frame header states, within the sequence header in force
-    (the last one before it), or that header's largest where the frame header does not say
-    or cannot be read. None where the data ends before any sequence header (the decoder
-    will refuse it)."""
+    and first sample): if `as_stated`, the one its frame header states, within the sequence
+    header in force (the last one before it); that header's largest otherwise, or where the
+    frame header does not say or cannot be read. None where the data ends before any
+    sequence header (the decoder will refuse it)."""
     pos = 0
     sequence: _Sequence | None = None
     for _ in range(_OBUS_BEFORE_FRAME):
@@ -263,7 +265,6 @@ def _first_frame(obus: bytes) -> tuple[int, int] | None:
             return None if sequence is None else sequence.largest
         header = obus[pos]
         kind, extension, sized = (header >> 3) & 0xF, header & 4, header & 2
-        layers = obus[pos + 1] if extension and pos + 1 < len(obus) else 0
         pos += 2 if extension else 1
         if not sized:
             size = len(obus) - pos
@@ -277,10 +278,10 @@ def _first_frame(obus: bytes) -> tuple[int, int] | None:
         elif kind in _FRAME_OBUS:
             if sequence is None:
                 break
-            if kind not in (_OBU_FRAME_HEADER, _OBU_FRAME):
+            if not as_stated or kind not in (_OBU_FRAME_HEADER, _OBU_FRAME):
                 return sequence.largest
             try:
-                return _frame_size(_Bits(obus[pos : pos + size]), sequence, layers)
+                return _frame_size(_Bits(obus[pos : pos + size]), sequence)
             except IndexError:
                 return sequence.largest
         pos += size
@@ -341,15 +342,16 @@ class _Sequence:
 
     largest: tuple[int, int]
     size_bits: tuple[int, int]
-    long_form: bool = False
-    """Whether frame headers may state a size of their own (not in the reduced form, nor
-    where the header is cut short after its largest size)."""
+    sized_by_frames: bool = False
+    """Whether the first frame's header states the picture's size: in the long form, read
+    whole, of one layer. (A reduced header's frame is as large as it allows; a stream of
+    spatial layers shows its top layer, larger than its first frame.)"""
     presentation_time_bits: int = 0
     """Where each shown frame states when (decoder model info, and no equal interval)."""
     removal_time_bits: int = 0
-    """With the decoder model info: the operating points that model the decoder."""
-    modelled_points: tuple[int, ...] = ()
-    """operating_point_idc of each operating point that models the decoder."""
+    """With the decoder model info, the width of each buffer removal time a frame states."""
+    modelled_points: int = 0
+    """Operating points that model the decoder: a frame states a removal time for each."""
     frame_id_bits: int = 0
     screen_content_tools: int = _SELECT
     integer_mv: int = _SELECT
@@ -381,30 +383,36 @@ def _sequence_header(bits: _Bits) -> _Sequence:
             removal_time_bits = bits.f(5) + 1
             presentation_time_bits = bits.f(5) + 1
     initial_display_delay = bits.f(1)
-    modelled: list[int] = []
+    modelled = 0
+    layered = False
     for _ in range(bits.f(5) + 1):  # operating_points_cnt_minus_1
-        idc = bits.f(12)  # operating_point_idc
+        idc = bits.f(12)  # operating_point_idc: 0 for a stream of one layer
+        layered = layered or idc != 0
         if bits.f(5) > 7:  # seq_level_idx
             bits.f(1)  # seq_tier
         if decoder_model_info and bits.f(1):  # decoder_model_present_for_this_op
             bits.f(2 * buffer_delay_bits + 1)  # both buffer delays, low_delay_mode_flag
-            modelled.append(idc)
+            modelled += 1
         if initial_display_delay and bits.f(1):
             bits.f(4)  # initial_display_delay_minus_1
     width_bits, height_bits = bits.f(4) + 1, bits.f(4) + 1
     largest = bits.f(width_bits) + 1, bits.f(height_bits) + 1
-    sequence = _Sequence(
-        largest,
-        (width_bits, height_bits),
-        long_form=True,
-        presentation_time_bits=0 if equal_picture_interval else presentation_time_bits,
-        removal_time_bits=removal_time_bits,
-        modelled_points=tuple(modelled),
-    )
+    sequence = _Sequence(largest, (width_bits, height_bits))
+    if layered:
+        return sequence
     try:
-        return _frame_fields(bits, sequence)
+        return _frame_fields(
+            bits,
+            replace(
+                sequence,
+                sized_by_frames=True,
+                presentation_time_bits=0 if equal_picture_interval else presentation_time_bits,
+                removal_time_bits=removal_time_bits,
+                modelled_points=modelled,
+            ),
+        )
     except IndexError:
-        return replace(sequence, long_form=False)
+        return sequence
 
 
 def _frame_fields(bits: _Bits, sequence: _Sequence) -> _Sequence:
@@ -432,12 +440,12 @@ def _frame_fields(bits: _Bits, sequence: _Sequence) -> _Sequence:
     )
 
 
-def _frame_size(bits: _Bits, sequence: _Sequence, layers: int) -> tuple[int, int]:
+def _frame_size(bits: _Bits, sequence: _Sequence) -> tuple[int, int]:
     """Section 5.9.2 of the AV1 specification (uncompressed_header), read up to the frame
-    size of a key or intra-only frame; the sequence header's largest for any other (a
-    stream's first frame is a key frame, and the decoder refuses one that is not). `layers`
-    is the unit's extension byte: its temporal and spatial layer."""
-    if not sequence.long_form:  # a shown key frame, whose size is the sequence header's
+    size of a key or intra-only frame of a single-layer stream; the sequence header's largest
+    for any other (a stream's first frame is a key frame, and the decoder refuses one that
+    is not)."""
+    if not sequence.sized_by_frames:
         return sequence.largest
     if bits.f(1):  # show_existing_frame
         return sequence.largest
@@ -461,10 +469,8 @@ def _frame_size(bits: _Bits, sequence: _Sequence, layers: int) -> tuple[int, int
     override = bits.f(1)  # frame_size_override_flag
     bits.f(sequence.order_hint_bits)  # order_hint
     if sequence.removal_time_bits and bits.f(1):  # buffer_removal_time_present_flag
-        temporal, spatial = layers >> 5, (layers >> 3) & 3
-        for idc in sequence.modelled_points:
-            if idc == 0 or ((idc >> temporal) & 1 and (idc >> (spatial + 8)) & 1):
-                bits.f(sequence.removal_time_bits)  # buffer_removal_time
+        # one for each modelled operating point: of a single layer, the frame is in each
+        bits.f(sequence.modelled_points * sequence.removal_time_bits)
     refresh = 0xFF if shown_key else bits.f(8)  # refresh_frame_flags
     if refresh != 0xFF and error_resilient and sequence.order_hint_bits:
         bits.f(8 * sequence.order_hint_bits)  # ref_order_hint[0..7]
