@@ -160,3 +160,26 @@ def test_a_page_whose_config_failed_asks_again(seeded: Server, open_page: Any) -
     expect(page.locator("#gallery-error")).to_be_hidden()
     expect(page.locator("#grid > li")).to_have_count(len(SEED))
     expect(page.locator("#gallery")).to_be_focused()
+
+
+def test_a_server_defect_is_said_not_retried_forever(seeded: Server, open_page: Any) -> None:
+    """A 500 answers the same each time: the upload row says what the server said, where a
+    row retrying it would stay "Processing…"."""
+    answered: list[Route] = []
+
+    def defect(route: Route) -> None:
+        answered.append(route)
+        body = '{"error": "internal_error", "message": "darkroom could not answer"}'
+        route.fulfill(status=500, content_type="application/json", body=body)
+
+    page: Page = open_page(seeded, DESKTOP, before=lambda p: p.route("**/status", defect))
+    picked: FilePayload = {
+        "name": "defect.jpg",
+        "mimeType": "image/jpeg",
+        "buffer": jpeg((7, 7, 7)),
+    }
+    page.locator("#picker").set_input_files([picked])
+    row = page.locator("li.upload").filter(has_text="defect.jpg")
+    expect(row).to_have_attribute("data-state", "error")
+    expect(row).to_contain_text("darkroom could not answer")
+    assert len(answered) == 1

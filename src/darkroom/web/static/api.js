@@ -14,9 +14,10 @@ export class ApiError extends Error {
   }
 
   /** Whether the same request may succeed later: the server was not reached, was busy, or
-   * failed (a restart, a backend down). */
+   * was away behind a proxy or down for a while (a restart, a backend down). Not a 500: a
+   * defect answers the same each time, and the user is to hear of it. */
   get transient() {
-    return this.status === 0 || this.status === 429 || this.status >= 500;
+    return [0, 429, 502, 503, 504].includes(this.status);
   }
 }
 
