@@ -228,19 +228,7 @@ def _secret(settings: Settings) -> bytes:
     path = settings.data_dir / ".secret"
     if not path.exists():
         path.parent.mkdir(parents=True, exist_ok=True)
-        # Written whole under a name of its own, then linked into place: a process starting
-        # at the same time finds either no secret or all of it, and the first link wins.
-        draft = path.with_name(f".secret.{secrets.token_hex(8)}")
-        fd = os.open(draft, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-        try:
-            with os.fdopen(fd, "w") as out:
-                out.write(secrets.token_urlsafe(32))
-                out.flush()
-                os.fsync(out.fileno())
-            with contextlib.suppress(FileExistsError):
-                os.link(draft, path)
-        finally:
-            draft.unlink()
+        _write_once(path, secrets.token_urlsafe(32))
     secret = path.read_text().strip()
     if len(secret) < 16:
         raise ConfigError(
@@ -248,6 +236,32 @@ def _secret(settings: Settings) -> bytes:
             " one made, or set DARKROOM_SECRET"
         )
     return secret.encode()
+
+
+def _write_once(path: Path, text: str) -> None:
+    """`text` into `path` unless something made it first. Written whole under a name of its
+    own, then linked into place: a process starting at the same time finds no file or all
+    of it, and the first link wins. Where the file system has no hard links (FAT, some
+    network mounts), created in place."""
+    draft = path.with_name(f"{path.name}.{secrets.token_hex(8)}")
+    _create(draft, text)
+    try:
+        os.link(draft, path)
+    except FileExistsError:
+        pass
+    except OSError:
+        with contextlib.suppress(FileExistsError):
+            _create(path, text)
+    finally:
+        draft.unlink()
+
+
+def _create(path: Path, text: str) -> None:
+    """A new file only its owner reads, holding `text`; FileExistsError if there is one."""
+    with os.fdopen(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600), "w") as out:
+        out.write(text)
+        out.flush()
+        os.fsync(out.fileno())
 
 
 def _scheme(url: str) -> str:

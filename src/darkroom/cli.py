@@ -59,7 +59,8 @@ def _setting_error(error: ErrorDetails) -> str:
     message = error["msg"].removeprefix("Value error, ")
     if not error["loc"]:  # about several settings at once: the message names them
         return message
-    name = f"DARKROOM_{str(error['loc'][0]).upper()}"
+    name = str(error["loc"][0]).upper()
+    name = name if name.startswith("DARKROOM_") else f"DARKROOM_{name}"  # an alias is whole
     if message.startswith(name):
         return message
     if "SECRET" in name or "TOKEN" in name:  # not to be shown on a screen or in a log
@@ -159,7 +160,9 @@ def import_(
             progress.advance(task)
     with _progress() as progress:
         # every job that is due, this import's and any left from before
-        due = len(dr.queue.jobs(frozenset({JobState.QUEUED}), 100_000))
+        now = datetime.now(UTC)
+        queued = dr.queue.jobs(frozenset({JobState.QUEUED}), 100_000)
+        due = sum(job.run_at <= now for job in queued)
         task = progress.add_task("processing", total=due)
         worker = dr.worker("import")
         while worker.run_once():
@@ -271,7 +274,7 @@ def jobs_retry(
     else:
         for job_id in ids:
             if not _retryable(dr, job_id):
-                _say(f"darkroom: job {job_id!r} is neither dead nor waiting to retry", "red")
+                _say(f"darkroom: no dead job, nor one waiting to retry, is {job_id!r}", "red")
                 raise typer.Exit(1)
     now = datetime.now(UTC)
     for job_id in ids:

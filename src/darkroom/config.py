@@ -226,6 +226,7 @@ class Settings(BaseSettings):
     @classmethod
     def _check_log_level(cls, value: str) -> str:
         level = value.strip().upper()
+        level = {"WARN": "WARNING", "FATAL": "CRITICAL"}.get(level, level)  # logging's aliases
         if level not in _LOG_LEVELS:
             raise ValueError(f"DARKROOM_LOG_LEVEL must be one of {', '.join(_LOG_LEVELS)}")
         return level

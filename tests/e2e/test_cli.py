@@ -89,7 +89,7 @@ def test_jobs_lists_and_retries_dead_jobs(tmp_path: Path) -> None:
     assert claimed is not None and claimed.id == "j1"
     queue.complete("j1")
     done = darkroom(data, "jobs", "retry", "j1")
-    assert done.returncode == 1 and "neither dead nor waiting to retry" in done.stderr
+    assert done.returncode == 1 and "no dead job, nor one waiting to retry" in done.stderr
     assert queue.claim("test", 60) is None  # a done job is not run again
 
 
@@ -200,6 +200,7 @@ def test_import_for_an_account(tmp_path: Path) -> None:
         ({}, ["serve", "--port", "99999"], "DARKROOM_PORT: Input should be less than"),
         ({"DARKROOM_LOG_LEVEL": "LOUD"}, ["stats"], "DARKROOM_LOG_LEVEL must be one of"),
         ({"DARKROOM_RESIZE_WIDTH": "-5"}, ["stats"], "DARKROOM_RESIZE_WIDTH or"),
+        ({"RESIZE_WIDTH": "abc"}, ["stats"], "darkroom: DARKROOM_RESIZE_WIDTH: Input should"),
         ({"RESIZE_HEIGHT": "20000"}, ["stats"], "sides must be within 1..16384"),
         (
             {"DARKROOM_WATERMARK_TEXT": "hi", "DARKROOM_WATERMARK_VARIANTS": "nope"},

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import threading
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
@@ -145,5 +146,20 @@ def test_an_empty_secret_file_is_named(tmp_path: Path) -> None:
 
 def test_the_log_level_is_one_logging_knows() -> None:
     assert Settings(log_level="debug").log_level == "DEBUG"
+    assert Settings(log_level="warn").log_level == "WARNING"
     with pytest.raises(ValidationError, match="must be one of DEBUG, INFO"):
         Settings(log_level="LOUD")
+
+
+def test_the_secret_is_made_where_the_file_system_has_no_hard_links(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    def refused(*args: object) -> None:
+        raise PermissionError(1, "Operation not permitted")
+
+    monkeypatch.setattr(os, "link", refused)
+    from darkroom.bootstrap import _secret
+
+    secret = _secret(Settings(data_dir=tmp_path))
+    assert len(secret) >= 16 and (tmp_path / ".secret").read_bytes() == secret
+    assert [p.name for p in tmp_path.iterdir()] == [".secret"]

@@ -73,13 +73,14 @@ def _valid_range(value: str) -> bool:
     unit, _, specs = value.partition("=")
     if unit.strip().lower() != "bytes":
         return False
-    for spec in specs.split(","):
-        bounds = _RANGE.fullmatch(spec.strip())
+    ranges = [spec.strip() for spec in specs.split(",") if spec.strip()]  # a list may hold empties
+    for spec in ranges:
+        bounds = _RANGE.fullmatch(spec)
         if not bounds or not (bounds[1] or bounds[2]):
             return False
         if bounds[1] and bounds[2] and int(bounds[1]) > int(bounds[2]):
             return False
-    return True
+    return bool(ranges)
 
 
 @router.put("/{store}/{key:path}")

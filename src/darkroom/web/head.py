@@ -7,8 +7,8 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 class HeadAsGet:
     """HEAD answered as GET, without the body (a monitor that checks with HEAD saw 404s from
-    the page's files behind the API). Paths under `own_prefix` answer HEAD themselves, without
-    reading what they would send."""
+    the page's files behind the API). Paths under `own_prefix` answer HEAD themselves (a
+    file on disk is not read for it)."""
 
     def __init__(self, app: ASGIApp, own_prefix: str) -> None:
         self.app = app
@@ -32,4 +32,11 @@ class HeadAsGet:
                 ended = True
                 await send({"type": "http.response.body", "body": b"", "more_body": False})
 
-        await self.app({**scope, "method": "GET"}, receive, headers_only)
+        as_get = {**scope, "method": "GET"}
+        try:
+            await self.app(as_get, receive, headers_only)
+        finally:
+            # the route the router matched, for the metrics of the request as it came
+            for key in ("route", "endpoint", "path_params"):
+                if key in as_get:
+                    scope[key] = as_get[key]
