@@ -162,9 +162,12 @@ def test_a_page_whose_config_failed_asks_again(seeded: Server, open_page: Any) -
     expect(page.locator("#gallery")).to_be_focused()
 
 
-def test_a_server_defect_is_said_not_retried_forever(seeded: Server, open_page: Any) -> None:
+def test_a_server_defect_is_said_not_retried_forever(
+    server_with: Callable[[dict[str, str]], Server], open_page: Any
+) -> None:
     """A 500 answers the same each time: the upload row says what the server said, where a
-    row retrying it would stay "Processing…"."""
+    row retrying it would stay "Processing…". (A server of its own: the seeded one is
+    shared, and keeps what is uploaded.)"""
     answered: list[Route] = []
 
     def defect(route: Route) -> None:
@@ -172,7 +175,8 @@ def test_a_server_defect_is_said_not_retried_forever(seeded: Server, open_page: 
         body = '{"error": "internal_error", "message": "darkroom could not answer"}'
         route.fulfill(status=500, content_type="application/json", body=body)
 
-    page: Page = open_page(seeded, DESKTOP, before=lambda p: p.route("**/status", defect))
+    server = server_with({})
+    page: Page = open_page(server, DESKTOP, before=lambda p: p.route("**/status", defect))
     picked: FilePayload = {
         "name": "defect.jpg",
         "mimeType": "image/jpeg",
