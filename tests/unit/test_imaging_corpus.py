@@ -548,6 +548,28 @@ def test_16_bit_greyscale_keeps_its_tones() -> None:
     assert np.all(np.diff(np.convolve(row, np.ones(9) / 9, mode="valid")) > -1.0)
 
 
+@pytest.mark.parametrize("interpretation", ["rgb16", "grey16"])
+@pytest.mark.parametrize("interlaced", [False, True], ids=["plain", "interlaced"])
+def test_a_16_bit_png_with_transparency_keeps_its_colours_and_alpha(
+    interpretation: str, interlaced: bool
+) -> None:
+    """An interlaced one is decoded by Pillow (libvips would hold it whole at 16 bits), a
+    plain one streams from libvips: both the same."""
+    colour = _SRGB if interpretation == "rgb16" else _SRGB.colourspace("b-w")
+    alpha = pyvips.Image.black(colour.width, colour.height) + 128
+    alpha = alpha.draw_rect(255, 0, 0, colour.width // 2, colour.height, fill=True)
+    eight = colour.bandjoin(alpha.cast("uchar"))
+    sixteen = (eight.cast("ushort") * 257).copy(interpretation=interpretation)
+    data = sixteen.pngsave_buffer(interlace=interlaced, bitdepth=16)
+    assert (data[24], data[28]) == (16, int(interlaced))
+    result = develop(data, [VariantSpec("full", colour.width, format="png")])
+    assert result.info.has_alpha
+    got = decode(result.variants[0].data).convert("RGBA")
+    expected = Image.fromarray(eight.colourspace("srgb").numpy()).convert("RGBA")
+    assert got.size == expected.size
+    assert mean_abs_diff(got, expected) < 1.0
+
+
 def test_animated_gif_gives_its_first_frame() -> None:
     name = "G02_anim_300.gif"
     got = _variant(name, "w320")

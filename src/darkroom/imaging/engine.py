@@ -110,7 +110,7 @@ def develop(
     # PNG and WebP stream from their decoder (`vipsload`): what it finds damaged on the way
     # surfaces while resizing.
     with _decoding(fmt, "cannot decode"):
-        sequential = fmt in (PNG, WEBP)
+        sequential = _streams(fmt, data)
         if start.bands == 4:
             # A decoder's image is read whole for the check (every transparent variant starts
             # from it). An array's is in memory already: libvips would hand back the same
@@ -179,7 +179,7 @@ def _decode(
         image.draft(image.mode if image.mode == "CMYK" else None, widest)
     if fmt is WEBP:
         return vipsload.load(data, _decode_scale(image.size, sizes, _WEBP_HEADROOM))
-    if fmt is PNG:
+    if fmt is PNG and _streams(fmt, data):
         return vipsload.load(data)
     if fmt is HEIF:
         # pillow-heif hands its buffer over without the copy Pillow's would cost.
@@ -191,6 +191,16 @@ def _decode(
     if normal.mode == "CMYK":  # no CMYK past this point: converted here, whole
         return from_array(_pixels(cmyk_to_srgb(normal, icc))), None
     return from_array(_pixels(normal)), icc
+
+
+def _streams(fmt: Format, data: bytes) -> bool:
+    """Whether `_decode` gives a decoder's image, read top to bottom once (libvips' WebP and
+    PNG loaders), rather than one over an array. Not an interlaced PNG of 16 bits a sample
+    (its header's bit depth and interlace method): libvips holds it whole at 16 bits (800 MB
+    at 100 MP with alpha) before making it 8-bit, where Pillow decodes it to 8 bits."""
+    if fmt is PNG:
+        return not (len(data) > 28 and data[24] == 16 and data[28] == 1)
+    return fmt is WEBP
 
 
 _WHOLE_COPY_BYTES = 64 * 1024 * 1024
