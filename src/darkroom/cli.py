@@ -6,6 +6,7 @@ import dataclasses
 import json
 import math
 import signal
+import stat
 import sys
 import threading
 from collections.abc import Iterator
@@ -438,8 +439,9 @@ def _unfit(path: Path, max_bytes: int) -> str | None:
     """Why this file cannot be imported, in one line; None if it looks like an image.
     Read no further than its first bytes: a file over the limit is refused by its size."""
     try:
-        size = path.stat().st_size
-        if not path.is_file():
+        found = path.stat()
+        size = found.st_size
+        if not stat.S_ISREG(found.st_mode):
             return "not a regular file"
         if size > max_bytes:
             return f"the file is over the limit of {max_bytes} bytes"

@@ -9,7 +9,7 @@ from typing import Any
 
 import httpx
 import pytest
-from playwright.sync_api import FilePayload, Page, Request, Response, Route, expect
+from playwright.sync_api import FilePayload, Locator, Page, Request, Response, Route, expect
 
 from tests.browser.conftest import DESKTOP, SEED, jpeg
 from tests.e2e.conftest import Server
@@ -46,6 +46,13 @@ def _pending(server: Server, name: str, shade: int) -> str:
     assert answer.status_code == 202, answer.text
     photo_id: str = answer.json()["id"]
     return photo_id
+
+
+def _picked(page: Page, name: str, colour: tuple[int, int, int]) -> Locator:
+    """The upload row of a JPEG of `colour` picked as `name`."""
+    picked: FilePayload = {"name": name, "mimeType": "image/jpeg", "buffer": jpeg(colour)}
+    page.locator("#picker").set_input_files([picked])
+    return page.locator("li.upload").filter(has_text=name)
 
 
 def _is_status(request: Request) -> bool:
@@ -89,13 +96,7 @@ def test_processing_is_followed_through_a_restart(
     page: Page = open_page(server, DESKTOP)
     tile = page.locator(f'#grid > li[data-id="{listed}"]')
     expect(tile).to_contain_text("Processing…")
-    picked: FilePayload = {
-        "name": "picked.jpg",
-        "mimeType": "image/jpeg",
-        "buffer": jpeg((9, 99, 9)),
-    }
-    page.locator("#picker").set_input_files([picked])
-    row = page.locator("li.upload").filter(has_text="picked.jpg")
+    row = _picked(page, "picked.jpg", (9, 99, 9))
     expect(row).to_have_attribute("data-state", "processing")
 
     with page.expect_event("requestfailed", _is_status):
@@ -177,13 +178,7 @@ def test_a_server_defect_is_said_not_retried_forever(
 
     server = server_with({})
     page: Page = open_page(server, DESKTOP, before=lambda p: p.route("**/status", defect))
-    picked: FilePayload = {
-        "name": "defect.jpg",
-        "mimeType": "image/jpeg",
-        "buffer": jpeg((7, 7, 7)),
-    }
-    page.locator("#picker").set_input_files([picked])
-    row = page.locator("li.upload").filter(has_text="defect.jpg")
+    row = _picked(page, "defect.jpg", (7, 7, 7))
     expect(row).to_have_attribute("data-state", "error")
     expect(row).to_contain_text("darkroom could not answer")
     assert len(answered) == 1
