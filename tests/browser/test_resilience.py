@@ -182,3 +182,66 @@ def test_a_server_defect_is_said_not_retried_forever(
     expect(row).to_have_attribute("data-state", "error")
     expect(row).to_contain_text("darkroom could not answer")
     assert len(answered) == 1
+
+
+def _is_transfer(request: Request) -> bool:
+    """The upload's own bytes, sent where its ticket says."""
+    return request.method == "PUT" and "/files/" in request.url
+
+
+def test_an_upload_cut_off_is_sent_again(
+    server_with: Callable[[dict[str, str]], Server], open_page: Any
+) -> None:
+    """The connection drops while a file is sent: its row says so, sends it again to the same
+    ticket, and the photo is added once, with nothing left half made."""
+    cut: list[str] = []
+
+    def cut_first(route: Route) -> None:
+        if _is_transfer(route.request) and not cut:
+            cut.append(route.request.url)
+            route.abort("connectionreset")
+        else:
+            route.continue_()
+
+    server = server_with({})
+    page: Page = open_page(server, DESKTOP, before=lambda p: p.route("**/files/**", cut_first))
+    page.evaluate(RECORDER)
+    row = _picked(page, "dropped.jpg", (120, 30, 60))
+    expect(row).to_have_attribute("data-state", "done")
+    expect(row).to_contain_text("Added")
+    seen: list[str] = page.evaluate("window.__states")["dropped.jpg"]
+    assert any(s.startswith("waiting: The upload was cut off; trying again in") for s in seen), seen
+    listed = httpx.get(f"{server.url}/photos", timeout=30).json()["items"]
+    assert [p["status"] for p in listed] == ["ready"]
+    assert len(cut) == 1
+
+
+def test_an_upload_that_keeps_failing_can_be_tried_again(
+    server_with: Callable[[dict[str, str]], Server], open_page: Any
+) -> None:
+    """A store away for longer than the page resends: the row fails with a "Try again" button,
+    which, once the store is back, adds the photo. The tickets given up on are removed."""
+    away = [True]
+    tries: list[str] = []
+
+    def store_away(route: Route) -> None:
+        if _is_transfer(route.request) and away[0]:
+            tries.append(route.request.url)
+            route.fulfill(status=503, content_type="text/plain", body="")
+        else:
+            route.continue_()
+
+    server = server_with({})
+    page: Page = open_page(server, DESKTOP, before=lambda p: p.route("**/files/**", store_away))
+    row = _picked(page, "flaky.jpg", (30, 120, 60))
+    again = row.get_by_role("button", name="Try again to upload flaky.jpg")
+    expect(row).to_have_attribute("data-state", "error", timeout=30_000)
+    expect(row).to_contain_text("503")
+    assert len(tries) == 4, tries
+    away[0] = False
+    again.click()
+    expect(row).to_have_attribute("data-state", "done")
+    expect(row).to_contain_text("Added")
+    expect(again).to_have_count(0)
+    listed = httpx.get(f"{server.url}/photos", timeout=30).json()["items"]
+    assert [p["status"] for p in listed] == ["ready"]

@@ -111,7 +111,7 @@ async function refreshed(tokens) {
 
 /** `request()` again, as long as it fails in a way that may pass (`when`, by default
  * `ApiError.transient`): after as long as the server asks, else a little longer each time.
- * `onWait(seconds)` hears of each wait. */
+ * `onWait(seconds, error)` hears of each wait. */
 export async function retried(request, { when = (error) => error.transient, onWait } = {}) {
   for (let attempt = 0; ; attempt++) {
     try {
@@ -119,7 +119,7 @@ export async function retried(request, { when = (error) => error.transient, onWa
     } catch (error) {
       if (!(error instanceof ApiError) || !when(error)) throw error;
       const seconds = error.retryAfter || Math.min(2 ** attempt, 30);
-      onWait?.(seconds);
+      onWait?.(seconds, error);
       await sleep(seconds * 1000);
     }
   }

@@ -6,6 +6,9 @@ import { announce, el } from "./dom.js";
 import { formatBytes, variantFor } from "./photo.js";
 
 const PARALLEL = 3;
+/** Times an upload is sent again on its own when the connection drops or the store is away
+ * (waiting 1, 2 and 4 s): a restart passes in that time; then its row offers to try again. */
+const RESENDS = 3;
 const LABELS = { jpeg: "JPEG", webp: "WebP", heif: "HEIC" };
 
 class Item {
@@ -36,6 +39,11 @@ class Item {
     this.set("waiting", `Waiting: too many uploads at once; trying again in ${seconds} s…`);
   }
 
+  /** The connection dropped or the store was away: sent again shortly. */
+  resending(reason, seconds) {
+    this.set("waiting", `${reason.replace(/\.$/, "")}; trying again in ${seconds} s…`);
+  }
+
   processing() {
     this.bar.removeAttribute("value"); // indeterminate
     this.set("processing", "Processing…");
@@ -56,6 +64,20 @@ class Item {
   fail(reason) {
     this.bar.hidden = true;
     this.set("error", reason);
+  }
+
+  /** A failed upload that may pass another time: a button sends it again. */
+  offerAgain(onAgain) {
+    const again = el("button", { type: "button", class: "button quiet upload-again" }, "Try again");
+    again.setAttribute("aria-label", `Try again to upload ${this.name}`);
+    again.addEventListener("click", () => {
+      again.remove();
+      this.bar.hidden = false;
+      this.bar.value = 0;
+      this.set("queued", "Waiting…");
+      onAgain();
+    }, { once: true });
+    this.node.append(again);
   }
 }
 
@@ -92,8 +114,7 @@ export class Uploads {
         item.fail(problem);
         refused.push(`${item.name}: ${problem}`);
       } else {
-        this.queue.push({ item, file, type });
-        this.busy++;
+        this.#enqueue({ item, file, type });
       }
     }
     if (!items.length) return;
@@ -139,6 +160,11 @@ export class Uploads {
     return null;
   }
 
+  #enqueue(upload) {
+    this.queue.push(upload);
+    this.busy++;
+  }
+
   #pump() {
     while (this.running < PARALLEL && this.queue.length) {
       this.running++;
@@ -146,11 +172,18 @@ export class Uploads {
     }
   }
 
-  async #send({ item, file, type }) {
+  async #send(upload) {
+    const { item } = upload;
     try {
-      await this.#upload(item, file, type);
+      await this.#upload(upload);
     } catch (error) {
       this.#failed(item, error.message);
+      if (error.again) {
+        item.offerAgain(() => {
+          this.#enqueue(upload);
+          this.#pump();
+        });
+      }
     }
     if (--this.busy === 0) {
       const { added, failed } = this.tally;
@@ -159,17 +192,33 @@ export class Uploads {
     }
   }
 
-  async #upload(item, file, type) {
+  async #upload(upload) {
+    const { item, file, type } = upload;
+    // An earlier try's ticket, removed again: the server may have been away the first time.
+    if (upload.abandoned) api.remove(upload.abandoned).catch(() => {});
     let ticket;
+    let resends = RESENDS;
+    // The rate limit is waited out however long it takes; a server or store away, a few times.
+    const when = (error) => error.status === 429 || (error.transient && resends-- > 0);
+    const onWait = (seconds, error) =>
+      error.status === 429 ? item.waiting(seconds) : item.resending(error.message, seconds);
     try {
       ticket = await retried(
         () => api.startUpload({ filename: item.name, content_type: type, size: file.size }),
-        { when: (error) => error.status === 429, onWait: (seconds) => item.waiting(seconds) },
+        { when, onWait },
       );
       item.progress(0, file.size);
-      await transfer(ticket, file, (loaded, total) => item.progress(loaded, total));
+      // Sent again to the same ticket: its URL stays valid, and the upload waits for it.
+      await retried(() => transfer(ticket, file, (loaded, total) => item.progress(loaded, total)),
+        { when, onWait });
     } catch (error) {
-      if (ticket) api.remove(ticket.id).catch(() => {});
+      if (ticket) {
+        upload.abandoned = ticket.id;
+        api.remove(ticket.id).catch(() => {});
+      }
+      // Anything that went wrong before the bytes were stored may pass with a new ticket;
+      // a refusal of the file itself (its size, its type) would not.
+      error.again = Boolean(ticket) || error.transient;
       throw error;
     } finally {
       this.running--;
