@@ -245,3 +245,54 @@ def test_an_upload_that_keeps_failing_can_be_tried_again(
     expect(again).to_have_count(0)
     listed = httpx.get(f"{server.url}/photos", timeout=30).json()["items"]
     assert [p["status"] for p in listed] == ["ready"]
+
+
+def test_uploads_can_be_cancelled_until_their_bytes_are_stored(
+    server_with: Callable[[dict[str, str]], Server], open_page: Any
+) -> None:
+    """Of four files, three are sent at once and one waits its turn: cancelling one being sent
+    and the one waiting leaves the other two to be added, and nothing of the cancelled two
+    in the gallery."""
+    held: list[Route] = []
+
+    def hold(route: Route) -> None:
+        if _is_transfer(route.request):
+            held.append(route)
+        else:
+            route.continue_()
+
+    server = server_with({})
+    page: Page = open_page(server, DESKTOP, before=lambda p: p.route("**/files/**", hold))
+    files: list[FilePayload] = [
+        {"name": f"batch-{i}.jpg", "mimeType": "image/jpeg", "buffer": jpeg((i * 40, 70, 20))}
+        for i in range(4)
+    ]
+    page.locator("#picker").set_input_files(files)
+    rows = page.locator("li.upload")
+    expect(rows.filter(has_text="Uploading")).to_have_count(3)
+    waiting = rows.filter(has_text="Waiting…")
+    expect(waiting).to_have_count(1)
+    queued_name = waiting.locator(".upload-name").inner_text()
+    sending = rows.filter(has_text="Uploading").first
+    sending_name = sending.locator(".upload-name").inner_text()
+    with page.expect_event("requestfailed", _is_transfer):
+        sending.get_by_role("button", name=f"Cancel the upload of {sending_name}").click()
+    page.get_by_role("button", name=f"Cancel the upload of {queued_name}").click()
+
+    expect(rows.filter(has_text="Cancelled")).to_have_count(2)
+    for route in held:
+        if route.request.failure is None:
+            route.continue_()
+    expect(rows.filter(has_text="Added")).to_have_count(2)
+    for name in (sending_name, queued_name):
+        row = rows.filter(has_text=name)
+        expect(row).to_have_attribute("data-state", "cancelled")
+        expect(row.get_by_role("button")).to_have_count(0)
+    listed = httpx.get(f"{server.url}/photos", timeout=30).json()["items"]
+    assert sorted(p["status"] for p in listed) == ["ready", "ready"]
+    assert {p["filename"] for p in listed} == {f["name"] for f in files} - {
+        sending_name,
+        queued_name,
+    }
+    page.get_by_role("button", name="Clear finished").click()
+    expect(rows).to_have_count(0)

@@ -111,8 +111,8 @@ async function refreshed(tokens) {
 
 /** `request()` again, as long as it fails in a way that may pass (`when`, by default
  * `ApiError.transient`): after as long as the server asks, else a little longer each time.
- * `onWait(seconds, error)` hears of each wait. */
-export async function retried(request, { when = (error) => error.transient, onWait } = {}) {
+ * `onWait(seconds, error)` hears of each wait; `signal` ends the waiting. */
+export async function retried(request, { when = (error) => error.transient, onWait, signal } = {}) {
   for (let attempt = 0; ; attempt++) {
     try {
       return await request();
@@ -120,7 +120,7 @@ export async function retried(request, { when = (error) => error.transient, onWa
       if (!(error instanceof ApiError) || !when(error)) throw error;
       const seconds = error.retryAfter || Math.min(2 ** attempt, 30);
       onWait?.(seconds, error);
-      await sleep(seconds * 1000);
+      await sleep(seconds * 1000, signal);
     }
   }
 }
@@ -162,10 +162,14 @@ export const api = {
   },
 };
 
-/** Sends a file where an upload ticket says, reporting progress (fetch cannot, yet). */
-export function transfer(ticket, file, onProgress) {
+/** Sends a file where an upload ticket says, reporting progress (fetch cannot, yet), until
+ * `signal` cancels it. */
+export function transfer(ticket, file, onProgress, signal) {
   return new Promise((resolvePromise, reject) => {
+    signal?.throwIfAborted();
     const xhr = new XMLHttpRequest();
+    signal?.addEventListener("abort", () => xhr.abort(), { once: true });
+    xhr.addEventListener("abort", () => reject(signal?.reason));
     xhr.open(ticket.method, ticket.url);
     const fields = Object.entries(ticket.fields || {});
     let body = file;

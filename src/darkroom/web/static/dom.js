@@ -1,6 +1,20 @@
 // Small DOM helpers shared by the modules of the page.
 
-export const sleep = (ms) => new Promise((done) => setTimeout(done, ms));
+/** A pause of `ms`, cut short by `signal` (rejecting with its reason). */
+export function sleep(ms, signal) {
+  return new Promise((done, fail) => {
+    signal?.throwIfAborted();
+    const stop = () => {
+      clearTimeout(timer);
+      fail(signal.reason);
+    };
+    const timer = setTimeout(() => {
+      signal?.removeEventListener("abort", stop);
+      done();
+    }, ms);
+    signal?.addEventListener("abort", stop, { once: true });
+  });
+}
 
 /** `el("button", { type: "button", class: "x", onclick: f }, "text", child)` */
 export function el(tag, attributes = {}, ...children) {

@@ -10,6 +10,8 @@ const PARALLEL = 3;
  * (waiting 1, 2 and 4 s): a restart passes in that time; then its row offers to try again. */
 const RESENDS = 3;
 const LABELS = { jpeg: "JPEG", webp: "WebP", heif: "HEIC" };
+/** Until its bytes are stored, an upload may be cancelled. */
+const CANCELLABLE = new Set(["queued", "waiting", "uploading"]);
 
 class Item {
   constructor(file) {
@@ -17,15 +19,19 @@ class Item {
     this.bar = el("progress", { max: "100", value: "0", "aria-label": `Upload of ${this.name}` });
     this.status = el("span", { class: "upload-status" }, "Waiting…");
     this.thumb = el("span", { class: "upload-thumb", "aria-hidden": "true" });
+    this.cancel = el("button", { type: "button", class: "button quiet upload-button",
+      "aria-label": `Cancel the upload of ${this.name}` }, "Cancel");
     this.node = el("li", { class: "upload", "data-state": "queued" },
       this.thumb,
       el("span", { class: "upload-main" },
-        el("span", { class: "upload-name" }, this.name), this.bar, this.status));
+        el("span", { class: "upload-name" }, this.name), this.bar, this.status),
+      this.cancel);
   }
 
   set(state, text) {
     this.node.dataset.state = state;
     this.status.textContent = text;
+    this.cancel.hidden = !CANCELLABLE.has(state);
   }
 
   progress(loaded, total) {
@@ -66,9 +72,14 @@ class Item {
     this.set("error", reason);
   }
 
+  cancelled() {
+    this.bar.hidden = true;
+    this.set("cancelled", "Cancelled");
+  }
+
   /** A failed upload that may pass another time: a button sends it again. */
   offerAgain(onAgain) {
-    const again = el("button", { type: "button", class: "button quiet upload-again" }, "Try again");
+    const again = el("button", { type: "button", class: "button quiet upload-button" }, "Try again");
     again.setAttribute("aria-label", `Try again to upload ${this.name}`);
     again.addEventListener("click", () => {
       again.remove();
@@ -127,7 +138,8 @@ export class Uploads {
   }
 
   clearFinished() {
-    for (const node of this.list.querySelectorAll('[data-state="done"], [data-state="error"]')) {
+    const finished = '[data-state="done"], [data-state="error"], [data-state="cancelled"]';
+    for (const node of this.list.querySelectorAll(finished)) {
       node.remove();
     }
     this.section.hidden = this.list.children.length === 0;
@@ -161,8 +173,21 @@ export class Uploads {
   }
 
   #enqueue(upload) {
+    upload.controller = new AbortController();
+    upload.item.cancel.onclick = () => this.#cancel(upload);
     this.queue.push(upload);
     this.busy++;
+  }
+
+  #cancel(upload) {
+    const queued = this.queue.indexOf(upload);
+    if (queued < 0) {
+      upload.controller.abort(new DOMException("The upload was cancelled.", "AbortError"));
+      return;
+    }
+    this.queue.splice(queued, 1);
+    upload.item.cancelled();
+    this.#settled();
   }
 
   #pump() {
@@ -177,14 +202,23 @@ export class Uploads {
     try {
       await this.#upload(upload);
     } catch (error) {
-      this.#failed(item, error.message);
-      if (error.again) {
-        item.offerAgain(() => {
-          this.#enqueue(upload);
-          this.#pump();
-        });
+      if (upload.controller.signal.aborted) {
+        item.cancelled();
+      } else {
+        this.#failed(item, error.message);
+        if (error.again) {
+          item.offerAgain(() => {
+            this.#enqueue(upload);
+            this.#pump();
+          });
+        }
       }
     }
+    this.#settled();
+  }
+
+  /** One upload less to wait for; the batch is told of once none is left. */
+  #settled() {
     if (--this.busy === 0) {
       const { added, failed } = this.tally;
       announce(`Uploads finished: ${added} added${failed ? `, ${failed} failed` : ""}.`);
@@ -194,6 +228,7 @@ export class Uploads {
 
   async #upload(upload) {
     const { item, file, type } = upload;
+    const { signal } = upload.controller;
     // An earlier try's ticket, removed again: the server may have been away the first time.
     if (upload.abandoned) api.remove(upload.abandoned).catch(() => {});
     let ticket;
@@ -205,12 +240,12 @@ export class Uploads {
     try {
       ticket = await retried(
         () => api.startUpload({ filename: item.name, content_type: type, size: file.size }),
-        { when, onWait },
+        { when, onWait, signal },
       );
       item.progress(0, file.size);
       // Sent again to the same ticket: its URL stays valid, and the upload waits for it.
-      await retried(() => transfer(ticket, file, (loaded, total) => item.progress(loaded, total)),
-        { when, onWait });
+      const progress = (loaded, total) => item.progress(loaded, total);
+      await retried(() => transfer(ticket, file, progress, signal), { when, onWait, signal });
     } catch (error) {
       if (ticket) {
         upload.abandoned = ticket.id;
