@@ -118,11 +118,15 @@ class Darkroom:
         self._stop.clear()
         self._children = self._children or ChildProcesses()
         processor = self.processor.developing_with(self._children)
+        children = self._children
+
+        def run(worker: Worker) -> None:
+            children.warm()
+            worker.run(self._stop)
+
         for index in range(self.settings.workers if count is None else count):
             worker = self.worker(f"worker{index}", processor)
-            thread = threading.Thread(
-                target=worker.run, args=(self._stop,), name=worker.name, daemon=True
-            )
+            thread = threading.Thread(target=run, args=(worker,), name=worker.name, daemon=True)
             thread.start()
             self._threads.append(thread)
 

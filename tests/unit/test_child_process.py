@@ -3,6 +3,7 @@ process that asked for it."""
 
 from __future__ import annotations
 
+import multiprocessing
 import os
 import signal
 import subprocess
@@ -15,6 +16,8 @@ from pathlib import Path
 import pytest
 
 from darkroom.adapters.child_process import ChildProcesses
+from darkroom.bootstrap import build
+from darkroom.config import Settings
 from darkroom.domain import VariantSpec
 from darkroom.errors import InvalidImage
 from darkroom.imaging import Developed, Limits, Watermark, develop
@@ -88,9 +91,39 @@ def test_each_thread_has_a_child_of_its_own(children: ChildProcesses) -> None:
     assert isinstance(outcomes["crash"], InvalidImage)
 
 
+def _tell_where(
+    data: bytes,
+    specs: Sequence[VariantSpec],
+    limits: Limits,
+    include_gps: bool,
+    watermark: Watermark | None,
+) -> Developed:
+    """Says, as an image error, which process renders, and whether the engine was loaded
+    before the photo came."""
+    loaded = "darkroom.imaging.engine" in sys.modules
+    raise InvalidImage(f"pid {os.getpid()}, engine loaded {loaded}")
+
+
+def test_a_warmed_thread_renders_its_first_photo_in_the_child_started_before() -> None:
+    children = ChildProcesses(_tell_where)
+    try:
+        before = set(multiprocessing.active_children())
+        children.warm()
+        started = set(multiprocessing.active_children()) - before
+        assert len(started) == 1
+        (child,) = started
+        with pytest.raises(InvalidImage, match=f"^pid {child.pid}, engine loaded True$"):
+            children(b"photo", SPECS, Limits(), False, None)
+        assert set(multiprocessing.active_children()) - before == started
+    finally:
+        children.close()
+
+
 _PARENT = """
 import multiprocessing, sys, time
 from darkroom.adapters.child_process import ChildProcesses
+from darkroom.bootstrap import build
+from darkroom.config import Settings
 from darkroom.domain import VariantSpec
 from darkroom.imaging import Limits
 from tests.unit.imaging_helpers import corpus_bytes
@@ -121,3 +154,17 @@ def _running(pid: int) -> bool:
     except FileNotFoundError:
         return False
     return stat.split(")")[-1].split()[0] != "Z"
+
+
+def test_the_servers_workers_start_their_children_before_any_photo(tmp_path: Path) -> None:
+    dr = build(Settings(data_dir=tmp_path, secret="test-secret-of-sixteen+", workers=0))
+    before = set(multiprocessing.active_children())
+    dr.start_workers(2)
+    try:
+        deadline = time.monotonic() + 60
+        while len(set(multiprocessing.active_children()) - before) < 2:
+            assert time.monotonic() < deadline, "no child started"
+            time.sleep(0.05)
+    finally:
+        dr.stop_workers()
+    assert not set(multiprocessing.active_children()) - before
