@@ -169,7 +169,8 @@ export function transfer(ticket, file, onProgress, signal) {
     signal?.throwIfAborted();
     const xhr = new XMLHttpRequest();
     signal?.addEventListener("abort", () => xhr.abort(), { once: true });
-    xhr.addEventListener("abort", () => reject(signal?.reason));
+    const cutOff = () => new ApiError("The upload was cut off.");
+    xhr.addEventListener("abort", () => reject(signal?.reason ?? cutOff()));
     xhr.open(ticket.method, ticket.url);
     const fields = Object.entries(ticket.fields || {});
     let body = file;
@@ -196,7 +197,7 @@ export function transfer(ticket, file, onProgress, signal) {
           xhr.status, codeIn(xhr.responseText)));
       }
     });
-    xhr.addEventListener("error", () => reject(new ApiError("The upload was cut off.")));
+    xhr.addEventListener("error", () => reject(cutOff()));
     xhr.addEventListener("timeout", () => reject(new ApiError("The upload timed out.")));
     xhr.send(body);
   });
