@@ -253,3 +253,19 @@ def test_share_links_through_the_api_function(
     revoked = handlers.api(api_v2("DELETE", f"/photos/{photo_id}/shares/{share['id']}"), None)
     assert revoked["statusCode"] == 204
     assert handlers.api(api_v2("GET", f"/shared/{token}"), None)["statusCode"] == 404
+
+
+def test_a_late_event_for_a_duplicate_leaves_it_a_duplicate(stack: Stack) -> None:
+    s3 = stack.client("s3")
+    for key in ("first.jpg", "copy.jpg"):
+        s3.put_object(Bucket=stack.originals, Key=key, Body=corpus(PHOTO), ContentType="image/jpeg")
+        batch = stack.drain(stack.queue_url)
+        assert handlers.process(batch, None) == {"batchItemFailures": []}
+    catalog = handlers.runtime().darkroom.catalog
+    copy = catalog.get_by_key("copy.jpg")
+    assert copy.status is PhotoStatus.DUPLICATE and stack.objects(stack.originals) == ["first.jpg"]
+    stack.drain(stack.inbox_url)
+
+    assert handlers.process(batch, None) == {"batchItemFailures": []}  # S3 sends it again
+    assert catalog.get(copy.id).status is PhotoStatus.DUPLICATE
+    assert stack.drain(stack.inbox_url)["Records"] == []

@@ -99,6 +99,10 @@ class Processor:
         except NotFound:
             log.info("photo %s: gone, nothing to process", photo_id)
             return Outcome.SKIPPED
+        if photo.status is PhotoStatus.DUPLICATE:
+            # Its original went when it was found to be a copy: a late event (S3 sends each
+            # at least once) finds nothing to read, and must not call that a failure.
+            return Outcome.SKIPPED
         try:
             with stages("read"):
                 data = self._originals.get(photo.key)
@@ -114,8 +118,6 @@ class Processor:
             and (photo.recipe == self.recipe)
         ):
             log.info("photo %s: already processed", photo.id)
-            return Outcome.SKIPPED
-        if photo.status is PhotoStatus.DUPLICATE:
             return Outcome.SKIPPED
         original = self._older_copy(photo, digest)
         if original is not None:
