@@ -269,3 +269,23 @@ def test_a_late_event_for_a_duplicate_leaves_it_a_duplicate(stack: Stack) -> Non
     assert handlers.process(batch, None) == {"batchItemFailures": []}  # S3 sends it again
     assert catalog.get(copy.id).status is PhotoStatus.DUPLICATE
     assert stack.drain(stack.inbox_url)["Records"] == []
+
+
+def test_a_duplicate_keeps_its_record_after_the_removal_of_its_original(stack: Stack) -> None:
+    s3 = stack.client("s3")
+    for key in ("first.jpg", "copy.jpg"):
+        s3.put_object(Bucket=stack.originals, Key=key, Body=corpus(PHOTO), ContentType="image/jpeg")
+        assert handlers.process(stack.drain(stack.queue_url), None) == {"batchItemFailures": []}
+    copy = handlers.runtime().darkroom.catalog.get_by_key("copy.jpg")
+    assert copy.status is PhotoStatus.DUPLICATE
+    removals = stack.drain(stack.removals_url)
+    assert removals["Records"], "moto sent no ObjectRemoved notification"
+    assert handlers.cleanup(removals, None) == {"batchItemFailures": []}
+    shown = answer_json(handlers.api(api_v2("GET", f"/photos/{copy.id}"), None))
+    assert shown["status"] == "duplicate" and shown["duplicate_of"] == copy.duplicate_of
+
+    # the photo it copies takes it along
+    first = handlers.api(api_v2("DELETE", f"/photos/{copy.duplicate_of}"), None)
+    assert first["statusCode"] in (200, 204), first
+    assert handlers.cleanup(stack.drain(stack.removals_url), None) == {"batchItemFailures": []}
+    assert stack.items() == [] and stack.objects(stack.originals) == []

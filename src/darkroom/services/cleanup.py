@@ -24,6 +24,11 @@ class Cleanup:
             photo = self._catalog.get_by_key(key)
         except NotFound:
             return False
+        if photo.status is PhotoStatus.DUPLICATE:
+            # Processing removed this original itself, the bytes being kept under the older
+            # photo: the record stays as the pointer to it, and goes when that photo goes.
+            log.info("photo %s: a duplicate's original removed; record kept", photo.id)
+            return False
         self.remove(photo)
         return True
 
