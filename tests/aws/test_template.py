@@ -141,3 +141,17 @@ def test_photos_dropped_in_the_bucket_go_to_the_account_the_stack_names(
     assert pool["UserAttributeUpdateSettings"] == {
         "AttributesRequireVerificationBeforeUpdate": ["email"]
     }
+
+
+def test_the_processor_may_queue_the_retry_of_a_notification(translated: dict[str, Any]) -> None:
+    """A notification SNS does not take becomes a job on the jobs queue, sent by the
+    processing function itself."""
+    role = translated["Resources"]["ProcessFunctionRole"]["Properties"]
+    statements = [s for policy in role["Policies"] for s in policy["PolicyDocument"]["Statement"]]
+    assert any(
+        statement.get("Effect") == "Allow"
+        and "sqs:SendMessage" in statement["Action"]
+        and statement["Resource"] == {"Fn::GetAtt": ["JobsQueue", "Arn"]}
+        for statement in statements
+        if isinstance(statement, dict) and "Action" in statement
+    )
