@@ -106,3 +106,21 @@ def test_job_messages_bring_their_kind_and_correlation_id_back() -> None:
     assert events.messages(body) == (
         JobMessage("j2", "p2", "req-7", "notify:webhook example.org/hook"),
     )
+
+
+def test_an_event_a_function_gave_up_on_is_read_from_its_destination_record() -> None:
+    from darkroom.adapters.sqs import _letter
+
+    removed = {"Records": [s3_record("ObjectRemoved:Delete", "holiday/beach+1.jpg")]}
+    record = {
+        "version": "1.0",
+        "timestamp": "2026-11-23T09:00:00.000Z",
+        "requestContext": {"condition": "RetriesExhausted", "approximateInvokeCount": 3},
+        "requestPayload": removed,
+        "responseContext": {"statusCode": 200, "functionError": "Unhandled"},
+        "responsePayload": {"errorMessage": "cannot delete photo p1"},
+    }
+    body = json.dumps(record)
+    assert events.messages(body) == (ObjectEvent("removed", "originals", "holiday/beach 1.jpg"),)
+    letter = _letter({"MessageId": "m1", "Body": body})
+    assert (letter.subject, letter.key) == ("holiday/beach 1.jpg", "holiday/beach 1.jpg")

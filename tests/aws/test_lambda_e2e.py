@@ -289,3 +289,27 @@ def test_a_duplicate_keeps_its_record_after_the_removal_of_its_original(stack: S
     assert first["statusCode"] in (200, 204), first
     assert handlers.cleanup(stack.drain(stack.removals_url), None) == {"batchItemFailures": []}
     assert stack.items() == [] and stack.objects(stack.originals) == []
+
+
+def test_a_removal_the_cleanup_function_gave_up_on_is_carried_out_when_sent_back(
+    stack: Stack,
+) -> None:
+    s3 = stack.client("s3")
+    s3.put_object(Bucket=stack.originals, Key="gone.jpg", Body=corpus(PHOTO))
+    assert handlers.process(stack.drain(stack.queue_url), None) == {"batchItemFailures": []}
+    assert stack.objects(stack.variants)
+    s3.delete_object(Bucket=stack.originals, Key="gone.jpg")
+    removals = stack.drain(stack.removals_url)["Records"]
+    (removal,) = [r for r in removals if "Records" in json.loads(r["body"])]
+    # What Lambda's on-failure destination keeps of S3's invocation, which `darkroom jobs
+    # retry` sends back to the jobs queue as it is.
+    record = {
+        "version": "1.0",
+        "requestContext": {"condition": "RetriesExhausted", "approximateInvokeCount": 3},
+        "requestPayload": json.loads(removal["body"]),
+        "responseContext": {"statusCode": 200, "functionError": "Unhandled"},
+        "responsePayload": {"errorMessage": "cannot delete photo"},
+    }
+    stack.client("sqs").send_message(QueueUrl=stack.queue_url, MessageBody=json.dumps(record))
+    assert handlers.process(stack.drain(stack.queue_url), None) == {"batchItemFailures": []}
+    assert stack.items() == [] and stack.objects(stack.variants) == []

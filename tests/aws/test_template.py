@@ -143,15 +143,30 @@ def test_photos_dropped_in_the_bucket_go_to_the_account_the_stack_names(
     }
 
 
+def _allowed(translated: dict[str, Any], function: str, action: str) -> list[Any]:
+    """The resources the function's own policies allow `action` on."""
+    role = translated["Resources"][f"{function}Role"]["Properties"]
+    statements = [s for policy in role["Policies"] for s in policy["PolicyDocument"]["Statement"]]
+    return [
+        statement["Resource"]
+        for statement in statements
+        if isinstance(statement, dict)
+        and statement.get("Effect") == "Allow"
+        and action in statement.get("Action", [])
+    ]
+
+
 def test_the_processor_may_queue_the_retry_of_a_notification(translated: dict[str, Any]) -> None:
     """A notification SNS does not take becomes a job on the jobs queue, sent by the
     processing function itself."""
-    role = translated["Resources"]["ProcessFunctionRole"]["Properties"]
-    statements = [s for policy in role["Policies"] for s in policy["PolicyDocument"]["Statement"]]
+    queue = {"Fn::GetAtt": ["JobsQueue", "Arn"]}
+    assert queue in _allowed(translated, "ProcessFunction", "sqs:SendMessage")
+
+
+def test_the_processor_may_carry_out_a_removal_sent_back(translated: dict[str, Any]) -> None:
+    """A removal the cleanup function gave up on goes back through the jobs queue."""
+    table = {"Fn::GetAtt": ["PhotosTable", "Arn"]}
     assert any(
-        statement.get("Effect") == "Allow"
-        and "sqs:SendMessage" in statement["Action"]
-        and statement["Resource"] == {"Fn::GetAtt": ["JobsQueue", "Arn"]}
-        for statement in statements
-        if isinstance(statement, dict) and "Action" in statement
+        table in resources
+        for resources in _allowed(translated, "ProcessFunction", "dynamodb:DeleteItem")
     )

@@ -272,6 +272,8 @@ def _letter(message: Any) -> DeadLetter:
         photo_id = str(parsed.get("photo_id", ""))
         subject = f"job {parsed['darkroom_job']} of photo {photo_id}"
         return DeadLetter(message["MessageId"], subject, photo_id=photo_id, receives=receives)
+    if isinstance(parsed, dict) and isinstance(parsed.get("requestPayload"), dict):
+        parsed = parsed["requestPayload"]  # a Lambda on-failure destination's record
     records = parsed.get("Records", []) if isinstance(parsed, dict) else []
     keys = [
         unquote_plus(str(r.get("s3", {}).get("object", {}).get("key", "")))

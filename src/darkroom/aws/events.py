@@ -85,6 +85,10 @@ def messages(body: str) -> tuple[Message, ...]:
         raise MalformedEvent("the body is not a JSON object")
     if parsed.get("Type") == "Notification" and isinstance(parsed.get("Message"), str):
         return messages(parsed["Message"])  # S3 → SNS → SQS
+    if isinstance(parsed.get("requestPayload"), dict):
+        # A Lambda on-failure destination's record: an event the cleanup function gave up
+        # on, left in the dead-letter queue, and sent back from there to be carried out.
+        parsed = parsed["requestPayload"]
     if parsed.get("Event") == "s3:TestEvent":
         return ()
     if "Records" in parsed:
