@@ -3,6 +3,7 @@ what a subscriber receives."""
 
 from __future__ import annotations
 
+import dataclasses
 import json
 
 import pytest
@@ -51,3 +52,20 @@ def test_a_missing_topic_is_unavailable() -> None:
     missing = "arn:aws:sns:us-east-1:123456789012:no-such-topic"
     with pytest.raises(Unavailable, match=r"cannot publish photo\.ready of photo p1"):
         SnsNotifier(missing, sns).photo_processed(READY)
+
+
+def test_a_photo_of_any_name_gets_a_subject_sns_takes() -> None:
+    """SNS takes a subject of ASCII without line breaks or control characters, shorter than
+    100 characters; moto takes anything, so the subject is checked as delivered."""
+    endpoint = moto_endpoint()
+    sns, sqs = aws_client("sns", endpoint), aws_client("sqs", endpoint)
+    topic = sns.create_topic(Name=unique("darkroom"))["TopicArn"]
+    inbox = sqs.create_queue(QueueName=unique("inbox"))["QueueUrl"]
+    inbox_arn = sqs.get_queue_attributes(QueueUrl=inbox, AttributeNames=["QueueArn"])
+    sns.subscribe(TopicArn=topic, Protocol="sqs", Endpoint=inbox_arn["Attributes"]["QueueArn"])
+    name = "Été à Kyōto\t東京タワー\n" + "très long nom " * 10 + ".jpg"
+    SnsNotifier(topic, sns).photo_processed(dataclasses.replace(READY, filename=name))
+    (received,) = sqs.receive_message(QueueUrl=inbox, MaxNumberOfMessages=10)["Messages"]
+    subject = json.loads(received["Body"])["Subject"]
+    assert subject.startswith("darkroom: photo.ready Ete a Kyoto ????? tres long nom")
+    assert subject.isascii() and subject.isprintable() and len(subject) < 100

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import re
+import unicodedata
 from typing import TYPE_CHECKING
 
 from darkroom.adapters.aws import client, translated
@@ -41,7 +43,7 @@ class SnsNotifier:
             with translated(f"cannot publish {event} of photo {photo.id}"):
                 self.sns.publish(
                     TopicArn=self.topic_arn,
-                    Subject=f"darkroom: {event} {photo.filename or photo.id}"[:100],
+                    Subject=_subject(f"darkroom: {event} {photo.filename or photo.id}"),
                     Message=json.dumps(body, sort_keys=True),
                     # Subscribers can filter on these without parsing the message.
                     MessageAttributes={
@@ -52,3 +54,15 @@ class SnsNotifier:
         except DarkroomError as exc:
             # A missing topic reads as NotFound elsewhere; here it is a delivery to retry.
             raise Unavailable(str(exc)) from exc
+
+
+_NOT_PRINTABLE_ASCII = re.compile(r"[^\x20-\x7e]")
+
+
+def _subject(text: str) -> str:
+    """`text` as SNS takes a subject: ASCII without line breaks or control characters, less
+    than 100 characters. Accents are dropped from the letters they mark ("Été" reads
+    "Ete"); any other character outside ASCII becomes "?", a control character a space. A
+    subject SNS refuses would fail every notification of that photo, retries and all."""
+    plain = "".join(c for c in unicodedata.normalize("NFKD", text) if not unicodedata.combining(c))
+    return _NOT_PRINTABLE_ASCII.sub(lambda c: "?" if c[0].isprintable() else " ", plain)[:99]
