@@ -134,3 +134,17 @@ def test_a_write_cut_short_leaves_a_file_the_doctor_removes(tmp_path: Path) -> N
     assert not stale.exists() and fresh.exists()
     assert doctor.examine(grace=600) == []
     assert len(dr.catalog.get(photo_id).variants) == len(list(folder.glob("*.jpg")))
+
+
+def test_an_upload_stored_but_never_completed_is_processed(memory_darkroom: Darkroom) -> None:
+    dr = memory_darkroom
+    # The bytes reached the store, then the client (or the server) stopped before completing.
+    pending = dr.gallery.start_upload("ann", "a.jpg", "image/jpeg", None, "")
+    dr.originals.put(pending.photo.key, corpus(JPEG), "image/jpeg")
+    assert dr.doctor().examine(grace=600) == []
+    (finding,) = dr.doctor().examine(grace=0)
+    assert finding == Finding(Problem.UNCOMPLETED_UPLOAD, pending.photo.id)
+    dr.doctor().repair(finding)
+    assert dr.worker().drain() == 1
+    assert dr.catalog.get(pending.photo.id).status is PhotoStatus.READY
+    assert dr.doctor().examine(grace=0) == []

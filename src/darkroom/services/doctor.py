@@ -8,6 +8,7 @@ for `grace` seconds.
 
 from __future__ import annotations
 
+import contextlib
 import logging
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
@@ -35,6 +36,7 @@ class Problem(StrEnum):
     MISSING_VARIANT = "record with a variant missing"
     LOST_DUPLICATE = "duplicate of a photo that is gone"
     NO_JOB = "photo no job will finish"
+    UNCOMPLETED_UPLOAD = "upload stored but never completed"
     UNFINISHED_WRITE = "temporary file of a write cut short"
 
 
@@ -46,6 +48,7 @@ REPAIRS = {
     Problem.MISSING_VARIANT: "queued for processing again",
     Problem.LOST_DUPLICATE: "record removed (with its original, if one was left)",
     Problem.NO_JOB: "queued for processing again",
+    Problem.UNCOMPLETED_UPLOAD: "completed: queued for processing",
     Problem.UNFINISHED_WRITE: "deleted",
 }
 
@@ -128,6 +131,11 @@ class Doctor:
                 self._cleanup.remove_duplicate(photo)
         elif problem in (Problem.MISSING_VARIANT, Problem.NO_JOB):
             self._requeue(subject)
+        elif problem is Problem.UNCOMPLETED_UPLOAD:
+            photo = self._photo(subject)
+            if photo is not None:
+                with contextlib.suppress(NotFound):  # its original went meanwhile
+                    self._gallery.complete_upload(photo.owner, photo.id)
         elif problem is Problem.UNFINISHED_WRITE:
             role, _, leftover = subject.partition(":")
             store = self._stores.get(role)
@@ -160,7 +168,12 @@ class Doctor:
             if photo.status is not PhotoStatus.UPLOADING or photo.updated_at < settled:
                 yield Finding(Problem.MISSING_ORIGINAL, photo.id)
             return
-        if photo.status is PhotoStatus.READY:
+        if photo.status is PhotoStatus.UPLOADING:
+            # The bytes are in but no completion came (a client or a server that stopped
+            # between the two, an event lost): nothing else will ever process them.
+            if photo.id not in queued and photo.updated_at < settled:
+                yield Finding(Problem.UNCOMPLETED_UPLOAD, photo.id)
+        elif photo.status is PhotoStatus.READY:
             if any(self._variants.head(v.key) is None for v in photo.variants):
                 yield Finding(Problem.MISSING_VARIANT, photo.id)
         elif photo.status in IN_FLIGHT and photo.id not in queued and photo.updated_at < settled:
