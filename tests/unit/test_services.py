@@ -283,3 +283,27 @@ def test_keys_that_escape_a_store_are_refused(memory_darkroom: Darkroom) -> None
     for key in ("../x.jpg", "/etc/passwd", "a/../../b", "", "a//b"):
         with pytest.raises(BadRequest):
             memory_darkroom.originals.put(key, b"x", "image/jpeg")
+
+
+def test_same_bytes_as_a_photo_being_deleted_make_a_photo_of_their_own(
+    memory_darkroom: Darkroom,
+) -> None:
+    dr = memory_darkroom
+    first = dr.gallery.upload("ann", corpus(JPEG), "a.jpg").photo
+    _process_all(dr)
+    # A deletion cut short after its first step (the original), as by a kill -9.
+    dr.originals.delete(first.key)
+    again = dr.gallery.upload("ann", corpus(JPEG), "b.jpg")
+    sent = presigned(dr, "ann", "c.jpg", corpus(JPEG))
+    assert not again.duplicate and again.photo.id != first.id
+    _process_all(dr)
+    doctor = dr.doctor()
+    for finding in doctor.examine(grace=0):
+        doctor.repair(finding)
+    with pytest.raises(NotFound):
+        dr.catalog.get(first.id)
+    kept = dr.catalog.get(again.photo.id)
+    assert kept.status is PhotoStatus.READY
+    assert dr.originals.get(kept.key) == corpus(JPEG)
+    copy = dr.catalog.get(sent.id)
+    assert copy.status is PhotoStatus.DUPLICATE and copy.duplicate_of == kept.id

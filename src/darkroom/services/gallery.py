@@ -80,7 +80,11 @@ class Gallery:
         fmt = detect(data[:SNIFF_BYTES])
         digest = hashlib.sha256(data).hexdigest()
         for existing in self.catalog.find_by_hash(owner, digest):
-            if existing.status is not PhotoStatus.DUPLICATE:
+            if existing.status is PhotoStatus.DUPLICATE:
+                continue
+            # One whose original is gone is being deleted (or its deletion was cut short):
+            # answering with it would lose these bytes along with it.
+            if self.originals.head(existing.key) is not None:
                 log.info("photo %s: same bytes uploaded again", existing.id)
                 return Uploaded(existing, duplicate=True)
         now = self._now()

@@ -178,7 +178,10 @@ class Processor:
         for other in self._catalog.find_by_hash(photo.owner, digest):
             if other.id == photo.id or other.status is PhotoStatus.DUPLICATE:
                 continue
-            if (other.created_at, other.id) < (photo.created_at, photo.id):
+            if (other.created_at, other.id) < (photo.created_at, photo.id) and (
+                # One being deleted (its original goes first) would take this copy with it.
+                self._originals.head(other.key) is not None
+            ):
                 return other
         return None
 
