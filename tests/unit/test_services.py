@@ -307,3 +307,19 @@ def test_same_bytes_as_a_photo_being_deleted_make_a_photo_of_their_own(
     assert dr.originals.get(kept.key) == corpus(JPEG)
     copy = dr.catalog.get(sent.id)
     assert copy.status is PhotoStatus.DUPLICATE and copy.duplicate_of == kept.id
+
+
+def test_deleted_as_processing_ends_leaves_no_variant(memory_darkroom: Darkroom) -> None:
+    dr = memory_darkroom
+    photo = dr.gallery.upload("ann", corpus(JPEG), "a.jpg").photo
+    real_delete = dr.originals.delete
+
+    def processed_then_delete(key: str) -> None:
+        # The deletion read the record before processing recorded its variants.
+        assert dr.processor.process(photo.id) is Outcome.READY
+        real_delete(key)
+
+    dr.originals.delete = processed_then_delete  # type: ignore[method-assign]
+    dr.gallery.delete("ann", photo.id)
+    assert dr.variants.list() == [] and dr.originals.list() == []
+    assert dr.doctor().examine(grace=0) == []

@@ -7,7 +7,7 @@ import logging
 
 from darkroom.domain import Photo, PhotoStatus
 from darkroom.errors import NotFound
-from darkroom.ports import BlobStore, Catalog
+from darkroom.ports import BlobStore, Catalog, iterate_blobs
 
 log = logging.getLogger(__name__)
 
@@ -63,4 +63,10 @@ class Cleanup:
         for variant in photo.variants:
             self._variants.delete(variant.key)
         self._catalog.delete(photo.id)
-        log.info("photo %s: removed with %d variants", photo.id, len(photo.variants))
+        # `photo` may be older than the record: processing that ended meanwhile recorded
+        # variants of its own. Once the record is gone no processing can record more (it
+        # drops what it wrote), so what is under the photo's prefix now is all there is.
+        late = [blob.key for blob in iterate_blobs(self._variants, f"{photo.id}/")]
+        for key in late:
+            self._variants.delete(key)
+        log.info("photo %s: removed with %d variants", photo.id, len(photo.variants) + len(late))
