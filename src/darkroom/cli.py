@@ -25,7 +25,7 @@ from darkroom import logs
 from darkroom.bootstrap import ConfigError, Darkroom, build
 from darkroom.config import Settings
 from darkroom.domain import DeadLetter, JobState, Photo, PhotoStatus
-from darkroom.errors import DarkroomError, Unsupported
+from darkroom.errors import DarkroomError, NotFound, Unsupported
 from darkroom.imaging import SNIFF_BYTES, detect, develop
 from darkroom.ports import DeadLetters
 from darkroom.services.gallery import LOCAL_OWNER
@@ -185,26 +185,44 @@ def import_(
 @app.command()
 def reprocess(data: DataOption = None) -> None:
     """Render every photo's variants again where the variant settings have changed. Exit
-    status 1 if any photo failed."""
+    status 1 if any photo failed, or is left to its job's next attempt."""
     dr = _build(_settings(data))
     photos: list[Photo] = []
-    cursor = None
-    while True:
-        page = dr.gallery.list(None, 200, cursor)
-        photos.extend(page.items)
-        if page.cursor is None:
-            break
-        cursor = page.cursor
-    failed = 0
-    with _progress() as progress:
-        task = progress.add_task("reprocessing", total=len(photos))
+    try:
+        cursor = None
+        while True:
+            page = dr.gallery.list(None, 200, cursor)
+            photos.extend(page.items)
+            if page.cursor is None:
+                break
+            cursor = page.cursor
+        # A job each, not a call: what this run does not finish (it is stopped, a store or
+        # the catalog is away) is retried by the server's worker, never left `processing`.
         for photo in photos:
-            progress.update(task, description=photo.filename[:40])
-            if dr.processor.process(photo.id) == "failed":
-                failed += 1
-                _say(f"{photo.id} {photo.filename}: failed: {dr.catalog.get(photo.id).reason}")
-            progress.advance(task)
-    if failed:
+            dr.gallery.enqueue(photo.id)
+        with _progress() as progress:
+            now = datetime.now(UTC)
+            queued = dr.queue.jobs(frozenset({JobState.QUEUED}), 100_000)
+            task = progress.add_task("reprocessing", total=sum(j.run_at <= now for j in queued))
+            worker = dr.worker("reprocess")
+            while worker.run_once():
+                progress.advance(task)
+        unfinished = 0
+        for photo in photos:
+            try:
+                now_is = dr.catalog.get(photo.id)
+            except NotFound:  # deleted meanwhile
+                continue
+            if now_is.status is PhotoStatus.FAILED:
+                unfinished += 1
+                _say(f"{photo.id} {photo.filename}: failed: {now_is.reason}")
+            elif now_is.status in (PhotoStatus.PENDING, PhotoStatus.PROCESSING):
+                unfinished += 1
+                _say(f"{photo.id} {photo.filename}: not done yet; its job is queued (jobs --all)")
+    except DarkroomError as exc:
+        _say(f"darkroom: {exc}; queued jobs are run by the server's worker", "red")
+        raise typer.Exit(1) from None
+    if unfinished:
         raise typer.Exit(1)
 
 

@@ -72,6 +72,28 @@ def test_import_skips_what_is_not_an_image_then_reprocess(tmp_path: Path) -> Non
     assert len(after) == 4 and all(n.startswith(("thumb-", "big-")) for n in after)
 
 
+def test_reprocess_cut_short_leaves_each_photo_to_a_job(tmp_path: Path) -> None:
+    data = tmp_path / "data"
+    photo = tmp_path / "a.jpg"
+    shutil.copy(CORPUS / "S01_canon_sd300_2mp.jpg", photo)
+    assert darkroom(data, "import", str(photo)).returncode == 0
+    blocked = tmp_path / "not-a-folder"
+    blocked.write_text("")
+    # Variants cannot be written: a store that is away, as a full disk is.
+    away = {"DARKROOM_VARIANTS": "big:2000", "DARKROOM_VARIANTS_STORE": f"{blocked.as_uri()}/v"}
+    cut_short = darkroom(data, "reprocess", env=away)
+    assert cut_short.returncode == 1
+    assert "Traceback" not in cut_short.stderr
+    assert "not done yet; its job is queued" in cut_short.stderr
+    assert darkroom(data, "doctor", "--grace", "0").returncode == 0  # no photo without a job
+
+    again = darkroom(data, "reprocess", env={"DARKROOM_VARIANTS": "big:2000"})
+    assert again.returncode == 0, again.stderr
+    with sqlite3.connect(data / "darkroom.db") as db:
+        assert db.execute("select status from photos").fetchall() == [("ready",)]
+    assert [p.name[:4] for p in (data / "variants").rglob("*") if p.is_file()] == ["big-"]
+
+
 def test_jobs_lists_and_retries_dead_jobs(tmp_path: Path) -> None:
     data = tmp_path / "data"
     assert "no failed or dead jobs" in darkroom(data, "jobs").stdout
