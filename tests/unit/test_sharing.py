@@ -8,6 +8,7 @@ import pytest
 
 from darkroom.adapters.memory import MemoryShares
 from darkroom.bootstrap import Darkroom
+from darkroom.domain import Share
 from darkroom.errors import BadRequest, Conflict, NotFound
 from darkroom.services.sharing import Sharing
 from darkroom.tokens import TokenCodec
@@ -106,4 +107,23 @@ def test_deleting_the_photo_ends_its_links(
     with pytest.raises(NotFound):
         sharing.open(token)
     sharing.forget(photo_id)
+    assert shares.of_photo(photo_id) == []
+
+
+def test_a_link_made_as_its_photo_is_deleted_is_not_kept(
+    sharing: Sharing, memory_darkroom: Darkroom, shares: MemoryShares
+) -> None:
+    dr = memory_darkroom
+    photo_id = _photo(dr)
+    real_add = shares.add
+
+    def deleted_meanwhile(share: Share) -> None:
+        # The deletion ran between the check of the photo and the share's write.
+        dr.gallery.delete("ann", photo_id)
+        sharing.forget(photo_id)
+        real_add(share)
+
+    shares.add = deleted_meanwhile  # type: ignore[method-assign]
+    with pytest.raises(NotFound):
+        sharing.create("ann", photo_id, None)
     assert shares.of_photo(photo_id) == []

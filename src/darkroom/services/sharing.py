@@ -46,6 +46,14 @@ class Sharing:
         now = self._now()
         share = Share(secrets.token_hex(16), photo.id, owner, now, now + timedelta(seconds=ttl))
         self._shares.add(share)
+        try:
+            # A deletion that forgot the photo's shares before this one was added would
+            # leave it behind: the photo is deleted before its shares are forgotten, so
+            # seeing it still here means that forgetting is yet to come.
+            self._gallery.get(owner, photo_id)
+        except NotFound:
+            self._shares.delete(share.id)
+            raise
         return share, self.token(share)
 
     def token(self, share: Share) -> str:
