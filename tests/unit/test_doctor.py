@@ -11,7 +11,7 @@ from pathlib import Path
 from darkroom import keys
 from darkroom.bootstrap import Darkroom, build
 from darkroom.config import Settings
-from darkroom.domain import JobState, PhotoStatus
+from darkroom.domain import BlobInfo, JobState, PhotoStatus
 from darkroom.services.doctor import Finding, Problem
 from darkroom.services.gallery import utcnow
 from tests.corpus import corpus
@@ -148,3 +148,25 @@ def test_an_upload_stored_but_never_completed_is_processed(memory_darkroom: Dark
     assert dr.worker().drain() == 1
     assert dr.catalog.get(pending.photo.id).status is PhotoStatus.READY
     assert dr.doctor().examine(grace=0) == []
+
+
+def test_a_photo_processed_while_the_doctor_looks_keeps_its_variants(
+    memory_darkroom: Darkroom,
+) -> None:
+    dr = memory_darkroom
+    _ready(dr, JPEG)
+    made: list[str] = []
+    list_originals = dr.originals.list
+
+    def processed_meanwhile(prefix: str = "", after: str = "", limit: int = 1000) -> list[BlobInfo]:
+        if not made:  # uploaded and processed while the doctor goes through the stores
+            made.append(_ready(dr, PNG))
+        return list_originals(prefix, after, limit)
+
+    dr.originals.list = processed_meanwhile  # type: ignore[method-assign]
+    doctor = dr.doctor()
+    assert doctor.examine(grace=0) == []
+    (live, *_) = dr.catalog.get(made[0]).variants
+    doctor.repair(Finding(Problem.ORPHAN_VARIANT, live.key))  # found before it was named
+    assert dr.variants.head(live.key) is not None
+    assert doctor.examine(grace=0) == []

@@ -83,15 +83,18 @@ class Doctor:
 
     def examine(self, grace: float = 3600.0) -> list[Finding]:
         settled = self._now() - timedelta(seconds=grace)
+        # Variants before records: a variant is written after its photo's record is made
+        # and while it is `processing`, so every variant listed has its record, in flight or
+        # naming it, in the records listed next. Listed after them, the variants of a photo
+        # uploaded and processed in between would look like orphans.
+        variant_keys = [blob.key for blob in iterate_blobs(self._variants)]
         photos = {p.id: p for p in self._photos()}
         by_key = {p.key: p for p in photos.values()}
         findings = self._stray_originals(by_key, settled)
         named = {v.key for p in photos.values() for v in p.variants}
-        for blob in iterate_blobs(self._variants):
-            owner = photos.get(blob.key.split("/", 1)[0])
-            in_flight = owner is not None and owner.status in IN_FLIGHT
-            if blob.key not in named and not in_flight:
-                findings.append(Finding(Problem.ORPHAN_VARIANT, blob.key))
+        for key in variant_keys:
+            if key not in named and not _in_flight(photos.get(key.split("/", 1)[0])):
+                findings.append(Finding(Problem.ORPHAN_VARIANT, key))
         queued = {
             job.photo_id
             for job in self._queue.jobs(frozenset({JobState.QUEUED, JobState.RUNNING}), 1_000_000)
@@ -111,7 +114,11 @@ class Doctor:
         """Idempotent; what changed since `examine` is checked again first."""
         problem, subject = finding.problem, finding.subject
         if problem is Problem.ORPHAN_VARIANT:
-            self._variants.delete(subject)
+            # Its photo may have been processed since: only a variant still unnamed goes.
+            owner = self._photo(subject.split("/", 1)[0])
+            named = {v.key for v in owner.variants} if owner is not None else set()
+            if subject not in named and not _in_flight(owner):
+                self._variants.delete(subject)
         elif problem is Problem.ORPHAN_ORIGINAL:
             try:
                 self._catalog.get_by_key(subject)
@@ -207,3 +214,7 @@ class Doctor:
             if page.cursor is None:
                 return
             cursor = page.cursor
+
+
+def _in_flight(photo: Photo | None) -> bool:
+    return photo is not None and photo.status in IN_FLIGHT
