@@ -3,15 +3,18 @@
 from __future__ import annotations
 
 import threading
+from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
 from typing import BinaryIO
 
 import pytest
 
+from darkroom import keys
 from darkroom.adapters.memory import MemoryNotifier
 from darkroom.bootstrap import Darkroom
-from darkroom.domain import BlobInfo, Job, JobState, PhotoStatus
+from darkroom.domain import BlobInfo, Job, JobState, Photo, PhotoStatus, VariantSpec
 from darkroom.errors import BadRequest, NotFound, TooLarge, Unavailable, Unsupported
+from darkroom.imaging import Developed, Limits, Watermark, develop
 from darkroom.services.gallery import clean_filename
 from darkroom.services.processor import Outcome
 from darkroom.services.worker import RetryPolicy, Worker
@@ -323,3 +326,36 @@ def test_deleted_as_processing_ends_leaves_no_variant(memory_darkroom: Darkroom)
     dr.gallery.delete("ann", photo.id)
     assert dr.variants.list() == [] and dr.originals.list() == []
     assert dr.doctor().examine(grace=0) == []
+
+
+def test_an_older_copy_stored_while_this_one_renders_is_the_one_kept(
+    memory_darkroom: Darkroom,
+) -> None:
+    dr = memory_darkroom
+    sent = corpus(JPEG)
+    later = dr.gallery.upload("ann", sent, "b.jpg").photo
+    older: list[Photo] = []
+
+    def render_while_the_older_is_stored(
+        data: bytes,
+        specs: Sequence[VariantSpec],
+        limits: Limits,
+        include_gps: bool,
+        watermark: Watermark | None,
+    ) -> Developed:
+        # The same bytes sent a moment before: their record is added once they are stored.
+        at = later.created_at - timedelta(seconds=1)
+        photo_id = keys.new_photo_id()
+        first = later.evolve(id=photo_id, key=keys.original_key(photo_id, at, "jpg"), created_at=at)
+        dr.originals.put(first.key, sent, "image/jpeg")
+        dr.catalog.add(first)
+        older.append(first)
+        return develop(data, specs, limits, include_gps, watermark)
+
+    rendering = dr.processor.developing_with(render_while_the_older_is_stored)
+    assert rendering.process(later.id) is Outcome.DUPLICATE
+    assert dr.processor.process(older[0].id) is Outcome.READY
+    copy = dr.catalog.get(later.id)
+    assert copy.status is PhotoStatus.DUPLICATE and copy.duplicate_of == older[0].id
+    assert dr.originals.head(later.key) is None
+    assert not any(v.key.startswith(f"{later.id}/") for v in dr.variants.list())

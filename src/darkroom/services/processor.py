@@ -131,6 +131,12 @@ class Processor:
                 )
         except PERMANENT_IMAGE_ERRORS as exc:
             return self._fail(photo, str(exc), sha256=digest, size=len(data))
+        # Looked for again: an older copy's record is added only once its original is
+        # stored, which may end after this one was checked. That copy, processed next,
+        # would find this one younger and be kept too.
+        original = self._older_copy(photo, digest)
+        if original is not None:
+            return self._mark_duplicate(photo, original, digest)
         with stages("write"):
             written = self._write_variants(photo, developed)
         with stages("record"):
