@@ -3,6 +3,8 @@ ledger, on moto's server."""
 
 from __future__ import annotations
 
+import json
+
 import pytest
 
 from darkroom.adapters.dynamodb_jobs import DynamoDbJobLedger
@@ -24,3 +26,19 @@ def queue() -> JobQueue:
     create_table(dynamodb, table)
     queue_url = sqs.create_queue(QueueName=unique("darkroom-jobs"))["QueueUrl"]
     return SqsJobQueue(queue_url, DynamoDbJobLedger(table, dynamodb), sqs)
+
+
+def test_a_worker_leaves_the_s3_events_on_the_queue_to_the_processing_function() -> None:
+    """The template's queue carries S3 events and jobs alike: a worker polling it (as
+    `darkroom process` or `reprocess` do) takes the jobs and leaves the events, visible."""
+    endpoint = moto_endpoint()
+    dynamodb, sqs = aws_client("dynamodb", endpoint), aws_client("sqs", endpoint)
+    table = unique("darkroom")
+    create_table(dynamodb, table)
+    queue_url = sqs.create_queue(QueueName=unique("darkroom-jobs"))["QueueUrl"]
+    queue = SqsJobQueue(queue_url, DynamoDbJobLedger(table, dynamodb), sqs)
+    event = json.dumps({"Records": [{"eventName": "ObjectCreated:Put", "s3": {}}]})
+    sqs.send_message(QueueUrl=queue_url, MessageBody=event)
+    assert queue.claim("worker", 60) is None
+    received = sqs.receive_message(QueueUrl=queue_url, MaxNumberOfMessages=10)
+    assert [m["Body"] for m in received.get("Messages", [])] == [event]

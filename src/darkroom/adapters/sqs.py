@@ -109,7 +109,13 @@ class SqsJobQueue:
         for message in messages:
             receipt = message["ReceiptHandle"]
             job_id = _job_id(message.get("Body", ""))
-            found = self.ledger.get(job_id) if job_id else None
+            if not job_id:
+                # Not a job: an S3 event, on the queue the processing function reads. Left
+                # for it at once, as a worker polling the same queue (`darkroom process`,
+                # `reprocess`) has nothing to do with it.
+                self._hide(receipt, 0)
+                continue
+            found = self.ledger.get(job_id)
             if found is None or found[0].state in (JobState.DONE, JobState.DEAD):
                 self._delete(receipt)
                 continue
