@@ -170,3 +170,14 @@ def test_the_processor_may_carry_out_a_removal_sent_back(translated: dict[str, A
         table in resources
         for resources in _allowed(translated, "ProcessFunction", "dynamodb:DeleteItem")
     )
+
+
+@pytest.mark.parametrize("function", ["ApiFunction", "ProcessFunction", "CleanupFunction"])
+def test_each_function_that_deletes_photos_may_list_their_variants(
+    translated: dict[str, Any], function: str
+) -> None:
+    """A photo's removal lists its prefix in the variants bucket for variants recorded while
+    it was being deleted: the API deletes photos, the processor removals sent back, and the
+    cleanup function those of deleted originals."""
+    variants = "arn:${AWS::Partition}:s3:::${AWS::StackName}-${AWS::AccountId}-variants"
+    assert {"Fn::Sub": variants} in _allowed(translated, function, "s3:ListBucket")
