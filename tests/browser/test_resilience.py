@@ -9,7 +9,16 @@ from typing import Any
 
 import httpx
 import pytest
-from playwright.sync_api import FilePayload, Locator, Page, Request, Response, Route, expect
+from playwright.sync_api import (
+    APIResponse,
+    FilePayload,
+    Locator,
+    Page,
+    Request,
+    Response,
+    Route,
+    expect,
+)
 
 from tests.browser.conftest import DESKTOP, SEED, jpeg
 from tests.e2e.conftest import Server
@@ -135,6 +144,39 @@ def test_a_photo_deleted_while_processing_is_let_go(
     with page.expect_response(gone(second)):
         assert httpx.delete(f"{server.url}/photos/{second}", timeout=30).status_code == 204
     expect(page.locator("#grid > li")).to_have_count(0)
+
+
+def test_a_photo_found_gone_while_the_viewer_deletes_it_leaves_the_next_shown(
+    server_with: Callable[[dict[str, str]], Server], open_page: Any
+) -> None:
+    """Following a photo may hear it is gone (404) before the answer to the viewer's own
+    deletion comes: the viewer then shows the next photo all the same."""
+    server = server_with(NO_WORKERS)
+    older = _pending(server, "older.jpg", 40)
+    _pending(server, "newer.jpg", 50)
+    page: Page = open_page(server, DESKTOP)
+    expect(page.locator("#grid > li")).to_have_count(2)
+    held: list[tuple[Route, APIResponse]] = []
+
+    def hold_deletion(route: Route) -> None:
+        if route.request.method == "DELETE":
+            held.append((route, route.fetch()))
+        else:
+            route.continue_()
+
+    page.route(f"**/photos/{older}", hold_deletion)
+    page.locator(f'#grid > li[data-id="{older}"] button').click()
+    viewer = page.get_by_role("dialog")
+    viewer.get_by_role("button", name="Delete…").click()
+    with page.expect_response(
+        lambda r: r.url.endswith(f"/photos/{older}/status") and r.status == 404
+    ):
+        viewer.get_by_role("button", name="Delete photo").click()
+    expect(page.locator(f'#grid > li[data-id="{older}"]')).to_have_count(0)
+    ((route, answer),) = held
+    route.fulfill(response=answer)
+    expect(viewer).to_contain_text("newer.jpg")
+    expect(page.locator("#grid > li")).to_have_count(1)
 
 
 def test_a_page_whose_config_failed_asks_again(seeded: Server, open_page: Any) -> None:

@@ -230,6 +230,9 @@ export class Viewer {
   async #remove() {
     const { p } = this;
     const photo = this.photo;
+    // Its place, taken now: while the deletion is sent, following the photo may hear it is
+    // gone and take it out of the gallery first.
+    const index = Math.max(0, this.gallery.indexOf(photo.id));
     p["confirm-yes"].disabled = true;
     try {
       await api.remove(photo.id);
@@ -241,7 +244,6 @@ export class Viewer {
     } finally {
       p["confirm-yes"].disabled = false;
     }
-    const index = this.gallery.indexOf(photo.id);
     this.gallery.remove(photo.id);
     const photos = this.gallery.photos;
     if (!photos.length) {
