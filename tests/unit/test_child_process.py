@@ -119,6 +119,55 @@ def test_a_warmed_thread_renders_its_first_photo_in_the_child_started_before() -
         children.close()
 
 
+def _render_until_told(
+    data: bytes,
+    specs: Sequence[VariantSpec],
+    limits: Limits,
+    include_gps: bool,
+    watermark: Watermark | None,
+) -> Developed:
+    """A render that says it has begun (a file `started` in the folder `data` names) and
+    lasts until told to end (a file `end` there)."""
+    folder = Path(data.decode())
+    (folder / "started").touch()
+    while not (folder / "end").exists():
+        time.sleep(0.01)
+    raise InvalidImage("rendered to the end")
+
+
+@pytest.mark.parametrize("stop", [signal.SIGINT, signal.SIGTERM, signal.SIGHUP])
+def test_a_signal_to_the_servers_process_group_leaves_the_render_to_finish(
+    tmp_path: Path, stop: signal.Signals
+) -> None:
+    """Ctrl+C, a closed terminal or a service manager's stop reach the child too: it renders
+    on, and the photo is not failed as if its decoder had crashed."""
+    children = ChildProcesses(_render_until_told)
+    outcome: list[Exception] = []
+
+    def render() -> None:
+        try:
+            children(str(tmp_path).encode(), SPECS, Limits(), False, None)
+        except InvalidImage as exc:
+            outcome.append(exc)
+
+    try:
+        children_before = set(multiprocessing.active_children())
+        thread = threading.Thread(target=render)
+        thread.start()
+        deadline = time.monotonic() + 60
+        while not (tmp_path / "started").exists():
+            assert time.monotonic() < deadline, "the render never began"
+            time.sleep(0.01)
+        (child,) = set(multiprocessing.active_children()) - children_before
+        assert child.pid is not None
+        os.kill(child.pid, stop)
+        (tmp_path / "end").touch()
+        thread.join(60)
+        assert [str(exc) for exc in outcome] == ["rendered to the end"]
+    finally:
+        children.close()
+
+
 _PARENT = """
 import multiprocessing, sys, time
 from darkroom.adapters.child_process import ChildProcesses

@@ -14,6 +14,7 @@ import logging
 import multiprocessing
 import multiprocessing.connection
 import os
+import signal
 import threading
 from collections.abc import Sequence
 from concurrent.futures import ProcessPoolExecutor
@@ -104,7 +105,14 @@ def _started() -> int:
 
 def _end_with_parent() -> None:
     """In the child: end when the process that started it does, however it ends (a child
-    holds both ends of its own queues, so it would never see them close)."""
+    holds both ends of its own queues, so it would never see them close), and only then.
+
+    The signals that stop a server reach its whole process group: Ctrl+C in a terminal, a
+    closed terminal, `kill -- -PGID`, a service manager's stop. A child ended by one would
+    fail the photo it renders as if a decoder had crashed; ignoring them, it finishes that
+    photo while the server shuts down, and ends with it."""
+    for stop in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):
+        signal.signal(stop, signal.SIG_IGN)
     parent = multiprocessing.parent_process()
     if parent is None:
         return
