@@ -258,6 +258,32 @@ def test_an_upload_cut_off_is_sent_again(
     assert len(cut) == 1
 
 
+def test_an_upload_whose_answer_was_lost_is_not_sent_twice(
+    server_with: Callable[[dict[str, str]], Server], open_page: Any
+) -> None:
+    """The bytes reach the store and the connection drops before its answer: sent again,
+    the store says it has them already (409), and the photo is added, not given up on."""
+    lost: list[str] = []
+
+    def lose_first_answer(route: Route) -> None:
+        if _is_transfer(route.request) and not lost:
+            lost.append(route.fetch().status_text)
+            route.abort("connectionreset")
+        else:
+            route.continue_()
+
+    server = server_with({})
+    page: Page = open_page(
+        server, DESKTOP, before=lambda p: p.route("**/files/**", lose_first_answer)
+    )
+    row = _picked(page, "stored.jpg", (60, 30, 120))
+    expect(row).to_have_attribute("data-state", "done")
+    expect(row).to_contain_text("Added")
+    assert lost == ["OK"]
+    listed = httpx.get(f"{server.url}/photos", timeout=30).json()["items"]
+    assert [p["status"] for p in listed] == ["ready"]
+
+
 def test_an_upload_that_keeps_failing_can_be_tried_again(
     server_with: Callable[[dict[str, str]], Server], open_page: Any
 ) -> None:

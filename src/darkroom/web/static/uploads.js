@@ -245,7 +245,14 @@ export class Uploads {
       item.progress(0, file.size);
       // Sent again to the same ticket: its URL stays valid, and the upload waits for it.
       const progress = (loaded, total) => item.progress(loaded, total);
-      await retried(() => transfer(ticket, file, progress, signal), { when, onWait, signal });
+      let tries = 0;
+      const send = () => transfer(ticket, file, progress, signal).catch((error) => {
+        // A store that keeps what it was sent first finds the bytes there already: an
+        // earlier try stored them, and only its answer was lost.
+        if (tries++ > 0 && error.status === 409) return;
+        throw error;
+      });
+      await retried(send, { when, onWait, signal });
     } catch (error) {
       if (ticket) {
         upload.abandoned = ticket.id;
