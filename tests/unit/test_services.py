@@ -359,3 +359,68 @@ def test_an_older_copy_stored_while_this_one_renders_is_the_one_kept(
     assert copy.status is PhotoStatus.DUPLICATE and copy.duplicate_of == older[0].id
     assert dr.originals.head(later.key) is None
     assert not any(v.key.startswith(f"{later.id}/") for v in dr.variants.list())
+
+
+def _copy_of(dr: Darkroom, photo: Photo, at: datetime) -> Photo:
+    """Another record of `photo`'s bytes, made at `at`, with an original of its own."""
+    photo_id = keys.new_photo_id()
+    copy = photo.evolve(id=photo_id, key=keys.original_key(photo_id, at, "jpg"), created_at=at)
+    dr.originals.put(copy.key, dr.originals.get(photo.key), "image/jpeg")
+    dr.catalog.add(copy)
+    return copy
+
+
+def test_a_copy_processed_after_another_is_ready_points_at_it_even_if_older(
+    memory_darkroom: Darkroom,
+) -> None:
+    """The older copy's record was added once the younger was processed (its original was
+    still being stored): it finds the younger ready, and only one photo is kept."""
+    dr = memory_darkroom
+    later = dr.gallery.upload("ann", corpus(JPEG), "b.jpg").photo
+    assert dr.processor.process(later.id) is Outcome.READY
+    older = _copy_of(dr, later, later.created_at - timedelta(seconds=1))
+    assert dr.processor.process(older.id) is Outcome.DUPLICATE
+    copy = dr.catalog.get(older.id)
+    assert copy.status is PhotoStatus.DUPLICATE and copy.duplicate_of == later.id
+    assert dr.catalog.get(later.id).status is PhotoStatus.READY
+
+
+def test_a_photos_digest_is_recorded_as_its_processing_begins(
+    memory_darkroom: Darkroom,
+) -> None:
+    """For a copy processed at the same time to find it, before either is ready (a presigned
+    upload's digest is not known before)."""
+    dr = memory_darkroom
+    photo = presigned(dr, "ann", "a.jpg", corpus(JPEG))
+    assert photo.sha256 == ""
+    seen: list[Photo] = []
+
+    def render_and_look(
+        data: bytes,
+        specs: Sequence[VariantSpec],
+        limits: Limits,
+        include_gps: bool,
+        watermark: Watermark | None,
+    ) -> Developed:
+        seen.append(dr.catalog.get(photo.id))
+        return develop(data, specs, limits, include_gps, watermark)
+
+    assert dr.processor.developing_with(render_and_look).process(photo.id) is Outcome.READY
+    (rendering,) = seen
+    assert rendering.status is PhotoStatus.PROCESSING
+    assert rendering.sha256 == dr.catalog.get(photo.id).sha256 != ""
+
+
+def test_a_photo_rendered_again_never_becomes_a_copy(memory_darkroom: Darkroom) -> None:
+    """Two ready photos of the same bytes (made before copies were told apart): rendering
+    the younger again (new settings) keeps it, where it would have pointed at the older and
+    lost its own original."""
+    dr = memory_darkroom
+    first = dr.gallery.upload("ann", corpus(JPEG), "a.jpg").photo
+    assert dr.processor.process(first.id) is Outcome.READY
+    ready = dr.catalog.get(first.id)
+    _copy_of(dr, ready, ready.created_at - timedelta(seconds=1))
+    dr.catalog.update(ready.evolve(recipe="older settings"))
+    assert dr.processor.process(first.id) is Outcome.READY
+    assert dr.catalog.get(first.id).status is PhotoStatus.READY
+    assert dr.originals.head(first.key) is not None

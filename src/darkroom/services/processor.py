@@ -112,18 +112,20 @@ class Processor:
                 return Outcome.SKIPPED
             return self._fail(photo, "the original is missing from the store")
         digest = hashlib.sha256(data).hexdigest()
-        if (
-            photo.status is PhotoStatus.READY
-            and photo.sha256 == digest
-            and (photo.recipe == self.recipe)
-        ):
+        # A photo made ready from these bytes is the copy others point at: rendered again,
+        # it is not to become a copy itself.
+        kept = photo.status is PhotoStatus.READY and photo.sha256 == digest
+        if kept and photo.recipe == self.recipe:
             log.info("photo %s: already processed", photo.id)
             return Outcome.SKIPPED
-        original = self._older_copy(photo, digest)
+        original = None if kept else self._kept_copy(photo, digest)
         if original is not None:
             return self._mark_duplicate(photo, original, digest)
 
-        photo = self._save(photo.id, status=PhotoStatus.PROCESSING, reason="") or photo
+        # The digest is recorded now, for a copy processed at the same time to find.
+        photo = (
+            self._save(photo.id, status=PhotoStatus.PROCESSING, reason="", sha256=digest) or photo
+        )
         try:
             with stages("render"):
                 developed = self._develop(
@@ -131,10 +133,8 @@ class Processor:
                 )
         except PERMANENT_IMAGE_ERRORS as exc:
             return self._fail(photo, str(exc), sha256=digest, size=len(data))
-        # Looked for again: an older copy's record is added only once its original is
-        # stored, which may end after this one was checked. That copy, processed next,
-        # would find this one younger and be kept too.
-        original = self._older_copy(photo, digest)
+        # Looked for again: a copy processed at the same time may have begun since.
+        original = None if kept else self._kept_copy(photo, digest)
         if original is not None:
             return self._mark_duplicate(photo, original, digest)
         with stages("write"):
@@ -178,14 +178,19 @@ class Processor:
             return
         self._fail(photo, reason)
 
-    def _older_copy(self, photo: Photo, digest: str) -> Photo | None:
-        """The oldest other photo of this owner with the same bytes. Only an older one
-        counts, so of two copies processed at once exactly one survives."""
+    def _kept_copy(self, photo: Photo, digest: str) -> Photo | None:
+        """Another photo of this owner with the same bytes, for this one to point at: one
+        ready, or an older one being processed. Each copy records its digest as its
+        processing begins, so of two processed at once the younger finds the older (once it
+        has rendered, at the latest), and one processed after the other finds it ready,
+        older or not (the older's record may be added after the younger was processed):
+        exactly one survives. One being deleted (its original goes first) is passed over:
+        it would take this copy with it."""
         for other in self._catalog.find_by_hash(photo.owner, digest):
             if other.id == photo.id or other.status is PhotoStatus.DUPLICATE:
                 continue
-            if (other.created_at, other.id) < (photo.created_at, photo.id) and (
-                # One being deleted (its original goes first) would take this copy with it.
+            older = (other.created_at, other.id) < (photo.created_at, photo.id)
+            if (older or other.status is PhotoStatus.READY) and (
                 self._originals.head(other.key) is not None
             ):
                 return other
