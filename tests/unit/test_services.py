@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import threading
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from datetime import UTC, datetime, timedelta
 from typing import BinaryIO
 
@@ -15,6 +15,7 @@ from darkroom.bootstrap import Darkroom
 from darkroom.domain import BlobInfo, Job, JobState, Photo, PhotoStatus, VariantSpec
 from darkroom.errors import BadRequest, NotFound, TooLarge, Unavailable, Unsupported
 from darkroom.imaging import Developed, Limits, Watermark, develop
+from darkroom.ports import Developer
 from darkroom.services.gallery import clean_filename
 from darkroom.services.processor import Outcome
 from darkroom.services.worker import RetryPolicy, Worker
@@ -332,33 +333,35 @@ def test_an_older_copy_stored_while_this_one_renders_is_the_one_kept(
     memory_darkroom: Darkroom,
 ) -> None:
     dr = memory_darkroom
-    sent = corpus(JPEG)
-    later = dr.gallery.upload("ann", sent, "b.jpg").photo
+    later = dr.gallery.upload("ann", corpus(JPEG), "b.jpg").photo
     older: list[Photo] = []
-
-    def render_while_the_older_is_stored(
-        data: bytes,
-        specs: Sequence[VariantSpec],
-        limits: Limits,
-        include_gps: bool,
-        watermark: Watermark | None,
-    ) -> Developed:
-        # The same bytes sent a moment before: their record is added once they are stored.
-        at = later.created_at - timedelta(seconds=1)
-        photo_id = keys.new_photo_id()
-        first = later.evolve(id=photo_id, key=keys.original_key(photo_id, at, "jpg"), created_at=at)
-        dr.originals.put(first.key, sent, "image/jpeg")
-        dr.catalog.add(first)
-        older.append(first)
-        return develop(data, specs, limits, include_gps, watermark)
-
-    rendering = dr.processor.developing_with(render_while_the_older_is_stored)
+    # The same bytes sent a moment before: their record is added once they are stored.
+    at = later.created_at - timedelta(seconds=1)
+    rendering = dr.processor.developing_with(
+        _rendering_while(lambda: older.append(_copy_of(dr, later, at)))
+    )
     assert rendering.process(later.id) is Outcome.DUPLICATE
     assert dr.processor.process(older[0].id) is Outcome.READY
     copy = dr.catalog.get(later.id)
     assert copy.status is PhotoStatus.DUPLICATE and copy.duplicate_of == older[0].id
     assert dr.originals.head(later.key) is None
     assert not any(v.key.startswith(f"{later.id}/") for v in dr.variants.list())
+
+
+def _rendering_while(meanwhile: Callable[[], object]) -> Developer:
+    """The engine, with `meanwhile` happening as it renders."""
+
+    def render(
+        data: bytes,
+        specs: Sequence[VariantSpec],
+        limits: Limits,
+        include_gps: bool,
+        watermark: Watermark | None,
+    ) -> Developed:
+        meanwhile()
+        return develop(data, specs, limits, include_gps, watermark)
+
+    return render
 
 
 def _copy_of(dr: Darkroom, photo: Photo, at: datetime) -> Photo:
@@ -394,18 +397,8 @@ def test_a_photos_digest_is_recorded_as_its_processing_begins(
     photo = presigned(dr, "ann", "a.jpg", corpus(JPEG))
     assert photo.sha256 == ""
     seen: list[Photo] = []
-
-    def render_and_look(
-        data: bytes,
-        specs: Sequence[VariantSpec],
-        limits: Limits,
-        include_gps: bool,
-        watermark: Watermark | None,
-    ) -> Developed:
-        seen.append(dr.catalog.get(photo.id))
-        return develop(data, specs, limits, include_gps, watermark)
-
-    assert dr.processor.developing_with(render_and_look).process(photo.id) is Outcome.READY
+    looking = _rendering_while(lambda: seen.append(dr.catalog.get(photo.id)))
+    assert dr.processor.developing_with(looking).process(photo.id) is Outcome.READY
     (rendering,) = seen
     assert rendering.status is PhotoStatus.PROCESSING
     assert rendering.sha256 == dr.catalog.get(photo.id).sha256 != ""
