@@ -41,6 +41,7 @@ class Stack:
                 QueueUrl=queue_url,
                 MaxNumberOfMessages=10,
                 AttributeNames=["All"],
+                MessageAttributeNames=["All"],
                 VisibilityTimeout=30,
             ).get("Messages", [])
             if not got:

@@ -124,3 +124,16 @@ def test_an_event_a_function_gave_up_on_is_read_from_its_destination_record() ->
     assert events.messages(body) == (ObjectEvent("removed", "originals", "holiday/beach 1.jpg"),)
     letter = _letter({"MessageId": "m1", "Body": body})
     assert (letter.subject, letter.key) == ("holiday/beach 1.jpg", "holiday/beach 1.jpg")
+
+
+def test_an_events_receives_before_a_worker_passed_it_on_are_counted() -> None:
+    from darkroom.adapters.sqs import EARLIER_RECEIVES
+
+    body = json.dumps({"Records": [s3_record("ObjectCreated:Put", "a.jpg")]})
+    passed_on = sqs_record(body, receive_count="2")
+    passed_on["messageAttributes"] = {
+        EARLIER_RECEIVES: {"stringValue": "3", "dataType": "Number"},
+    }
+    passed, fresh = events.sqs_batch({"Records": [passed_on, sqs_record(body, "m2")]})
+    assert not isinstance(passed, MalformedEvent) and passed.receive_count == 5
+    assert not isinstance(fresh, MalformedEvent) and fresh.receive_count == 1

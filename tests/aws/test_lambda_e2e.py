@@ -313,3 +313,16 @@ def test_a_removal_the_cleanup_function_gave_up_on_is_carried_out_when_sent_back
     stack.client("sqs").send_message(QueueUrl=stack.queue_url, MessageBody=json.dumps(record))
     assert handlers.process(stack.drain(stack.queue_url), None) == {"batchItemFailures": []}
     assert stack.items() == [] and stack.objects(stack.variants) == []
+
+
+def test_a_worker_polling_the_queue_uses_up_none_of_an_events_attempts(stack: Stack) -> None:
+    """A worker polling the jobs queue (`darkroom process`) receives its S3 events too, once
+    a second while idle: the processing function still processes the photo after five."""
+    stack.client("s3").put_object(Bucket=stack.originals, Key="polled.jpg", Body=corpus(PHOTO))
+    queue = handlers.runtime().darkroom.queue
+    for _ in range(5):
+        assert queue.claim("worker", 60) is None
+    batch = stack.drain(stack.queue_url)
+    assert handlers.process(batch, None) == {"batchItemFailures": []}
+    photo = handlers.runtime().darkroom.catalog.get_by_key("polled.jpg")
+    assert photo.status is PhotoStatus.READY, photo.reason

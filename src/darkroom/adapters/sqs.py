@@ -32,6 +32,9 @@ MAX_DELAY = 900
 """Longest delay SQS gives one message; a job due later arrives early and is put back."""
 MAX_HIDE = 43200
 _BATCH = 10
+EARLIER_RECEIVES = "darkroom_earlier_receives"
+"""A message attribute: the receives of an S3 event before a worker passed it on, which the
+processing function counts with the copy's own (`darkroom.aws.events` reads it)."""
 
 
 def job_message(job_id: str, photo_id: str, correlation_id: str = "", kind: str = PROCESS) -> str:
@@ -103,6 +106,8 @@ class SqsJobQueue:
                 MaxNumberOfMessages=_BATCH,
                 VisibilityTimeout=int(lease_seconds),
                 WaitTimeSeconds=0,
+                AttributeNames=["ApproximateReceiveCount"],
+                MessageAttributeNames=[EARLIER_RECEIVES],
             ).get("Messages", [])
         now = time.time()
         due: list[tuple[datetime, str, str]] = []
@@ -113,7 +118,7 @@ class SqsJobQueue:
                 # Not a job: an S3 event, on the queue the processing function reads. Left
                 # for it at once, as a worker polling the same queue (`darkroom process`,
                 # `reprocess`) has nothing to do with it.
-                self._hide(receipt, 0)
+                self._pass_on(message)
                 continue
             found = self.ledger.get(job_id)
             if found is None or found[0].state in (JobState.DONE, JobState.DEAD):
@@ -244,6 +249,29 @@ class SqsJobQueue:
             # The ledger already says what happened; the message comes back and is dropped.
             log.warning("%s", exc)
 
+    def _pass_on(self, message: Any) -> None:
+        """A copy of a message that is not a job, and this one deleted. Made visible again,
+        it would keep this receive: one a second from a worker polling an idle queue, and
+        within seconds the processing function would take the event for one that used up
+        its attempts (or the queue would move it to its dead letters) unprocessed. The
+        copy carries the receives before this one."""
+        earlier = _receives(message) - 1
+        attributes: dict[str, Any] = {}
+        if earlier > 0:
+            attributes[EARLIER_RECEIVES] = {"DataType": "Number", "StringValue": str(earlier)}
+        try:
+            with translated("cannot pass a message on"):
+                self.sqs.send_message(
+                    QueueUrl=self.queue_url,
+                    MessageBody=message.get("Body", ""),
+                    MessageAttributes=attributes,
+                )
+        except DarkroomError as exc:
+            log.warning("%s", exc)
+            self._hide(message["ReceiptHandle"], 0)
+            return
+        self._delete(message["ReceiptHandle"])
+
     def _hide(self, receipt: str, seconds: float, queue_url: str = "") -> None:
         """Floor, not ceil: a lease shorter than a second must not outlive itself."""
         try:
@@ -255,6 +283,16 @@ class SqsJobQueue:
                 )
         except DarkroomError as exc:
             log.warning("%s", exc)
+
+
+def _receives(message: Any) -> int:
+    """How often a message was received, with the receives of the one it copies."""
+    count = int(message.get("Attributes", {}).get("ApproximateReceiveCount", 1))
+    carried = message.get("MessageAttributes", {}).get(EARLIER_RECEIVES, {})
+    try:
+        return count + max(0, int(carried.get("StringValue", 0)))
+    except ValueError:
+        return count
 
 
 def _job_id(body: str) -> str:

@@ -64,7 +64,7 @@ def sqs_batch(event: Mapping[str, Any]) -> list[QueuedRecord | MalformedEvent]:
             found.append(
                 QueuedRecord(
                     str(record["messageId"]),
-                    int(attributes.get("ApproximateReceiveCount", "1")),
+                    int(attributes.get("ApproximateReceiveCount", "1")) + _earlier_receives(record),
                     messages(record.get("body", "")),
                 )
             )
@@ -73,6 +73,16 @@ def sqs_batch(event: Mapping[str, Any]) -> list[QueuedRecord | MalformedEvent]:
         except (KeyError, TypeError, ValueError) as exc:
             found.append(MalformedEvent(f"unreadable SQS record: {exc!r}"))
     return found
+
+
+def _earlier_receives(record: Mapping[str, Any]) -> int:
+    """The receives of the message a worker polling the queue passed on as this copy (the
+    `darkroom_earlier_receives` attribute of `darkroom.adapters.sqs`)."""
+    carried = (record.get("messageAttributes") or {}).get("darkroom_earlier_receives") or {}
+    try:
+        return max(0, int(carried.get("stringValue", 0)))
+    except (TypeError, ValueError):
+        return 0
 
 
 def messages(body: str) -> tuple[Message, ...]:
