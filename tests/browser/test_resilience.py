@@ -315,6 +315,55 @@ def test_an_upload_that_keeps_failing_can_be_tried_again(
     assert [p["status"] for p in listed] == ["ready"]
 
 
+def test_an_upload_tried_again_is_not_told_of_as_failed(
+    server_with: Callable[[dict[str, str]], Server], open_page: Any
+) -> None:
+    """Of two files, one keeps failing while the other is still being sent; tried again, it
+    is added: once both are in, the page says two were added, and none failed."""
+    away = [True]
+    names: dict[str, str] = {}
+    held: list[Route] = []
+
+    def name_tickets(route: Route) -> None:
+        answer = route.fetch()
+        asked = route.request.post_data_json or {}
+        names[answer.json()["key"]] = asked["filename"]
+        route.fulfill(response=answer)
+
+    def transfers(route: Route) -> None:
+        key = route.request.url.split("/files/originals/", 1)[-1].split("?")[0]
+        if not _is_transfer(route.request):
+            route.continue_()
+        elif names.get(key) == "slow.jpg":
+            held.append(route)
+        elif away[0]:
+            route.fulfill(status=503, content_type="text/plain", body="")
+        else:
+            route.continue_()
+
+    def before(page: Page) -> None:
+        page.route("**/uploads", name_tickets)
+        page.route("**/files/**", transfers)
+
+    server = server_with({})
+    page: Page = open_page(server, DESKTOP, before=before)
+    files: list[FilePayload] = [
+        {"name": "slow.jpg", "mimeType": "image/jpeg", "buffer": jpeg((200, 10, 10))},
+        {"name": "flaky.jpg", "mimeType": "image/jpeg", "buffer": jpeg((10, 10, 200))},
+    ]
+    page.locator("#picker").set_input_files(files)
+    rows = page.locator("li.upload")
+    flaky = rows.filter(has_text="flaky.jpg")
+    expect(flaky).to_have_attribute("data-state", "error", timeout=30_000)
+    away[0] = False
+    flaky.get_by_role("button", name="Try again to upload flaky.jpg").click()
+    expect(flaky).to_have_attribute("data-state", "done")
+    (route,) = held
+    route.continue_()
+    expect(rows.filter(has_text="slow.jpg")).to_have_attribute("data-state", "done")
+    expect(page.locator("#announce")).to_have_text("Uploads finished: 2 added.")
+
+
 def test_uploads_can_be_cancelled_until_their_bytes_are_stored(
     server_with: Callable[[dict[str, str]], Server], open_page: Any
 ) -> None:

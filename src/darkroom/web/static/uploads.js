@@ -207,7 +207,11 @@ export class Uploads {
       } else {
         this.#failed(item, error.message);
         if (error.again) {
+          const counted = this.tally;
           item.offerAgain(() => {
+            // Tried again, it fails no more: not in the batch it was counted in, if that
+            // batch is still going on, nor in the one it now joins.
+            if (counted === this.tally) this.tally.failed--;
             this.#enqueue(upload);
             this.#pump();
           });
