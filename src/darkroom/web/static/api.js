@@ -165,10 +165,17 @@ export const api = {
 /** Sends a file where an upload ticket says, reporting progress (fetch cannot, yet), until
  * `signal` cancels it. */
 export function transfer(ticket, file, onProgress, signal) {
-  return new Promise((resolvePromise, reject) => {
+  return new Promise((resolveSent, rejectSent) => {
     signal?.throwIfAborted();
     const xhr = new XMLHttpRequest();
-    signal?.addEventListener("abort", () => xhr.abort(), { once: true });
+    const abort = () => xhr.abort();
+    signal?.addEventListener("abort", abort, { once: true });
+    // The signal outlives this transfer (it is sent again after a pause): its listener goes.
+    const settled = (settle) => (value) => {
+      signal?.removeEventListener("abort", abort);
+      settle(value);
+    };
+    const [resolvePromise, reject] = [settled(resolveSent), settled(rejectSent)];
     const cutOff = () => new ApiError("The upload was cut off.");
     xhr.addEventListener("abort", () => reject(signal?.reason ?? cutOff()));
     xhr.open(ticket.method, ticket.url);
