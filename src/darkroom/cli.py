@@ -18,6 +18,7 @@ import typer
 from pydantic import ValidationError
 from pydantic_core import ErrorDetails
 from rich.console import Console
+from rich.markup import escape
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Column, Table
 
@@ -142,7 +143,7 @@ def import_(
     with _progress() as progress:
         task = progress.add_task("importing", total=len(files))
         for path in files:
-            progress.update(task, description=path.name[:40])
+            progress.update(task, description=escape(_shown(path.name)[:40]))
             reason = _unfit(path, dr.settings.max_upload_bytes)
             if reason is None:
                 try:
@@ -157,7 +158,7 @@ def import_(
                         added[uploaded.photo.id] = path
             if reason is not None:
                 skipped += 1
-                _say(f"skipped {path}: {reason}")
+                _say(f"skipped {_shown(path)}: {reason}")
             progress.advance(task)
     with _progress() as progress:
         # every job that is due, this import's and any left from before
@@ -173,7 +174,7 @@ def import_(
         photo = dr.catalog.get(photo_id)
         if photo.status is PhotoStatus.FAILED:
             failed += 1
-            _say(f"failed {path}: {photo.reason}")
+            _say(f"failed {_shown(path)}: {photo.reason}")
     _say(
         f"{len(added) - failed} imported, {failed} failed, {duplicates} already there,"
         f" {skipped} skipped"
@@ -336,7 +337,7 @@ def render(
             variants = develop(path.read_bytes(), specs, limits, watermark=watermark).variants
         except (DarkroomError, OSError) as exc:
             failed += 1
-            _say(f"{path}: {_why(exc)}")
+            _say(f"{_shown(path)}: {_why(exc)}")
             continue
         name = _unique(path.stem, names)
         try:
@@ -346,7 +347,7 @@ def render(
             _say(f"darkroom: cannot write into {out}: {_why(exc)}", "red")
             raise typer.Exit(2) from None
         sizes = ", ".join(f"{v.name} {v.width}×{v.height}" for v in variants)
-        _say(f"{path}: {sizes}" + ("" if name == path.stem else f" (as {name})"))
+        _say(f"{_shown(path)}: {sizes}" + ("" if name == path.stem else f" (as {_shown(name)})"))
     if failed:
         raise typer.Exit(1)
 
@@ -474,6 +475,12 @@ def _unfit(path: Path, max_bytes: int) -> str | None:
     except DarkroomError as exc:
         return str(exc)
     return None
+
+
+def _shown(name: Path | str) -> str:
+    """A file's name as it may be printed: control characters (a terminal's commands, line
+    breaks) written as escapes, since the names come from wherever the files came from."""
+    return "".join(c if c.isprintable() else c.encode("unicode_escape").decode() for c in str(name))
 
 
 def _why(exc: Exception) -> str:

@@ -314,3 +314,22 @@ def test_import_says_which_photos_failed_and_why(tmp_path: Path) -> None:
             ("[red]cut.jpg", "failed"),
             ("tree.webp", "ready"),
         ]
+
+
+def test_file_names_are_printed_without_their_control_characters(tmp_path: Path) -> None:
+    """Names come from wherever the files came from: one holding a terminal's commands (here
+    a colour and a window title) or a line break is printed with them as escapes."""
+    folder = tmp_path / "photos"
+    folder.mkdir()
+    name = "a\x1b[31mred\x1b]0;title\x07\nb.jpg"
+    (folder / name).write_bytes(b"not a photo")
+    shutil.copy(CORPUS / "S01_canon_sd300_2mp.jpg", folder / f"ok{name}")
+
+    imported = darkroom(tmp_path / "data", "import", str(folder))
+    rendered = _render(str(folder), "--out", "out", cwd=tmp_path)
+    shown = "a\\x1b[31mred\\x1b]0;title\\x07\\nb.jpg"
+    for result in (imported, rendered):
+        assert not any(c in result.stderr for c in "\x1b\x07"), result.stderr
+    assert f"skipped {folder}/{shown}: not an image" in imported.stderr
+    assert f"{folder}/{shown}: not an image" in rendered.stderr
+    assert f"{folder}/ok{shown}: small 100×75" in rendered.stderr
