@@ -82,16 +82,18 @@ class Accounts:
 
     def sign_up(self, email: str, password: str) -> None:
         email, password = check_email(email), check_password(password)
+        # Hashed whatever the address: skipping it for an account that exists answered
+        # in a few milliseconds instead of a few hundred, telling who has an account.
+        hashed = self._hasher.hash(password)
         existing = self._users.find(email)
         if existing is not None and existing.verified:
             self._mail(email, "Your darkroom account", _ALREADY.format(reset=self._page))
             return
         if existing is None:
-            existing = User(uuid.uuid4().hex, email, self._hasher.hash(password), self._now())
+            existing = User(uuid.uuid4().hex, email, hashed, self._now())
             self._users.add(existing)
         else:
             # Unverified: whoever proves the address now sets the password.
-            hashed = self._hasher.hash(password)
             existing = self._change(existing, lambda u: u.evolve(password_hash=hashed))
         # Bound to this password: should someone sign up again with the address before it is
         # confirmed, the older link stops working instead of confirming their password.
