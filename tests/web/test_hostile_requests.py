@@ -138,3 +138,19 @@ def test_an_upload_url_of_a_deleted_photo_stores_nothing(
     put = client.put(ticket["url"], content=data, headers=ticket["headers"])
     assert put.status_code == 404 and "deleted" in put.json()["message"]
     assert embedded.originals.list() == []
+
+
+def test_an_upload_url_of_a_copy_stores_nothing_more(
+    client: TestClient, embedded: Darkroom
+) -> None:
+    data = corpus(JPEG)
+    kept = client.post("/upload", files={"file": ("a.jpg", data, "image/jpeg")}).json()
+    asked = {"filename": "b.jpg", "content_type": "image/jpeg"}
+    ticket = client.post("/uploads", json=asked).json()
+    assert client.put(ticket["url"], content=data, headers=ticket["headers"]).status_code == 200
+    copy = client.post(ticket["complete_url"]).json()
+    assert copy["duplicate"] and copy["id"] == kept["id"]
+    # The copy's original went when it was found to be one; its URL still runs.
+    again = client.put(ticket["url"], content=b"other bytes", headers=ticket["headers"])
+    assert again.status_code == 409 and again.json()["error"] == "conflict"
+    assert [blob.key for blob in embedded.originals.list()] == [kept["key"]]

@@ -14,6 +14,7 @@ from fastapi.responses import FileResponse
 from starlette.concurrency import run_in_threadpool
 
 from darkroom.adapters.filesystem import FilesystemBlobStore
+from darkroom.domain import PhotoStatus
 from darkroom.errors import BadRequest, Conflict, Forbidden, NotFound, TooLarge
 from darkroom.ports import BlobStore
 from darkroom.signing import FILES_PREFIX
@@ -99,9 +100,14 @@ async def write(
         raise Forbidden(f"this URL was signed for Content-Type {grant.content_type}")
     if store == "originals":
         try:
-            await run_in_threadpool(dr.catalog.get_by_key, key)
+            photo = await run_in_threadpool(dr.catalog.get_by_key, key)
         except NotFound:
             raise NotFound("no photo waits for this upload: it was deleted") from None
+        # Not only the stored object says so: a copy's original is removed once it is
+        # found to be one, and bytes sent again then would be kept with nothing to show
+        # them, process them or find them.
+        if photo.status is not PhotoStatus.UPLOADING:
+            raise Conflict("this object has already been uploaded")
     if await run_in_threadpool(blobs.head, key) is not None:
         raise Conflict("this object has already been uploaded")
     with tempfile.SpooledTemporaryFile(_SPOOL) as spool:
