@@ -293,6 +293,21 @@ def test_seed_000_routes(client: TestClient) -> None:
     assert client.get("/list").json() == []
 
 
+def test_seed_000_get_bounds_what_is_stored_not_what_is_recorded(client: TestClient) -> None:
+    """An upload not completed yet is recorded with no size, its bytes already stored."""
+    big = 5 * 1024 * 1024
+    ticket = client.post("/uploads", json={"content_type": "image/jpeg", "size": big}).json()
+    sent = client.put(
+        ticket["url"], content=b"\xff\xd8\xff" + bytes(big - 3), headers=ticket["headers"]
+    )
+    assert sent.status_code == 200
+    for answer in (
+        client.get("/get", params={"key": ticket["key"]}),
+        client.post("/get", json={"key": ticket["key"]}),
+    ):
+        assert answer.status_code == 413 and answer.json()["error"] == "too_large"
+
+
 def test_health_openapi_and_page(client: TestClient) -> None:
     assert client.get("/healthz").json()["status"] == "ok"
     schema = client.get("/openapi.json").json()

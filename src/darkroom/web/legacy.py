@@ -70,8 +70,13 @@ def _all_keys(gallery: Gallery, owner: str) -> list[str]:
 
 def _inline_original(gallery: Gallery, owner: str, key: str) -> dict[str, str]:
     photo = gallery.get_by_key(owner, key)
-    if photo.size > MAX_INLINE_BYTES:
-        raise TooLarge(f"{key} is {photo.size} bytes; fetch it from /photos/{photo.id}/original")
+    # The stored object's size, not the record's: that is 0 until a presigned upload is
+    # completed, though its bytes (up to the upload limit) are already there.
+    stored = gallery.originals.head(photo.key)
+    if stored is None:
+        raise NotFound(f"{key} has no original stored (status {photo.status})")
+    if stored.size > MAX_INLINE_BYTES:
+        raise TooLarge(f"{key} is {stored.size} bytes; fetch it from /photos/{photo.id}/original")
     data = gallery.originals.get(photo.key)
     return {
         "key": key,
