@@ -13,7 +13,7 @@ from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
 from darkroom.domain import Tokens
-from darkroom.errors import BadRequest, NotFound, Unauthorized, Unavailable
+from darkroom.errors import BadRequest, NotFound, TooManyRequests, Unauthorized, Unavailable
 
 log = logging.getLogger(__name__)
 
@@ -24,8 +24,18 @@ _REFUSED = {
     "UserNotConfirmedException": "confirm your email address first: enter the code from the mail",
     "CodeMismatchException": "the code is wrong",
     "ExpiredCodeException": "the code has expired: ask for a new one",
+    "PasswordResetRequiredException": "the password must be reset: ask for a reset code",
 }
 _BAD_INPUT = ("InvalidPasswordException", "InvalidParameterException")
+_THROTTLED = (
+    "TooManyRequestsException",
+    "LimitExceededException",
+    "TooManyFailedAttemptsException",
+)
+"""Cognito's own limits on a user's attempts (codes asked for, codes tried) and on the
+pool's request rate: the caller is to slow down, as with darkroom's own limits, not told
+that a backend is away."""
+_THROTTLED_WAIT = 60
 
 
 class CognitoIdentity:
@@ -194,6 +204,10 @@ class CognitoIdentity:
                 raise Unauthorized(_REFUSED[code]) from None
             if code in _BAD_INPUT:
                 raise BadRequest(message) from None
+            if code in _THROTTLED:
+                raise TooManyRequests(
+                    f"too many attempts: try again in {_THROTTLED_WAIT} s", _THROTTLED_WAIT
+                ) from None
             raise Unavailable(f"Cognito refused {operation}: {code}") from None
         except BotoCoreError as error:
             raise Unavailable(f"Cognito is not answering: {type(error).__name__}") from None
