@@ -67,6 +67,22 @@ def test_a_photo_with_nothing_to_show_is_not_shared(
     sharing.create("ann", first, None)
 
 
+def test_a_link_to_a_photo_found_to_be_a_copy_shows_the_photo_it_copies(
+    sharing: Sharing, memory_darkroom: Darkroom
+) -> None:
+    dr = memory_darkroom
+    first = _photo(dr)
+    dr.worker().drain()
+    copy = presigned(dr, "ann", "copy.jpg", corpus(JPEG))
+    _, token = sharing.create("ann", copy.id, None)  # still to be processed: allowed
+    dr.worker().drain()
+    shown = sharing.open(token)
+    assert shown.id == first and len(shown.variants) == len(dr.settings.variant_specs())
+    dr.gallery.delete("ann", first)
+    with pytest.raises(NotFound):
+        sharing.open(token)
+
+
 def test_a_link_shows_its_photo_until_it_expires(
     sharing: Sharing, memory_darkroom: Darkroom, clock: Clock
 ) -> None:

@@ -86,6 +86,10 @@ class Sharing:
             if share.expires_at <= self._now():
                 raise NotFound(_GONE)
             photo = self._gallery.get(share.owner, share.photo_id)
+            if photo.status is PhotoStatus.DUPLICATE and photo.duplicate_of:
+                # Shared while it was processed, then found to be a copy: its own record
+                # keeps nothing to show, the owner's photo it copies has it all.
+                photo = self._gallery.get(share.owner, photo.duplicate_of)
         except (Unauthorized, NotFound):
             raise NotFound(_GONE) from None
         return photo
