@@ -127,6 +127,21 @@ def test_an_invalid_range_is_ignored(client: TestClient, header: str) -> None:
         assert part.status_code == 206 and part.content == whole[:10]
 
 
+@pytest.mark.parametrize("header", ["bytes=999999-", "bytes=-0", "bytes=0-1, 999999-"])
+def test_a_range_past_the_end_is_a_416_with_a_message(client: TestClient, header: str) -> None:
+    photo = client.post("/upload", files={"file": ("a.jpg", corpus(JPEG), "image/jpeg")}).json()
+    url = photo["variants"]["w320"]["url"]
+    size = len(client.get(url).content)
+    for method in ("GET", "HEAD"):
+        r = client.request(method, url, headers={"Range": header})
+        assert r.status_code == 416 and r.headers["content-range"] == f"bytes */{size}"
+        assert r.headers["content-type"] == "application/json"
+    assert client.get(url, headers={"Range": header}).json()["error"] == "range_not_satisfiable"
+    # An If-Range naming another version asks for the whole file, as RFC 9110 has it.
+    stale = client.get(url, headers={"Range": header, "If-Range": '"other"'})
+    assert stale.status_code == 200 and len(stale.content) == size
+
+
 def test_an_upload_url_of_a_deleted_photo_stores_nothing(
     client: TestClient, embedded: Darkroom
 ) -> None:

@@ -10,7 +10,7 @@ from typing import Annotated
 from urllib.parse import quote
 
 from fastapi import APIRouter, Header, Request, Response
-from fastapi.responses import FileResponse
+from fastapi.responses import FileResponse, JSONResponse
 from starlette.concurrency import run_in_threadpool
 
 from darkroom.adapters.filesystem import FilesystemBlobStore
@@ -19,6 +19,7 @@ from darkroom.errors import BadRequest, Conflict, Forbidden, NotFound, TooLarge
 from darkroom.ports import BlobStore
 from darkroom.signing import FILES_PREFIX
 from darkroom.web.deps import DarkroomDep
+from darkroom.web.errors import error_body
 
 router = APIRouter(prefix=FILES_PREFIX, include_in_schema=False)
 
@@ -49,6 +50,13 @@ async def read(store: str, key: str, request: Request, dr: DarkroomDep) -> Respo
     media_type = grant.content_type or info.content_type
     if isinstance(blobs, FilesystemBlobStore):
         _forget_invalid_range(request)
+        if _past_the_end(request, info.size, headers["ETag"]):
+            message = f"the range asks for bytes past the end of the {info.size} there are"
+            return JSONResponse(
+                error_body("range_not_satisfiable", message),
+                416,
+                headers=headers | {"Content-Range": f"bytes */{info.size}"},
+            )
         return FileResponse(blobs.path(key), media_type=media_type, headers=headers)
     data = await run_in_threadpool(blobs.get, key)
     return Response(data, media_type=media_type, headers=headers)
@@ -82,6 +90,24 @@ def _valid_range(value: str) -> bool:
         if bounds[1] and bounds[2] and int(bounds[1]) > int(bounds[2]):
             return False
     return bool(ranges)
+
+
+def _past_the_end(request: Request, size: int, etag: str) -> bool:
+    """Whether a valid Range (one `FileResponse` would act on) starts at or past the end,
+    which it answers 416 with an empty plain-text body."""
+    value, if_range = request.headers.get("range"), request.headers.get("if-range")
+    if value is None or (if_range is not None and if_range != etag):
+        return False
+    specs = value.partition("=")[2].split(",")
+    if len(specs) > FileResponse.max_ranges:
+        return False
+    for spec in specs:
+        bounds = _RANGE.fullmatch(spec.strip())
+        if bounds and (bounds[1] or bounds[2]):
+            start = int(bounds[1]) if bounds[1] else size - int(bounds[2])
+            if start >= size:
+                return True
+    return False
 
 
 @router.put("/{store}/{key:path}")
