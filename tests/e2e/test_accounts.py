@@ -95,7 +95,7 @@ def test_nobody_learns_who_has_an_account(users_server: Server, inbox: Inbox) ->
         for email in ("bob@example.org", "nobody@example.org"):
             answer = client.post("/auth/forgot-password", json={"email": email})
             assert answer.status_code == 202
-        assert inbox.to("nobody@example.org") == []
+        assert "no account" in _text(inbox.to("nobody@example.org")[0])
         wrong = client.post("/auth/sign-in", json={**taken, "password": "not the password"})
         unknown = client.post("/auth/sign-in", json={**taken, "email": "nobody@example.org"})
         assert wrong.json() == unknown.json() and wrong.status_code == unknown.status_code == 401

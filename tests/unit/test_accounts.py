@@ -115,6 +115,20 @@ def test_a_sign_up_costs_the_same_whether_or_not_the_address_has_an_account(
         assert len(hashes) - before == 1, email
 
 
+def test_a_reset_asked_for_an_address_without_an_account_is_mailed_too(
+    accounts: Accounts, mailer: MemoryMailer
+) -> None:
+    """Both answers take the mail server's round trip, and both fail alike without one: a
+    reset mailed only where there is an account told who has one by its time."""
+    _verified(accounts, mailer, "ann@example.org")
+    accounts.forgot_password("ann@example.org")
+    accounts.forgot_password(" Nobody@Example.org ")
+    reset, none = mailer.sent[-2:]
+    assert reset.to == "ann@example.org" and "#reset=" in reset.body
+    assert none.to == "nobody@example.org" and "no account" in none.body
+    assert "#reset=" not in none.body and "https://gallery.test/app/" in none.body
+
+
 def test_changing_the_password_ends_every_session(accounts: Accounts, mailer: MemoryMailer) -> None:
     _verified(accounts, mailer)
     tokens = accounts.sign_in("ann@example.org", PASSWORD)
