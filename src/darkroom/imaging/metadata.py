@@ -82,7 +82,11 @@ def _gps(exif: Image.Exif) -> dict[str, MetadataValue]:
         gps = exif.get_ifd(ExifTags.IFD.GPSInfo)
         lat = _degrees(gps[ExifTags.GPS.GPSLatitude], gps[ExifTags.GPS.GPSLatitudeRef])
         lon = _degrees(gps[ExifTags.GPS.GPSLongitude], gps[ExifTags.GPS.GPSLongitudeRef])
-    except (KeyError, TypeError, ValueError, ZeroDivisionError):
+    except Exception:
+        # A damaged GPS block must not cost the photo, as in `summarize`: Pillow raises
+        # whatever its reader meets (an OverflowError for a block said to be past 2**63).
+        return {}
+    if not (-90 <= lat <= 90 and -180 <= lon <= 180):  # not a place on Earth
         return {}
     return {"gps_latitude": lat, "gps_longitude": lon}
 

@@ -1,0 +1,106 @@
+"""The catalog summary of hostile EXIF blocks, written byte by byte (Pillow's writer would
+not write most of them): it keeps what a camera could have meant, drops the rest, and never
+costs the photo."""
+
+from __future__ import annotations
+
+import struct
+
+import pytest
+
+from darkroom.domain import VariantSpec
+from darkroom.imaging import develop
+from tests.unit.imaging_helpers import encode, sample_image
+
+pytestmark = pytest.mark.timeout(20)
+
+SPECS = (VariantSpec("small", 64, 64),)
+
+Field = tuple[int, int, int, bytes | int]
+"""A field's tag, type and count, then its value's bytes, or the index of an IFD it points
+at (written as a LONG)."""
+
+_EXIF_IFD, _GPS_IFD = 0x8769, 0x8825
+_ASCII, _SHORT, _LONG, _RATIONAL, _SLONG, _SRATIONAL, _DOUBLE, _LONG8 = 2, 3, 4, 5, 9, 10, 12, 16
+
+
+def _tiff(*ifds: list[Field]) -> bytes:
+    """A big-endian TIFF structure of `ifds`, each followed by its values."""
+    starts, at = [], 8
+    for fields in ifds:
+        starts.append(at)
+        at += 6 + 12 * len(fields) + sum(len(_outside(v)) for *_, v in fields)
+    out = bytearray(b"MM\x00*" + struct.pack(">I", 8))
+    for start, fields in zip(starts, ifds, strict=True):
+        values = bytearray()
+        out += struct.pack(">H", len(fields))
+        for tag, kind, count, value in fields:
+            out += struct.pack(">HHI", tag, kind, count)
+            if isinstance(value, int):
+                out += struct.pack(">I", starts[value])
+            elif _outside(value):
+                out += struct.pack(">I", start + 6 + 12 * len(fields) + len(values))
+                values += value
+            else:
+                out += value.ljust(4, b"\x00")
+        out += struct.pack(">I", 0) + values
+    return bytes(out)
+
+
+def _outside(value: bytes | int) -> bytes:
+    """The bytes of a value written after its IFD (longer than the four bytes of a field),
+    none for one inside its field."""
+    return value if isinstance(value, bytes) and len(value) > 4 else b""
+
+
+def _jpeg(*ifds: list[Field]) -> bytes:
+    return encode(sample_image((60, 40)), "JPEG", exif=b"Exif\x00\x00" + _tiff(*ifds))
+
+
+def _ascii(text: bytes) -> tuple[int, int, bytes]:
+    return _ASCII, len(text) + 1, text + b"\x00"
+
+
+def _rationals(*pairs: tuple[int, int], signed: bool = False) -> bytes:
+    return b"".join(struct.pack(">ii" if signed else ">II", *pair) for pair in pairs)
+
+
+def _make(name: bytes) -> Field:
+    return (0x010F, *_ascii(name))
+
+
+@pytest.mark.parametrize("gps", [False, True])
+def test_a_gps_block_said_to_be_past_two_to_the_63_does_not_cost_the_photo(gps: bool) -> None:
+    """Its pointer as a LONG8: Pillow seeks there and raises OverflowError."""
+    pointer: Field = (_GPS_IFD, _LONG8, 1, struct.pack(">Q", 2**64 - 1))
+    result = develop(_jpeg([_make(b"Canon"), pointer]), SPECS, include_gps=gps)
+    assert result.info.metadata == {"camera_make": "Canon"}
+
+
+def _gps_at(latitude: tuple[int, int, int], longitude: tuple[int, int, int]) -> bytes:
+    gps: list[Field] = [
+        (1, *_ascii(b"N")),
+        (2, _RATIONAL, 3, _rationals(*((d, 1) for d in latitude))),
+        (3, *_ascii(b"E")),
+        (4, _RATIONAL, 3, _rationals(*((d, 1) for d in longitude))),
+    ]
+    return _jpeg([_make(b"Canon"), (_GPS_IFD, _LONG, 1, 1)], gps)
+
+
+def test_a_position_on_earth_is_kept() -> None:
+    metadata = develop(_gps_at((48, 51, 30), (2, 21, 0)), SPECS, include_gps=True).info.metadata
+    assert metadata["gps_latitude"] == pytest.approx(48.8583333)
+    assert metadata["gps_longitude"] == pytest.approx(2.35)
+
+
+@pytest.mark.parametrize(
+    ("latitude", "longitude"),
+    [((1000, 0, 0), (2, 21, 0)), ((48, 51, 30), (4_000_000_000, 0, 0)), ((91, 0, 0), (0, 0, 0))],
+)
+def test_a_position_off_the_earth_is_not_kept(
+    latitude: tuple[int, int, int], longitude: tuple[int, int, int]
+) -> None:
+    metadata = develop(_gps_at(latitude, longitude), SPECS, include_gps=True).info.metadata
+    assert "gps_latitude" not in metadata
+    assert "gps_longitude" not in metadata
+    assert metadata["camera_make"] == "Canon"
