@@ -104,3 +104,52 @@ def test_a_position_off_the_earth_is_not_kept(
     assert "gps_latitude" not in metadata
     assert "gps_longitude" not in metadata
     assert metadata["camera_make"] == "Canon"
+
+
+def test_text_ends_at_its_nul_and_carries_no_control_characters() -> None:
+    """Bytes after an EXIF string's NUL are not part of it, and an escape sequence would
+    recolour the terminal `darkroom` prints the summary to."""
+    fields: list[Field] = [
+        _make(b"Canon\x00\x00garbage"),
+        (0x0110, *_ascii(b"EOS \x1b[31m5D\x07")),
+    ]
+    metadata = develop(_jpeg(fields), SPECS).info.metadata
+    assert metadata["camera_make"] == "Canon"
+    assert metadata["camera_model"] == "EOS [31m5D"
+
+
+def _exposure(*fields: Field) -> bytes:
+    return _jpeg([_make(b"Canon"), (_EXIF_IFD, _LONG, 1, 1)], list(fields))
+
+
+def test_plausible_exposure_numbers_are_kept() -> None:
+    data = _exposure(
+        (0x829A, _RATIONAL, 1, _rationals((1, 250))),
+        (0x829D, _RATIONAL, 1, _rationals((28, 10))),
+        (0x8827, _SHORT, 1, struct.pack(">H", 400)),
+        (0x920A, _RATIONAL, 1, _rationals((50, 1))),
+    )
+    metadata = develop(data, SPECS).info.metadata
+    assert metadata == {
+        "camera_make": "Canon",
+        "exposure_time": 0.004,
+        "f_number": 2.8,
+        "iso": 400,
+        "focal_length": 50.0,
+    }
+
+
+@pytest.mark.parametrize(
+    "field",
+    [
+        (0x829A, _DOUBLE, 1, struct.pack(">d", 1e308)),  # exposure of 1e308 s
+        (0x829A, _SRATIONAL, 1, _rationals((-1, 250), signed=True)),
+        (0x829D, _SRATIONAL, 1, _rationals((-28, 10), signed=True)),  # f/-2.8
+        (0x829D, _RATIONAL, 1, _rationals((0, 1))),  # f/0
+        (0x8827, _SLONG, 1, struct.pack(">i", -400)),  # ISO -400
+        (0x8827, _LONG8, 1, struct.pack(">Q", 2**64 - 1)),
+        (0x920A, _RATIONAL, 1, _rationals((0, 0))),  # NaN
+    ],
+)
+def test_an_impossible_exposure_number_is_not_kept(field: Field) -> None:
+    assert develop(_exposure(field), SPECS).info.metadata == {"camera_make": "Canon"}

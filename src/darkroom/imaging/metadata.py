@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+import unicodedata
 from datetime import datetime
 from fractions import Fraction
 
@@ -55,6 +56,15 @@ def summarize(image: Image.Image, include_gps: bool = False) -> dict[str, Metada
 
 
 _TEXT = {"camera_make", "camera_model", "lens"}
+_RANGES: dict[str, tuple[float, float]] = {
+    "exposure_time": (0.0, 86_400.0),
+    "f_number": (0.0, 1_000.0),
+    "iso": (0.0, 10_000_000.0),
+    "focal_length": (0.0, 100_000.0),
+}
+"""What a camera can write for each number, exclusive of the low end and generous at the
+high one (seconds, f-stops, ISO, millimetres): EXIF's signed types allow a negative ISO,
+LONG8 an ISO of 2**64 - 1 and DOUBLE an exposure of 1e308, none of them a photo's."""
 
 
 def _put(out: dict[str, MetadataValue], name: str, value: object) -> None:
@@ -63,18 +73,32 @@ def _put(out: dict[str, MetadataValue], name: str, value: object) -> None:
     if isinstance(value, str) and name not in _TEXT:
         return  # a number written as text: not one a camera wrote
     if isinstance(value, str):
-        value = value.strip("\x00 ").strip()
+        value = _printable(value)
         if value:
             out[name] = value[:200]
     elif isinstance(value, int):
-        out[name] = value
+        if _plausible(name, value):
+            out[name] = value
     elif value is not None:
         try:
             number = float(value)  # type: ignore[arg-type]
         except (TypeError, ValueError, ZeroDivisionError):
             return
-        if math.isfinite(number):  # not NaN from a 0/0 rational, nor an infinite double
+        if _plausible(name, number):  # not NaN from a 0/0 rational, nor an infinite double
             out[name] = round(number, 6)
+
+
+def _printable(text: str) -> str:
+    """`text` up to the NUL that ends an EXIF string (padding around it aside), without
+    control characters: escape sequences a terminal would obey (the CLI and the logs print
+    these), and other bytes no camera means as text."""
+    text = text.strip("\x00 ").split("\x00", 1)[0]
+    return "".join(c for c in text if unicodedata.category(c) != "Cc").strip()
+
+
+def _plausible(name: str, number: float) -> bool:
+    low, high = _RANGES.get(name, (-math.inf, math.inf))
+    return math.isfinite(number) and low < number <= high
 
 
 def _gps(exif: Image.Exif) -> dict[str, MetadataValue]:
