@@ -220,6 +220,17 @@ def test_a_float_tiff_from_0_to_1_keeps_its_tones() -> None:
     assert np.abs(row - np.linspace(0, 255, 256)).max() < 8.0
 
 
+def test_a_half_float_tiff_from_0_to_1_keeps_its_tones() -> None:
+    """16-bit floats, which Pillow does not read: libvips labels them as 16-bit grey."""
+    ramp = np.repeat(np.linspace(0, 1, 256, dtype=np.float16)[np.newaxis, :, np.newaxis], 8, 0)
+    data = _tiff(ramp, photometric=1)
+    with pytest.raises(UnidentifiedImageError):
+        Image.open(io.BytesIO(data))
+    (rendered,) = develop(data, [VariantSpec("full", 256, format="png")]).variants
+    row = np.asarray(decode(rendered.data).convert("L"), dtype=np.float64)[4]
+    assert np.abs(row - np.linspace(0, 255, 256)).max() < 2.0
+
+
 def _grey_12_bit_tiff(samples: np.ndarray) -> bytes:
     """An uncompressed TIFF of 12-bit grey samples, packed two to three bytes."""
     height, width = samples.shape
@@ -320,12 +331,13 @@ def _tiff(
     planar: bool = False,
 ) -> bytes:
     """An uncompressed TIFF of `samples` (height × width × channels, unsigned 16 or 32
-    bits), as Photoshop writes spot colours (ExtraSamples 0) or ICC Lab (photometric 9),
-    its channels one after another (planar) or each pixel's together."""
+    bits, or floats), as Photoshop writes spot colours (ExtraSamples 0) or ICC Lab
+    (photometric 9), its channels one after another (planar) or each pixel's together."""
     height, width, channels = samples.shape
     bits = samples.dtype.itemsize * 8
     planes = [samples[:, :, c] for c in range(channels)] if planar else [samples]
-    strips = [plane.astype(f"<u{bits // 8}").tobytes() for plane in planes]
+    strips = [plane.astype(samples.dtype.newbyteorder("<")).tobytes() for plane in planes]
+    sample_format = 3 if samples.dtype.kind == "f" else 1
     fields = [  # tag, type (3 SHORT, 4 LONG), values
         (256, 4, [width]),
         (257, 4, [height]),
@@ -336,7 +348,7 @@ def _tiff(
         (278, 4, [height]),
         (279, 4, [len(strip) for strip in strips]),
         (284, 3, [2 if planar else 1]),
-        (339, 3, [1] * channels),
+        (339, 3, [sample_format] * channels),
         *([(338, 3, list(extra_samples))] if extra_samples else []),
     ]
 

@@ -34,6 +34,7 @@ def load(data: bytes, scale: float = 1.0) -> tuple[pyvips.Image, bytes | None]:
 _DEVICE_SPACES = frozenset({"b-w", "grey16", "srgb", "rgb16"})
 """Pixels an embedded profile describes; libvips converts any other (CMYK, Lab, XYZ) to
 sRGB itself, with the profile for CMYK."""
+_EIGHT_BIT_SPACES = {"grey16": "b-w", "rgb16": "srgb"}
 _DEVICE_FORMATS = frozenset({"uchar", "ushort", "float"})
 """Sample types of grey and RGB read here: 8 and 16 bits, and floating point from 0 to 1
 (or to 255)."""
@@ -59,8 +60,12 @@ def upright_8bit(image: pyvips.Image, alpha: bool) -> tuple[np.ndarray, bytes | 
     if not colours <= image.bands <= colours + _MAX_EXTRA_CHANNELS:
         raise Unsupported(f"this TIFF has {image.bands} channels for its {space} colours")
     icc = image.get("icc-profile-data") if image.get_typeof("icc-profile-data") else None
-    if image.format == "float" and device and image.max() <= 1.0:
-        image = image * 255  # samples from 0 to 1, as most tools write them
+    if image.format == "float" and device:
+        if image.max() <= 1.0:
+            image = image * 255  # samples from 0 to 1, as most tools write them
+        # libvips labels half floats (16 bits a sample) "grey16" or "rgb16", for which
+        # `colourspace` would divide these 0-255 samples by 256 into black.
+        space = _EIGHT_BIT_SPACES.get(space, space)
     grey = colours == 1
     colour = image.extract_band(0, n=colours).copy(interpretation=space)
     upright = _8bit(colour.colourspace("b-w" if grey else "srgb"))
