@@ -231,6 +231,18 @@ def test_a_half_float_tiff_from_0_to_1_keeps_its_tones() -> None:
     assert np.abs(row - np.linspace(0, 255, 256)).max() < 2.0
 
 
+@pytest.mark.parametrize("dtype", [np.int8, np.int16, np.int32])
+def test_a_tiff_of_signed_samples_is_refused_not_shown_wrapped(
+    dtype: type[np.signedinteger[Any]],
+) -> None:
+    """Pillow read signed bytes as unsigned ones (a ramp from -128 to 127 turned white at
+    its middle) and clipped negative 16-bit ones to black."""
+    ramp: np.ndarray = np.linspace(np.iinfo(dtype).min, np.iinfo(dtype).max, 256).astype(dtype)
+    data = _tiff(np.repeat(ramp[np.newaxis, :, np.newaxis], 8, 0), photometric=1)
+    with pytest.raises(Unsupported, match="samples"):
+        develop(data, [VariantSpec("full", 256, format="png")])
+
+
 def _grey_12_bit_tiff(samples: np.ndarray) -> bytes:
     """An uncompressed TIFF of 12-bit grey samples, packed two to three bytes."""
     height, width = samples.shape
@@ -331,13 +343,13 @@ def _tiff(
     planar: bool = False,
 ) -> bytes:
     """An uncompressed TIFF of `samples` (height × width × channels, unsigned 16 or 32
-    bits, or floats), as Photoshop writes spot colours (ExtraSamples 0) or ICC Lab
+    bits, signed, or floats), as Photoshop writes spot colours (ExtraSamples 0) or ICC Lab
     (photometric 9), its channels one after another (planar) or each pixel's together."""
     height, width, channels = samples.shape
     bits = samples.dtype.itemsize * 8
     planes = [samples[:, :, c] for c in range(channels)] if planar else [samples]
     strips = [plane.astype(samples.dtype.newbyteorder("<")).tobytes() for plane in planes]
-    sample_format = 3 if samples.dtype.kind == "f" else 1
+    sample_format = {"u": 1, "i": 2, "f": 3}[samples.dtype.kind]
     fields = [  # tag, type (3 SHORT, 4 LONG), values
         (256, 4, [width]),
         (257, 4, [height]),
