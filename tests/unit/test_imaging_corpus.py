@@ -243,6 +243,18 @@ def test_a_tiff_of_signed_samples_is_refused_not_shown_wrapped(
         develop(data, [VariantSpec("full", 256, format="png")])
 
 
+def test_a_webp_compressed_tiff_is_decoded_by_libvips() -> None:
+    """Pillow's libtiff has no WebP codec: the TIFF libvips wrote was failed as damaged."""
+    stored = sample_image((60, 30))
+    data = bytes(
+        pyvips.Image.new_from_array(np.asarray(stored)).tiffsave_buffer(
+            compression="webp", lossless=True
+        )
+    )
+    (rendered,) = develop(data, [VariantSpec("full", 100, format="png")]).variants
+    assert mean_abs_diff(decode(rendered.data), stored) < 1.0
+
+
 def _grey_12_bit_tiff(samples: np.ndarray) -> bytes:
     """An uncompressed TIFF of 12-bit grey samples, packed two to three bytes."""
     height, width = samples.shape

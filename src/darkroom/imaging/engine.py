@@ -305,15 +305,21 @@ def _check_size(width: int, height: int, limits: Limits) -> None:
 _BITS_PER_SAMPLE, _PHOTOMETRIC, _ICC_LAB, _ITU_LAB = 258, 262, 9, 10
 _PLANAR_CONFIGURATION, _PLANAR, _SAMPLE_FORMAT, _UNSIGNED, _SIGNED, _FLOAT = 284, 2, 339, 1, 2, 3
 _ORIENTATION = 274
+_COMPRESSION, _WEBP_COMPRESSION = 259, 50001
 _EXTRA_SAMPLES, _ASSOCIATED_ALPHA, _UNASSOCIATED_ALPHA = 338, 1, 2
 
 
 def _pillow_misreads(fields: dict[int, int]) -> bool:
-    """TIFF layouts Pillow opens and reads wrong: planar ones (it put 16-bit planes into the
-    wrong channels, and refused extra channels), 32-bit unsigned samples (read as signed
-    ones) and signed samples (8-bit ones read as unsigned: -1 became 255, white). libvips
-    reads the sign, and `vipsload.upright_8bit` refuses signed samples: elevation maps and
-    other measurements, with no tone of their own to show."""
+    """TIFF layouts Pillow opens and cannot decode (WebP-compressed) or reads wrong:
+    planar ones (it put 16-bit planes into the wrong channels, and refused extra channels),
+    32-bit unsigned samples (read as signed ones) and signed samples (8-bit ones read as
+    unsigned: -1 became 255, white). libvips reads the sign, and `vipsload.upright_8bit`
+    refuses signed samples: elevation maps and other measurements, with no tone of their
+    own to show."""
+    if fields.get(_COMPRESSION) == _WEBP_COMPRESSION:
+        # Pillow's libtiff is built without WebP ("decoder error -2", which read as
+        # damaged data); libvips' has it, and writes such TIFFs itself.
+        return True
     planar = fields.get(_PLANAR_CONFIGURATION) == _PLANAR
     sample_format = fields.get(_SAMPLE_FORMAT, _UNSIGNED)
     unsigned = sample_format == _UNSIGNED
