@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import io
+import subprocess
+import sys
 from pathlib import Path
 
 import numpy as np
@@ -14,7 +16,14 @@ from darkroom.domain import OutputFormat, VariantSpec
 from darkroom.errors import InvalidImage, Unsupported
 from darkroom.imaging import ACCEPTED, BY_CONTENT_TYPE, SNIFF_BYTES, Format, detect, develop
 from darkroom.imaging.formats import AVIF, BMP, GIF, HEIF, JPEG, PNG, TIFF, WEBP
-from tests.unit.imaging_helpers import CASES, CorpusCase, corpus_bytes, encode, sample_image
+from tests.unit.imaging_helpers import (
+    CASES,
+    CorpusCase,
+    corpus_bytes,
+    encode,
+    gif_with_screen,
+    sample_image,
+)
 
 FORMAT_BY_NAME = {fmt.name: fmt for fmt in ACCEPTED}
 
@@ -142,3 +151,51 @@ def test_a_16_bit_png_with_transparency_keeps_its_colours(fmt: OutputFormat, ban
     else:
         expected = np.append(colour, alpha * 255)
     assert np.abs(got - expected).max() < 3, (got, expected)
+
+
+def _transparent_gif() -> bytes:
+    image = sample_image((300, 200)).quantize(64)
+    return encode(image, "GIF", transparency=3)
+
+
+@pytest.mark.parametrize(
+    ("fmt", "data"),
+    [
+        ("GIF", _transparent_gif()),
+        ("TIFF", encode(sample_image((300, 200), "LA"), "TIFF")),
+        ("TIFF", encode(sample_image((300, 200), "1"), "TIFF")),
+        ("BMP", encode(sample_image((300, 200), "P"), "BMP")),
+    ],
+    ids=["P-transparent", "LA", "1", "P"],
+)
+def test_a_big_image_is_converted_a_band_at_a_time_as_it_is_whole(
+    fmt: str, data: bytes, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The conversion of a palette, bilevel or grey-and-alpha image to 8-bit RGB(A) or grey
+    is done a band of rows at a time where the image is big: here made to count as big."""
+    specs = (VariantSpec("same", 300, format="png"),)
+    whole = [v.data for v in develop(data, specs).variants]
+    monkeypatch.setattr("darkroom.imaging.engine._WHOLE_COPY_BYTES", 1000)
+    monkeypatch.setattr("darkroom.imaging.engine._BAND_BYTES", 7 * 300 * 4)
+    banded = develop(data, specs)
+    assert banded.info.format.name == fmt
+    assert [v.data for v in banded.variants] == whole
+
+
+def test_a_palette_image_made_rgb_is_never_held_whole_twice() -> None:
+    """A 100 MP GIF (a 1×1 picture on a 10000×10000 screen: 37 bytes) was converted from
+    its palette whole, then copied: 730 MB at its peak, where a band at a time takes 350."""
+    # VmHWM, the peak of this process's memory: getrusage's would be that of the test run
+    # too, as the child began as a copy of it.
+    script = (
+        "import re, sys\n"
+        "from darkroom.imaging import develop\n"
+        "develop(sys.stdin.buffer.read())\n"
+        "status = open('/proc/self/status').read()\n"
+        "print(int(re.search(r'VmHWM:\\s+(\\d+)', status)[1]) // 1024)\n"
+    )
+    gif = gif_with_screen(encode(Image.new("P", (1, 1)), "GIF"), 10_000, 10_000)
+    done = subprocess.run(
+        [sys.executable, "-c", script], input=gif, capture_output=True, check=True, timeout=120
+    )
+    assert int(done.stdout) < 600, "peak RSS in MB"
