@@ -413,3 +413,50 @@ def test_uploads_can_be_cancelled_until_their_bytes_are_stored(
     }
     page.get_by_role("button", name="Clear finished").click()
     expect(rows).to_have_count(0)
+
+
+def _sent_unprocessed(server: Server, name: str, data: bytes) -> str:
+    """A photo uploaded the way the page does it (a ticket, the bytes, `complete`) and not
+    processed yet: unlike `/upload`, nothing has read its bytes, so a copy of another photo
+    is not known to be one until it is processed."""
+    with httpx.Client(base_url=server.url + "/", timeout=60) as client:
+        ticket = client.post(
+            "uploads", json={"filename": name, "content_type": "image/jpeg", "size": len(data)}
+        ).json()
+        sent = client.request(
+            ticket["method"], ticket["url"], headers=ticket["headers"], content=data
+        )
+        assert sent.is_success, sent.text
+        done = client.post(ticket["complete_url"], params={"wait": "false"})
+        assert done.status_code == 202, done.text
+    photo_id: str = ticket["id"]
+    return photo_id
+
+
+def test_a_tile_found_to_be_a_copy_leaves_the_grid(
+    server_with: Callable[[dict[str, str]], Server], open_page: Any
+) -> None:
+    """Two uploads of the same bytes are both listed as processing when the page loads; once
+    processed, one is the photo and the other a copy of it, which the gallery does not show:
+    its tile goes, where it said "Processing…" for good."""
+    server = server_with(NO_WORKERS)
+    data = jpeg((70, 140, 210))
+    first = _sent_unprocessed(server, "first.jpg", data)
+    second = _sent_unprocessed(server, "second.jpg", data)
+    page: Page = open_page(server, DESKTOP)
+    expect(page.locator("#grid > li")).to_have_count(2)
+    expect(page.locator("#grid > li").filter(has_text="Processing…")).to_have_count(2)
+
+    server.stop()
+    server.env = {}
+    server.start()
+    expect(page.locator("#grid > li")).to_have_count(1)
+    expect(page.locator("#grid > li[data-status=ready]")).to_have_count(1)
+    expect(page.locator("#grid > li").filter(has_text="Processing…")).to_have_count(0)
+    listed = httpx.get(f"{server.url}/photos", timeout=30).json()["items"]
+    assert {p["id"]: p["status"] for p in listed} in (
+        {first: "ready", second: "duplicate"},
+        {first: "duplicate", second: "ready"},
+    )
+    kept = next(p["id"] for p in listed if p["status"] == "ready")
+    expect(page.locator(f'#grid > li[data-id="{kept}"]')).to_have_count(1)

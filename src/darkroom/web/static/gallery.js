@@ -123,7 +123,11 @@ export class Gallery extends EventTarget {
 
   /** Adds or replaces a photo's tile, in its place (newest first). */
   upsert(photo, fromPage = false) {
-    if (UNSHOWN.has(photo.status)) return;
+    if (UNSHOWN.has(photo.status)) {
+      // A tile listed while processing may turn out to be a copy of another photo.
+      this.remove(photo.id);
+      return;
+    }
     photo = { ...photo, fetchedAt: Date.now() };
     const at = this.indexOf(photo.id);
     const tile = this.#tile(photo);
@@ -178,6 +182,9 @@ export class Gallery extends EventTarget {
       for (;;) {
         const status = await retried(() => api.status(id));
         if (status.status === "duplicate" && status.duplicate_of) {
+          // A copy is not shown: a tile it had while processing goes (the photo it copies
+          // has its own).
+          this.remove(id);
           return { photo: await retried(() => api.photo(status.duplicate_of)), duplicate: true };
         }
         if (FINAL.has(status.status)) {
