@@ -1,4 +1,5 @@
-"""A share link opened on a phone, and one followed in a tab the gallery is open in."""
+"""A share link opened on a phone, and one followed in a tab the gallery is open in; the
+viewer of a photo with a long name, its share link and delete question, on a phone."""
 
 from __future__ import annotations
 
@@ -55,3 +56,23 @@ def test_a_share_link_followed_in_the_gallerys_tab(server: Server, open_page: An
     page.go_back()
     expect(page.locator("#grid > li")).to_have_count(1)
     expect(page.locator("#shared")).to_be_hidden()
+
+
+def test_the_viewer_of_a_long_name_fits_a_phone(server: Server, open_page: Any) -> None:
+    """The share link made and the delete question asked, every part of the viewer is as
+    wide as the phone, where the question (which names the photo) stretched it to the width
+    of the name and pushed "Close viewer" out of sight."""
+    _share(server)
+    page: Page = open_page(server, SMALL_PHONE)
+    page.locator("#grid > li button").click()
+    viewer = page.get_by_role("dialog", name=NAME)
+    viewer.get_by_role("button", name="Share link").click()
+    expect(viewer.get_by_role("button", name="Copy")).to_be_visible()
+    viewer.get_by_role("button", name="Delete…").click()
+    expect(viewer.get_by_role("button", name="Keep it")).to_be_focused()
+    expect(viewer.locator("[data-part=confirm-text]")).to_contain_text(NAME)
+    widths = viewer.evaluate("v => [v.scrollWidth, v.clientWidth]")
+    assert widths[0] <= widths[1] <= SMALL_PHONE.width, widths
+    for name in ["Close viewer", "Copy", "Delete photo", "Keep it"]:
+        box = viewer.get_by_role("button", name=name).bounding_box()
+        assert box is not None and box["x"] + box["width"] <= SMALL_PHONE.width, (name, box)
