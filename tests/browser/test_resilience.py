@@ -460,3 +460,40 @@ def test_a_tile_found_to_be_a_copy_leaves_the_grid(
     )
     kept = next(p["id"] for p in listed if p["status"] == "ready")
     expect(page.locator(f'#grid > li[data-id="{kept}"]')).to_have_count(1)
+
+
+def test_a_photo_deleted_in_another_tab_leaves_the_viewer_and_the_grid(
+    server_with: Callable[[dict[str, str]], Server], open_page: Any
+) -> None:
+    """Deleted elsewhere after the page loaded, a photo opened in the viewer has no image to
+    show: the page asks the server again, hears the photo is gone, takes its tile away and
+    shows the photo now in its place, saying why, where it showed a broken image for good."""
+    server = server_with({})
+    ids = []
+    for shade, name in enumerate(["oldest.jpg", "deleted.jpg", "newest.jpg"]):
+        answer = httpx.post(
+            f"{server.url}/upload",
+            files={"file": (name, jpeg((shade * 80, 60, 90), (2000, 1500)))},
+            timeout=60,
+        )
+        assert answer.status_code == 201, answer.text
+        ids.append(answer.json()["id"])
+    page: Page = open_page(server, DESKTOP)
+    tiles = page.locator("#grid > li")
+    expect(tiles).to_have_count(3)
+    for tile in tiles.all():
+        expect(tile).to_have_class("tile loaded")
+
+    # another tab, or another device
+    assert httpx.delete(f"{server.url}/photos/{ids[1]}", timeout=30).status_code == 204
+    page.locator(f'#grid > li[data-id="{ids[1]}"] button').click()
+    viewer = page.get_by_role("dialog")
+    expect(viewer).to_be_visible()
+    expect(tiles).to_have_count(2)
+    expect(page.locator(f'#grid > li[data-id="{ids[1]}"]')).to_have_count(0)
+    expect(viewer.locator("[data-part=title]")).to_have_text("oldest.jpg")
+    expect(viewer.locator("[data-part=position]")).to_have_text("Photo 2 of 2")
+    expect(viewer.locator("[data-announce]")).to_have_text("deleted.jpg was deleted elsewhere.")
+    page.keyboard.press("Escape")
+    expect(viewer).to_be_hidden()
+    expect(page.locator(f'#grid > li[data-id="{ids[0]}"] button')).to_be_focused()

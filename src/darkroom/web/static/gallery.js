@@ -52,6 +52,8 @@ export class Gallery extends EventTarget {
     this.photos = [];
     this.tiles = new Map();
     this.watches = new Map();
+    /** When each photo whose image failed was last asked for again. */
+    this.checked = new Map();
     this.cursor = null;
     this.loaded = false;
     this.failed = false;
@@ -116,9 +118,21 @@ export class Gallery extends EventTarget {
     return this.tiles.get(id)?.querySelector("button") || null;
   }
 
-  /** Asks for a photo again: its signed URLs expire (in an hour by default). */
+  /** Asks for a photo again: its signed URLs expire (in an hour by default), and it may have
+   * been deleted elsewhere (another tab, another device), when its tile goes. */
   refresh(id) {
-    return api.photo(id).then((photo) => this.upsert(photo), () => {});
+    return api.photo(id).then((photo) => this.upsert(photo), (error) => {
+      if (error.status === 404) this.remove(id);
+    });
+  }
+
+  /** An image of the photo would not load: its URLs expired, or the photo was deleted
+   * elsewhere (its variants are gone). It is asked for again, once a minute at most: images
+   * failing for another reason (a store away) would otherwise ask on every new tile. */
+  imageFailed(id) {
+    if (Date.now() - (this.checked.get(id) ?? -Infinity) < 60_000) return;
+    this.checked.set(id, Date.now());
+    this.refresh(id);
   }
 
   /** Adds or replaces a photo's tile, in its place (newest first). */
@@ -160,11 +174,11 @@ export class Gallery extends EventTarget {
   remove(id) {
     const at = this.indexOf(id);
     if (at < 0) return;
-    this.photos.splice(at, 1);
+    const [removed] = this.photos.splice(at, 1);
     this.tiles.get(id).remove();
     this.tiles.delete(id);
     this.#refresh();
-    this.dispatchEvent(new CustomEvent("change", { detail: { id } }));
+    this.dispatchEvent(new CustomEvent("change", { detail: { id, removed, index: at } }));
   }
 
   /** Polls a photo until processing ends; resolves to `{photo, duplicate}`, or to null when
@@ -237,10 +251,7 @@ export class Gallery extends EventTarget {
       draggable: "false",
     });
     img.addEventListener("load", () => tile.classList.add("loaded"), { once: true });
-    // Signed URLs expire: an image that fails is asked for again, once a minute at most.
-    img.addEventListener("error", () => {
-      if (Date.now() - photo.fetchedAt > 60_000) this.refresh(photo.id);
-    }, { once: true });
+    img.addEventListener("error", () => this.imageFailed(photo.id), { once: true });
     open.append(img);
     return tile;
   }

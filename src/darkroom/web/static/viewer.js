@@ -15,6 +15,7 @@ export class Viewer {
   constructor(dialog, gallery, fallbackFocus) {
     Object.assign(this, { dialog, gallery, fallbackFocus });
     this.id = null;
+    this.deleting = false;
     const part = (name) => dialog.querySelector(`[data-part="${name}"]`);
     this.p = Object.fromEntries([
       "title", "position", "stage", "image", "message", "description", "edit", "form", "input",
@@ -77,8 +78,7 @@ export class Viewer {
     p.image.addEventListener("load", () => p.stage.classList.remove("loading"));
     p.image.addEventListener("error", () => {
       p.stage.classList.remove("loading");
-      const photo = this.photo;
-      if (photo && Date.now() - photo.fetchedAt > 60_000) this.gallery.refresh(photo.id);
+      if (this.photo) this.gallery.imageFailed(this.id);
     });
 
     dialog.addEventListener("keydown", (event) => {
@@ -117,7 +117,17 @@ export class Viewer {
     });
 
     this.gallery.addEventListener("change", (event) => {
-      if (dialog.open && event.detail.id === this.id && this.photo && !this.editing) this.#render();
+      const { id, removed, index } = event.detail;
+      if (!dialog.open || id !== this.id) return;
+      if (!removed) {
+        if (!this.editing) this.#render();
+      } else if (!this.deleting) {
+        // Deleted elsewhere (found when its image failed): the viewer goes on as after a
+        // deletion of its own. Found while its own deletion is sent, #remove says so.
+        const focus = document.activeElement;
+        this.#showInstead(index, `${removed.filename} was deleted elsewhere.`);
+        if (dialog.open && focus?.checkVisibility()) focus.focus();
+      }
     });
   }
 
@@ -234,6 +244,7 @@ export class Viewer {
     // gone and take it out of the gallery first.
     const index = Math.max(0, this.gallery.indexOf(photo.id));
     p["confirm-yes"].disabled = true;
+    this.deleting = true;
     try {
       await api.remove(photo.id);
     } catch (error) {
@@ -243,16 +254,23 @@ export class Viewer {
       }
     } finally {
       p["confirm-yes"].disabled = false;
+      this.deleting = false;
     }
     this.gallery.remove(photo.id);
+    this.#showInstead(index, `${photo.filename} deleted.`);
+  }
+
+  /** The photo shown left the gallery: the one now in its place is shown, or, if none is
+   * left, the viewer closes. */
+  #showInstead(index, said) {
     const photos = this.gallery.photos;
     if (!photos.length) {
       this.dialog.close();
-      announce(`${photo.filename} deleted. The gallery is empty.`);
+      announce(`${said} The gallery is empty.`);
       return;
     }
     this.show(photos[Math.min(index, photos.length - 1)].id);
-    p.title.focus();
-    announce(`${photo.filename} deleted.`);
+    this.p.title.focus();
+    announce(said);
   }
 }
