@@ -1,5 +1,5 @@
-"""The grid's pages, the size of image its tiles ask for, blurhash placeholders, and the page
-served under a path prefix with photos dropped and pasted onto it."""
+"""The grid's pages, the size of image its tiles ask for, blurhash placeholders, the page
+served under a path prefix with photos dropped and pasted onto it, and a folder dropped."""
 
 from __future__ import annotations
 
@@ -213,3 +213,36 @@ def test_under_a_path_prefix_with_drop_and_paste(small_limit: Server, open_page:
 
     page.get_by_role("button", name="Clear finished").click()
     expect(page.locator("#uploads")).to_be_hidden()
+
+
+def test_a_folder_dropped_adds_the_photos_in_it(
+    server: Server, open_page: Any, tmp_path: Path
+) -> None:
+    """A folder dragged from the desktop (by Chromium's own drag and drop, real files) adds
+    the photos in it and in its subfolders, hidden ones left out, beside a photo dropped with
+    it; where the folder was refused as "not an image" and none of its photos added."""
+    folder = tmp_path / "Holiday"
+    (folder / "day 2").mkdir(parents=True)
+    (folder / ".thumbnails").mkdir()
+    (folder / "beach.jpg").write_bytes(jpeg((200, 180, 90)))
+    (folder / "day 2" / "hills.jpg").write_bytes(jpeg((40, 160, 60)))
+    (folder / ".hidden.jpg").write_bytes(jpeg((1, 1, 1)))
+    (folder / ".thumbnails" / "beach.jpg").write_bytes(jpeg((2, 2, 2)))
+    loose = tmp_path / "loose.jpg"
+    loose.write_bytes(jpeg((90, 40, 200)))
+    page: Page = open_page(server, DESKTOP)
+    expect(page.get_by_text("No photos yet")).to_be_visible()
+
+    cdp = page.context.new_cdp_session(page)
+    data = {"items": [], "files": [str(folder), str(loose)], "dragOperationsMask": 1}
+    for kind in ["dragEnter", "dragOver", "drop"]:
+        cdp.send("Input.dispatchDragEvent", {"type": kind, "x": 400, "y": 400, "data": data})
+    cdp.detach()
+
+    rows = page.locator("li.upload")
+    expect(rows).to_have_count(3)
+    for name in ["beach.jpg", "hills.jpg", "loose.jpg"]:
+        row = rows.filter(has=page.locator(".upload-name", has_text=name))
+        expect(row).to_have_attribute("data-state", "done")
+    expect(page.locator("#grid > li[data-status=ready]")).to_have_count(3)
+    assert sorted(p["filename"] for p in _listed(server)) == ["beach.jpg", "hills.jpg", "loose.jpg"]

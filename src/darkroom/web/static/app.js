@@ -3,6 +3,7 @@
 
 import { Account } from "./account.js";
 import { api } from "./api.js";
+import { announce } from "./dom.js";
 import { Gallery } from "./gallery.js";
 import { showShared } from "./share.js";
 import { Uploads } from "./uploads.js";
@@ -16,7 +17,51 @@ function showSignIn(auth) {
   if (auth?.sign_in_url) link.href = auth.sign_in_url;
 }
 
-/** Files dragged over any part of the page can be dropped there. */
+/** The files in a folder dropped and in its subfolders, by name, leaving out hidden files and
+ * folders (as `darkroom import` does). */
+async function filesIn(folder) {
+  const reader = folder.createReader();
+  const entries = [];
+  // A reader gives a batch at a time (100 in Chromium), then an empty one.
+  for (;;) {
+    const batch = await new Promise((done, fail) => reader.readEntries(done, fail));
+    if (!batch.length) break;
+    entries.push(...batch);
+  }
+  entries.sort((a, b) => a.name.localeCompare(b.name, undefined, { numeric: true }));
+  const files = [];
+  for (const entry of entries) {
+    if (entry.name.startsWith(".")) continue;
+    if (entry.isDirectory) files.push(...await filesIn(entry));
+    else files.push(await new Promise((done, fail) => entry.file(done, fail)));
+  }
+  return files;
+}
+
+/** What was dropped, folders read: a folder comes as one "file" of its own name, which is no
+ * image, where its photos are what the person means. */
+async function droppedFiles(dataTransfer) {
+  // Entries are to be taken while the drop event lasts; reading them takes longer.
+  const dropped = [...dataTransfer.items].filter((item) => item.kind === "file").map((item) => {
+    const entry = item.webkitGetAsEntry?.();
+    return entry?.isDirectory ? entry : item.getAsFile();
+  });
+  const files = [];
+  for (const one of dropped) {
+    if (!one || one instanceof File) {
+      if (one) files.push(one);
+      continue;
+    }
+    try {
+      files.push(...await filesIn(one));
+    } catch (error) {
+      announce(`The folder ${one.name} could not be read: ${error.message}`);
+    }
+  }
+  return files;
+}
+
+/** Files and folders dragged over any part of the page can be dropped there. */
 function acceptDrops(onFiles) {
   const overlay = $("drop-overlay");
   let depth = 0;
@@ -38,7 +83,7 @@ function acceptDrops(onFiles) {
     event.preventDefault();
     depth = 0;
     overlay.hidden = true;
-    onFiles([...event.dataTransfer.files]);
+    droppedFiles(event.dataTransfer).then(onFiles);
   });
 }
 
