@@ -1,13 +1,15 @@
 """A share link opened on a phone, and one followed in a tab the gallery is open in; the
-viewer of a photo with a long name, its share link and delete question, on a phone."""
+viewer of a photo with a long name, its share link and delete question, on a phone; a name
+and description written right to left, in the viewer, its editor and a share link."""
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 import httpx
 import pytest
-from playwright.sync_api import Page, expect
+from playwright.sync_api import FilePayload, Page, expect
 
 from tests.browser.conftest import DESKTOP, Screen, jpeg
 from tests.e2e.conftest import Server
@@ -76,3 +78,52 @@ def test_the_viewer_of_a_long_name_fits_a_phone(server: Server, open_page: Any) 
     for name in ["Close viewer", "Copy", "Delete photo", "Keep it"]:
         box = viewer.get_by_role("button", name=name).bounding_box()
         assert box is not None and box["x"] + box["width"] <= SMALL_PHONE.width, (name, box)
+
+
+RTL_NAME = "שוק הכרמל.jpg"
+RTL_DESCRIPTION = "דוכן פירות בשוק, בבוקר!"
+"""Hebrew: written right to left, the "!" ends the sentence on the left."""
+
+
+def test_right_to_left_names_and_descriptions_read_right_to_left(
+    server: Server, open_page: Any
+) -> None:
+    """Each name and description is laid out in the direction of its own text, where a
+    Hebrew or Arabic one was laid out left to right like the page (its last "!" drawn at its
+    start, aligned to the wrong side, and typed into an editor going the wrong way)."""
+    uploaded = httpx.post(
+        f"{server.url}/upload",
+        files={"file": (RTL_NAME, jpeg((30, 120, 60)))},
+        data={"description": RTL_DESCRIPTION},
+        timeout=60,
+    )
+    assert uploaded.status_code == 201, uploaded.text
+    page: Page = open_page(server, DESKTOP)
+    rtl = "e => e.matches(':dir(rtl)')"
+    refused: FilePayload = {"name": "מסמך.txt", "mimeType": "text/plain", "buffer": b"not a photo"}
+    page.locator("#picker").set_input_files([refused])
+    assert page.locator("li.upload .upload-name").evaluate(rtl)
+
+    page.locator("#grid > li button").click()
+    viewer = page.get_by_role("dialog", name=RTL_NAME)
+    description = viewer.locator("[data-part=description]")
+    expect(description).to_have_text(RTL_DESCRIPTION)
+    assert viewer.locator("[data-part=title]").evaluate(rtl)
+    assert description.evaluate(rtl)
+    assert viewer.locator("[data-part=position]").evaluate("e => e.matches(':dir(ltr)')")
+    viewer.get_by_role("button", name="Edit description").click()
+    editor = viewer.get_by_role("textbox", name="Description")
+    expect(editor).to_have_value(RTL_DESCRIPTION)
+    assert editor.evaluate(rtl)
+    editor.fill("A fruit stall")
+    assert editor.evaluate("e => e.matches(':dir(ltr)')")
+    page.keyboard.press("Escape")
+
+    viewer.get_by_role("button", name="Share link").click()
+    link = viewer.get_by_role("textbox", name=re.compile("^Anyone with this link")).input_value()
+    page.goto("about:blank")
+    page.goto(link)
+    page.wait_for_selector("html[data-ready]")
+    expect(page.get_by_role("heading", name=RTL_NAME)).to_be_visible()
+    assert page.locator("#shared-title").evaluate(rtl)
+    assert page.locator("#shared-description").evaluate(rtl)

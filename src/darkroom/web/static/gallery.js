@@ -231,7 +231,7 @@ export class Gallery extends EventTarget {
     const tile = el("li", { class: "tile", "data-id": photo.id, "data-status": photo.status }, open);
     if (!hasImage(photo)) {
       open.append(el("span", { class: "tile-status" },
-        el("span", { class: "tile-name" }, photo.filename), " ", statusText(photo, true)));
+        el("span", { class: "tile-name", dir: "auto" }, photo.filename), " ", statusText(photo, true)));
       return tile;
     }
     if (photo.blurhash) {

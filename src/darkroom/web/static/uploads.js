@@ -24,7 +24,8 @@ class Item {
     this.node = el("li", { class: "upload", "data-state": "queued" },
       this.thumb,
       el("span", { class: "upload-main" },
-        el("span", { class: "upload-name" }, this.name), this.bar, this.status),
+        // A name goes in the direction of its own script (Hebrew, Arabic: right to left).
+        el("span", { class: "upload-name", dir: "auto" }, this.name), this.bar, this.status),
       this.cancel);
   }
 
