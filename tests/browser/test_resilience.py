@@ -497,3 +497,35 @@ def test_a_photo_deleted_in_another_tab_leaves_the_viewer_and_the_grid(
     page.keyboard.press("Escape")
     expect(viewer).to_be_hidden()
     expect(page.locator(f'#grid > li[data-id="{ids[0]}"] button')).to_be_focused()
+
+
+def test_the_keyboard_focus_stays_in_the_uploads_as_their_buttons_go(
+    server_with: Callable[[dict[str, str]], Server], open_page: Any
+) -> None:
+    """Cancel pressed with the keyboard hides itself, "Clear finished" hides the whole list:
+    the focus goes to the next thing to use ("Clear finished", then the photos), where it
+    fell back to the page itself and a screen reader said nothing."""
+    held: list[Route] = []
+
+    def hold(route: Route) -> None:
+        if _is_transfer(route.request):
+            held.append(route)
+        else:
+            route.continue_()
+
+    server = server_with({})
+    page: Page = open_page(server, DESKTOP, before=lambda p: p.route("**/files/**", hold))
+    row = _picked(page, "held.jpg", (10, 200, 100))
+    expect(row).to_contain_text("Uploading")
+    cancel = row.get_by_role("button", name="Cancel the upload of held.jpg")
+    cancel.focus()
+    page.keyboard.press("Enter")
+    expect(row).to_have_attribute("data-state", "cancelled")
+    clear = page.get_by_role("button", name="Clear finished")
+    expect(clear).to_be_focused()
+    page.keyboard.press("Enter")
+    expect(page.locator("#uploads")).to_be_hidden()
+    expect(page.locator("#gallery")).to_be_focused()
+    for route in held:
+        if route.request.failure is None:
+            route.continue_()

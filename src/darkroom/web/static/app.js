@@ -130,7 +130,11 @@ async function main() {
   }
 
   const uploads = new Uploads(
-    { section: $("uploads"), list: $("upload-list"), clear: $("clear-uploads") }, config, gallery,
+    {
+      section: $("uploads"), list: $("upload-list"), clear: $("clear-uploads"),
+      photos: $("gallery"),
+    },
+    config, gallery,
   );
   const picker = $("picker");
   picker.accept = uploads.accept;

@@ -14,7 +14,9 @@ const LABELS = { jpeg: "JPEG", webp: "WebP", heif: "HEIC" };
 const CANCELLABLE = new Set(["queued", "waiting", "uploading"]);
 
 class Item {
-  constructor(file) {
+  /** `refocus()` takes the focus where its row's buttons go (a keyboard's, on "Cancel"). */
+  constructor(file, refocus) {
+    this.refocus = refocus;
     this.name = file.name || "pasted image";
     this.bar = el("progress", { max: "100", value: "0", "aria-label": `Upload of ${this.name}` });
     this.status = el("span", { class: "upload-status" }, "Waiting…");
@@ -30,9 +32,13 @@ class Item {
   }
 
   set(state, text) {
+    const hadFocus = document.activeElement === this.cancel;
     this.node.dataset.state = state;
     this.status.textContent = text;
     this.cancel.hidden = !CANCELLABLE.has(state);
+    // A button hidden with the focus leaves it to the page itself, where a screen reader
+    // says nothing and the keyboard starts over.
+    if (hadFocus && this.cancel.hidden) this.refocus();
   }
 
   progress(loaded, total) {
@@ -83,10 +89,12 @@ class Item {
     const again = el("button", { type: "button", class: "button quiet upload-button" }, "Try again");
     again.setAttribute("aria-label", `Try again to upload ${this.name}`);
     again.addEventListener("click", () => {
+      const hadFocus = document.activeElement === again;
       again.remove();
       this.bar.hidden = false;
       this.bar.value = 0;
       this.set("queued", "Waiting…");
+      if (hadFocus) this.cancel.focus();
       onAgain();
     }, { once: true });
     this.node.append(again);
@@ -94,8 +102,9 @@ class Item {
 }
 
 export class Uploads {
-  constructor({ section, list, clear }, config, gallery) {
-    Object.assign(this, { section, list, config, gallery });
+  /** `photos`: where the focus goes when the list is cleared away. */
+  constructor({ section, list, clear, photos }, config, gallery) {
+    Object.assign(this, { section, list, clear, photos, config, gallery });
     this.queue = [];
     this.running = 0;
     this.busy = 0;
@@ -118,7 +127,7 @@ export class Uploads {
     const items = [];
     const refused = [];
     for (const file of files) {
-      const item = new Item(file);
+      const item = new Item(file, () => this.clear.focus());
       items.push(item);
       const type = this.#contentType(file);
       const problem = this.#problem(file, type);
@@ -143,7 +152,9 @@ export class Uploads {
     for (const node of this.list.querySelectorAll(finished)) {
       node.remove();
     }
+    const hadFocus = this.section.contains(document.activeElement);
     this.section.hidden = this.list.children.length === 0;
+    if (hadFocus && this.section.hidden) this.photos.focus();
   }
 
   /** The declared type if accepted; else the extension's (browsers often declare none for
