@@ -179,6 +179,33 @@ def test_a_photo_found_gone_while_the_viewer_deletes_it_leaves_the_next_shown(
     expect(page.locator("#grid > li")).to_have_count(1)
 
 
+def test_the_viewer_deleting_a_photo_says_so_once(
+    server_with: Callable[[dict[str, str]], Server], open_page: Any
+) -> None:
+    """The viewer's own deletion is said as such, and only once: not first taken for one made
+    elsewhere as the photo leaves the gallery."""
+    server = server_with(NO_WORKERS)
+    older = _pending(server, "older.jpg", 40)
+    _pending(server, "newer.jpg", 50)
+    page: Page = open_page(server, DESKTOP)
+    expect(page.locator("#grid > li")).to_have_count(2)
+    page.locator(f'#grid > li[data-id="{older}"] button').click()
+    viewer = page.get_by_role("dialog")
+    page.evaluate(
+        """() => {
+          window.said = [];
+          const region = document.querySelector("dialog[open] [data-announce]");
+          new MutationObserver(() => region.textContent && window.said.push(region.textContent))
+            .observe(region, { childList: true, characterData: true, subtree: true });
+        }"""
+    )
+    viewer.get_by_role("button", name="Delete…").click()
+    viewer.get_by_role("button", name="Delete photo").click()
+    expect(viewer.locator("[data-announce]")).to_have_text("older.jpg deleted.")
+    expect(viewer).to_contain_text("newer.jpg")
+    assert page.evaluate("window.said") == ["older.jpg deleted."]
+
+
 def test_a_page_whose_config_failed_asks_again(seeded: Server, open_page: Any) -> None:
     """A proxy's 502 for /config: the page says so and offers no upload, until "Try again"
     gets an answer."""

@@ -249,14 +249,19 @@ export class Viewer {
       await api.remove(photo.id);
     } catch (error) {
       if (error.status !== 404) {
+        this.deleting = false;
         p["confirm-text"].textContent = `Not deleted: ${error.message}`;
         return;
       }
     } finally {
       p["confirm-yes"].disabled = false;
+    }
+    try {
+      // Still `deleting`: the gallery's word that the photo left is this deletion's.
+      this.gallery.remove(photo.id);
+    } finally {
       this.deleting = false;
     }
-    this.gallery.remove(photo.id);
     this.#showInstead(index, `${photo.filename} deleted.`);
   }
 
