@@ -23,8 +23,9 @@ _TRANSFORMS_LOCK = threading.Lock()
 
 
 def srgb_transform(icc: bytes | None, mode: str) -> ImageCms.ImageCmsTransform | None:
-    """From the image's profile to sRGB (`mode` to RGB or RGBA); None where there is nothing
-    to convert (no profile, already sRGB) or the profile is broken (the pixels are shown as
+    """From the image's profile to sRGB (`mode` to RGB or RGBA; grey "L" and "CMYK" to RGB);
+    None where there is nothing to convert (no profile, one that leaves sRGB as it is) or the
+    profile is broken or of another colour space than the pixels (the pixels are shown as
     they are, rather than failing the photo).
 
     Kept for the next photo from the same camera (building one costs several
@@ -51,13 +52,46 @@ def _build_transform(icc: bytes, mode: str) -> ImageCms.ImageCmsTransform | None
         return None
     try:
         source = ImageCms.ImageCmsProfile(io.BytesIO(icc))
-        if "sRGB" in ImageCms.getProfileDescription(source):
-            return None
-        return ImageCms.buildTransform(
-            source, _SRGB, mode, "RGB" if mode == "CMYK" else mode, flags=ImageCms.Flags.NOCACHE
+        transform = ImageCms.buildTransform(
+            source,
+            _SRGB,
+            mode,
+            "RGB" if mode in ("CMYK", "L") else mode,
+            flags=ImageCms.Flags.NOCACHE,
         )
+        # Judged by what it does, not by its name: "GIMP built-in Linear sRGB" and
+        # "sRGB-elle-V2-g10" are linear-light profiles whose names say sRGB (their pixels,
+        # left as they are, came out 73 levels too dark).
+        return None if _leaves_srgb_alone(transform, mode) else transform
     except (ImageCms.PyCMSError, OSError, ValueError, TypeError):
         return None
+
+
+_PROBE_LEVELS = np.arange(0, 256, 17, dtype=np.uint8)
+_RGB_PROBE = np.stack(np.meshgrid(*[_PROBE_LEVELS] * 3, indexing="ij"), -1).reshape(64, 64, 3)
+"""Colours a transform is tried on: 16 levels of each channel, every combination."""
+_UNCHANGED_LEVELS = 2
+"""What an sRGB profile's transform may move a colour by and still count as doing nothing:
+the usual "sRGB IEC61966-2.1" (its curve a table) moves some by 1."""
+
+
+def _leaves_srgb_alone(transform: ImageCms.ImageCmsTransform, mode: str) -> bool:
+    """Whether `transform` changes no colour of its probe by more than `_UNCHANGED_LEVELS`:
+    the image is in sRGB already, and converting its variants would only cost time."""
+    probe: np.ndarray
+    if mode == "L":
+        probe = _PROBE_LEVELS.reshape(1, -1)
+        expected = np.repeat(probe[..., None], 3, axis=2)
+    elif mode in ("RGB", "RGBA"):
+        expected = _RGB_PROBE
+        probe = _RGB_PROBE if mode == "RGB" else np.dstack([_RGB_PROBE, np.full((64, 64), 255)])
+    else:  # CMYK
+        return False
+    out = ImageCms.applyTransform(Image.fromarray(probe.astype(np.uint8)), transform)
+    if out is None:
+        return False
+    moved = np.abs(np.asarray(out)[..., :3].astype(np.int16) - expected)
+    return int(moved.max()) <= _UNCHANGED_LEVELS
 
 
 _MAX_PROFILE_STEPS = 32
@@ -85,8 +119,16 @@ def _too_many_steps(icc: bytes) -> bool:
 
 
 def converted(pixels: Pixels, transform: ImageCms.ImageCmsTransform) -> Pixels:
-    converted = ImageCms.applyTransform(Image.fromarray(pixels), transform)
-    return pixels if converted is None else np.asarray(converted)
+    """`pixels` through `transform`, in their own shape: grey (2-D, or one band) stays grey."""
+    grey = pixels.ndim == 2 or pixels.shape[2] == 1
+    image = Image.fromarray(pixels.reshape(pixels.shape[:2]) if grey else pixels)
+    converted = ImageCms.applyTransform(image, transform)
+    if converted is None:
+        return pixels
+    if grey:
+        # A grey profile's greys are sRGB greys (red, green and blue alike): one channel.
+        return np.ascontiguousarray(np.asarray(converted)[:, :, 1]).reshape(pixels.shape)
+    return np.asarray(converted)
 
 
 def cmyk_to_srgb(image: Image.Image, icc: bytes | None) -> Image.Image:

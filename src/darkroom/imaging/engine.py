@@ -120,8 +120,9 @@ def develop(
             if start.extract_band(3).min() == 255:
                 start = start.extract_band(0, n=3)
         alpha = start.bands == 4
-        # Colour is converted on the variants, a fraction of the decoded pixels.
-        to_srgb = srgb_transform(icc, "RGBA" if alpha else "RGB") if start.bands >= 3 else None
+        # Colour is converted on the variants, a fraction of the decoded pixels; a grey
+        # image's through its grey profile (Photoshop's "Dot Gain 20%", "Gray Gamma 1.8").
+        to_srgb = srgb_transform(icc, _CMS_MODES[start.bands])
         if alpha and to_srgb is None and _only_jpeg(specs):
             # Every variant is to be flattened onto white. Flattening first commutes with
             # resizing (both are linear in premultiplied colour), and the flattened image is
@@ -140,6 +141,10 @@ def develop(
         variants=rendered,
         blurhash="" if smallest is None else placeholder(smallest),
     )
+
+
+_CMS_MODES = {1: "L", 3: "RGB", 4: "RGBA"}
+"""LittleCMS's name for the pixels `_decode` gives, by their number of bands."""
 
 
 def _only_jpeg(specs: Sequence[VariantSpec]) -> bool:

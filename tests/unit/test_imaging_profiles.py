@@ -1,0 +1,136 @@
+"""Embedded colour profiles: judged by what they do to colours, whatever they are called,
+and grey images converted through their grey profiles."""
+
+from __future__ import annotations
+
+import io
+import struct
+
+import numpy as np
+import pytest
+from PIL import Image, ImageCms
+
+from darkroom.domain import VariantSpec
+from darkroom.imaging import develop
+
+_SPEC = (VariantSpec("w320", width=320),)
+_COLOURS = [(200, 100, 50), (30, 160, 220), (128, 128, 128), (64, 64, 64), (230, 230, 200)]
+_SRGB = ImageCms.createProfile("sRGB")
+
+
+def _fixed(value: float) -> bytes:
+    return struct.pack(">i", round(value * 65536))
+
+
+def _profile(space: bytes, description: str, tags: list[tuple[bytes, bytes]]) -> bytes:
+    """A version 2 display profile of `space` (b"RGB " or b"GRAY") with a D50 white."""
+    text = description.encode() + b"\0"
+    desc = b"desc\0\0\0\0" + struct.pack(">I", len(text)) + text + bytes(12 + 67)
+    white = b"XYZ \0\0\0\0" + _fixed(0.9642) + _fixed(1.0) + _fixed(0.8249)
+    tags = [(b"desc", desc), (b"wtpt", white), (b"cprt", b"text\0\0\0\0none\0"), *tags]
+    start = 128 + 4 + 12 * len(tags)
+    table = body = b""
+    for signature, data in tags:
+        table += signature + struct.pack(">II", start + len(body), len(data))
+        body += data + bytes(-len(data) % 4)
+    header = struct.pack(">I4sI4s4s", start + len(body), b"lcms", 0x02100000, b"mntr", space)
+    header += b"XYZ " + bytes(12) + b"acsp" + bytes(24) + bytes(4)
+    header += _fixed(0.9642) + _fixed(1.0) + _fixed(0.8249) + bytes(48)
+    return header + struct.pack(">I", len(tags)) + table + body
+
+
+def _gamma(value: float) -> bytes:
+    return b"curv\0\0\0\0" + struct.pack(">IH", 1, round(value * 256))
+
+
+def _rgb_profile(description: str, gamma: float) -> bytes:
+    """sRGB's primaries (adapted to D50) with a pure power curve."""
+    colorants = [(0.4361, 0.2225, 0.0139), (0.3851, 0.7169, 0.0971), (0.1431, 0.0606, 0.7141)]
+    tags = [
+        (name, b"XYZ \0\0\0\0" + b"".join(_fixed(v) for v in xyz))
+        for name, xyz in zip((b"rXYZ", b"gXYZ", b"bXYZ"), colorants, strict=True)
+    ]
+    tags += [(name, _gamma(gamma)) for name in (b"rTRC", b"gTRC", b"bTRC")]
+    return _profile(b"RGB ", description, tags)
+
+
+def _patches(mode: str) -> Image.Image:
+    pixels = np.zeros((32, 32 * len(_COLOURS), 3), np.uint8)
+    for index, colour in enumerate(_COLOURS):
+        pixels[:, 32 * index : 32 * (index + 1)] = colour
+    image = Image.fromarray(pixels)
+    return image.convert("L") if mode == "L" else image
+
+
+def _saved(image: Image.Image, fmt: str, profile: bytes) -> bytes:
+    out = io.BytesIO()
+    if fmt == "JPEG":
+        image.save(out, fmt, quality=100, subsampling=0, icc_profile=profile)
+    else:
+        image.save(out, fmt, icc_profile=profile)
+    return out.getvalue()
+
+
+def _centres(image: Image.Image) -> np.ndarray:
+    rgb = np.asarray(image.convert("RGB"), dtype=np.int16)
+    return np.array([rgb[16, 32 * index + 16] for index in range(len(_COLOURS))])
+
+
+def _rendered(data: bytes) -> Image.Image:
+    (variant,) = develop(data, _SPEC).variants
+    return Image.open(io.BytesIO(variant.data))
+
+
+def _through(image: Image.Image, profile: bytes) -> Image.Image:
+    source = ImageCms.ImageCmsProfile(io.BytesIO(profile))
+    converted = ImageCms.profileToProfile(image, source, _SRGB, outputMode="RGB")
+    assert converted is not None
+    return converted
+
+
+@pytest.mark.parametrize("fmt", ["JPEG", "PNG"])
+@pytest.mark.parametrize("name", ["GIMP built-in Linear sRGB", "sRGB-elle-V2-g10.icc"])
+def test_a_linear_profile_named_srgb_is_converted(fmt: str, name: str) -> None:
+    """Linear-light profiles GIMP and Krita embed say "sRGB" in their names: left
+    unconverted, their mid grey (188 in sRGB) came out as 128."""
+    profile = _rgb_profile(name, 1.0)
+    image = _patches("RGB")
+    got = _centres(_rendered(_saved(image, fmt, profile)))
+    expected = _centres(_through(image, profile))
+    assert expected[2][0] > 180  # the reference: linear 128 is a light grey in sRGB
+    assert np.abs(got - expected).max() <= 3, (got.tolist(), expected.tolist())
+
+
+@pytest.mark.parametrize("fmt", ["JPEG", "PNG"])
+def test_an_srgb_profile_leaves_the_colours_as_they_are(fmt: str) -> None:
+    srgb = ImageCms.ImageCmsProfile(_SRGB).tobytes()
+    image = _patches("RGB")
+    got = _centres(_rendered(_saved(image, fmt, srgb)))
+    assert np.abs(got - _centres(image)).max() <= 3
+
+
+@pytest.mark.parametrize("fmt", ["JPEG", "PNG"])
+@pytest.mark.parametrize("gamma", [1.0, 1.8])
+def test_a_grey_image_is_converted_through_its_grey_profile(fmt: str, gamma: float) -> None:
+    """A grey image's profile was never applied: a Gray Gamma 1.8 image's mid grey came out
+    18 levels too dark, a linear one's 60."""
+    profile = _profile(b"GRAY", f"Gray Gamma {gamma}", [(b"kTRC", _gamma(gamma))])
+    image = _patches("L")
+    rendered = _rendered(_saved(image, fmt, profile))
+    assert rendered.mode == "L"
+    got = _centres(rendered)
+    expected = _centres(_through(image, profile))
+    assert np.abs(got - expected).max() <= 3, (got.tolist(), expected.tolist())
+
+
+@pytest.mark.parametrize(
+    ("mode", "profile"),
+    [
+        ("RGB", _profile(b"GRAY", "Gray Gamma 1.8", [(b"kTRC", _gamma(1.8))])),
+        ("L", _rgb_profile("Linear RGB", 1.0)),
+    ],
+)
+def test_a_profile_of_another_colour_space_is_ignored(mode: str, profile: bytes) -> None:
+    image = _patches(mode)
+    got = _centres(_rendered(_saved(image, "PNG", profile)))
+    assert np.abs(got - _centres(image)).max() <= 3
