@@ -401,11 +401,21 @@ def _with_alpha(info: ImageInfo, alpha: bool) -> ImageInfo:
 
 
 def _orientation(image: Image.Image) -> int:
-    """The EXIF orientation darkroom still has to apply: Pillow turns a TIFF as it loads."""
-    if image.format == "TIFF":
+    """The EXIF orientation darkroom still has to apply: Pillow turns a TIFF as it loads,
+    and libheif a HEIC as its `irot` and `imir` say. HEIF (and so AVIF) ignores EXIF's and
+    XMP's orientation, and Pillow states an AVIF's `irot` and `imir` as its EXIF orientation
+    (in place of the EXIF block's own): an AVIF's is read from that block alone, never from
+    XMP, where Pillow looks when the block has none (a HEIC's XMP orientation that
+    pillow-heif did not clear, or an AVIF's beside no `irot`, turned it a second time)."""
+    if image.format in ("TIFF", "HEIF"):
         return 1
     try:
-        value = exif_of(image).get(0x0112, 1)
+        if image.format == "AVIF":
+            exif = Image.Exif()
+            exif.load(image.info.get("exif") or b"")
+        else:
+            exif = exif_of(image)
+        value = exif.get(0x0112, 1)
     except Exception:  # a damaged EXIF block means "as stored"
         return 1
     return value if isinstance(value, int) and 1 <= value <= 8 else 1
