@@ -180,7 +180,10 @@ def _decode(
         )
         if image.mode in ("RGB", "L"):
             progressive = bool(image.info.get("progressive") or image.info.get("progression"))
-            return from_array(decode_scaled(data, image.mode, widest, progressive)), icc
+            scaled = decode_scaled(data, image.mode, widest, progressive)
+            if scaled is not None:
+                return from_array(scaled), icc
+        # CMYK, and sampling factors libjpeg-turbo decodes only through libjpeg's own API
         image.draft(image.mode if image.mode == "CMYK" else None, widest)
     if fmt is WEBP:
         return vipsload.load(data, _decode_scale(image.size, sizes, _WEBP_HEADROOM))

@@ -11,14 +11,20 @@ from darkroom.errors import InvalidImage
 from darkroom.imaging.resample import Pixels
 
 
-def decode_scaled(data: bytes, mode: str, at_least: tuple[int, int], progressive: bool) -> Pixels:
+def decode_scaled(
+    data: bytes, mode: str, at_least: tuple[int, int], progressive: bool
+) -> Pixels | None:
     """Grey where `mode` is Pillow's "L", RGB otherwise, decoded at the smallest of 1/8,
     1/4, 1/2 or full size that is at least `at_least`.
     libjpeg-turbo scales to any eighth, but only these four have SIMD inverse DCTs: the
-    others (3/8, 5/8, 6/8, 7/8) decode slower than the full size, and look worse."""
+    others (3/8, 5/8, 6/8, 7/8) decode slower than the full size, and look worse.
+    None for a JPEG whose sampling factors TurboJPEG's API has no name for (see
+    `_UNNAMED_SAMPLING`): libjpeg decodes it, through Pillow."""
     try:
         height, width = simplejpeg.decode_jpeg_header(data)[:2]
     except ValueError as exc:
+        if _UNNAMED_SAMPLING in str(exc):
+            return None
         if "bad ICC marker" not in str(exc):
             raise
         # Misnumbered profile segments, which browsers ignore (the profile is read from
@@ -64,6 +70,11 @@ def decode_scaled(data: bytes, mode: str, at_least: tuple[int, int], progressive
     return decoded(strict=False)
 
 
+_UNNAMED_SAMPLING = "Could not determine subsampling level"
+"""What TurboJPEG says of sampling factors other than those of 4:4:4, 4:2:2, 4:2:0, 4:4:0,
+4:1:1 and grey, written as they usually are: 3×1 or 4×2 luma, chroma sampled finer than
+luma, or 4:2:2 written as 4×1 luma over 2×1 chroma. Valid JPEGs, which libjpeg itself
+decodes (it scales them too)."""
 _ICC_SEGMENT = re.compile(rb"(\xff\xe2..)ICC_PROFILE\x00", re.DOTALL)
 """An APP2 segment's marker, length and the name of an ICC profile segment."""
 _KEPT_BUFFER_BYTES = 64 * 1024 * 1024
