@@ -274,6 +274,10 @@ def _open(data: bytes, limits: Limits) -> tuple[Image.Image, Format]:
     with _decoding(fmt, "cannot read the structure of"):
         check_container(data, fmt, limits.max_frames)
     fields = tiff_first_values(data) if fmt is TIFF else {}
+    unread = _UNREAD_COMPRESSIONS.get(fields.get(_COMPRESSION, 1))
+    if fmt is TIFF and unread is not None:
+        # Neither libtiff (Pillow's, libvips') has these codecs: the file is not damaged.
+        raise Unsupported(f"TIFFs compressed with {unread} are not supported")
     if fmt is TIFF and _pillow_misreads(fields):
         image = _tiff_through_libvips(data, fields, limits)
     else:
@@ -324,6 +328,18 @@ _PLANAR_CONFIGURATION, _PLANAR, _SAMPLE_FORMAT, _UNSIGNED, _SIGNED, _FLOAT = 284
 _ORIENTATION = 274
 _COMPRESSION, _WEBP_COMPRESSION = 259, 50001
 _EXTRA_SAMPLES, _ASSOCIATED_ALPHA, _UNASSOCIATED_ALPHA = 338, 1, 2
+_UNREAD_COMPRESSIONS = {
+    34887: "LERC",
+    50002: "JPEG XL",
+    52546: "JPEG XL",
+    34712: "JPEG 2000",
+    33003: "JPEG 2000",
+    33005: "JPEG 2000",
+    34661: "JBIG",
+}
+"""Compression schemes neither decoder reads (zstd, LZMA and WebP they do). Such a TIFF
+failed as damaged ("its data is damaged", or libvips' "LERC compression support is not
+configured" three times over)."""
 
 
 def _pillow_misreads(fields: dict[int, int]) -> bool:
