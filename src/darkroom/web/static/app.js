@@ -7,7 +7,7 @@ import { announce } from "./dom.js";
 import { Gallery } from "./gallery.js";
 import { showShared } from "./share.js";
 import { Uploads } from "./uploads.js";
-import { Viewer } from "./viewer.js";
+import { Viewer, linkedPhoto } from "./viewer.js";
 
 const $ = (id) => document.getElementById(id);
 
@@ -152,9 +152,11 @@ async function main() {
   });
   $("description-input").maxLength = config.max_description;
 
-  const viewer = new Viewer($("viewer"), gallery, $("add"));
+  const viewer = new Viewer($("viewer"), gallery, $("add"), $("photo-missing"));
   gallery.addEventListener("open", (event) => viewer.open(event.detail.id));
   await gallery.start();
+  const linked = linkedPhoto();
+  if (linked !== null) await viewer.follow(linked);
   document.documentElement.dataset.ready = "true";
 }
 

@@ -118,6 +118,27 @@ export class Gallery extends EventTarget {
     return this.tiles.get(id)?.querySelector("button") || null;
   }
 
+  /** Loads pages until the photo is among them (a link may name one far down the gallery):
+   * true once it is, false if it is not to be shown (deleted, someone else's, an upload not
+   * finished, a copy). Throws when a page could not be loaded. */
+  async seek(id) {
+    if (this.get(id)) return true;
+    // Asked for first: a photo that is not there is not looked for through every page.
+    let photo;
+    try {
+      photo = await api.photo(id);
+    } catch (error) {
+      if (error.status === 404) return false;
+      throw error;
+    }
+    if (UNSHOWN.has(photo.status)) return false;
+    while (!this.get(id) && !this.finished) {
+      await this.loadMore();
+      if (this.failed) throw new Error(this.error.textContent);
+    }
+    return Boolean(this.get(id));
+  }
+
   /** Asks for a photo again: its signed URLs expire (in an hour by default), and it may have
    * been deleted elsewhere (another tab, another device), when its tile goes. */
   refresh(id) {

@@ -1,5 +1,6 @@
 // One photo at a time, large: description (editable), date taken, camera, download, delete.
-// Arrow keys and swipes page through the grid's photos; Escape closes.
+// Arrow keys and swipes page through the grid's photos; Escape closes. The photo shown is in
+// the address (#photo=ID), so that it can be linked to, survives a reload, and Back closes it.
 
 import { api } from "./api.js";
 import { announce, el } from "./dom.js";
@@ -11,9 +12,28 @@ import {
 const SWIPE = 50;
 const STALE_MS = 30 * 60 * 1000; // well within the signed URLs' hour
 
+/** The photo the address names (`#photo=ID`), or null. */
+export function linkedPhoto() {
+  const found = /^#photo=(.+)$/.exec(window.location.hash);
+  if (!found) return null;
+  try {
+    return decodeURIComponent(found[1]);
+  } catch {
+    return found[1]; // not one of ours: no photo has that id, and the page says so
+  }
+}
+
+/** The page's address with `#photo=ID`, or without a photo; the path is kept as it is, so
+ * that it works under a prefix (/gallery/) too. */
+function address(id = null) {
+  const { pathname, search } = window.location;
+  return `${pathname}${search}${id === null ? "" : `#photo=${encodeURIComponent(id)}`}`;
+}
+
 export class Viewer {
-  constructor(dialog, gallery, fallbackFocus) {
-    Object.assign(this, { dialog, gallery, fallbackFocus });
+  /** `missing`: where a link to a photo that is not in the gallery is said to be so. */
+  constructor(dialog, gallery, fallbackFocus, missing) {
+    Object.assign(this, { dialog, gallery, fallbackFocus, missing });
     this.id = null;
     this.deleting = false;
     const part = (name) => dialog.querySelector(`[data-part="${name}"]`);
@@ -34,13 +54,57 @@ export class Viewer {
     return !this.p.form.hidden;
   }
 
+  /** Opened from its tile: a history entry of its own, which Back (Android's back gesture
+   * too) leaves for the grid, where it would have left the page. */
   open(id) {
+    history.pushState({ photo: id, grid: true }, "", address(id));
+    this.#present(id);
+  }
+
+  /** The photo the address names (a link, a reload, Back or Forward): loaded however far
+   * down the gallery it is; one that is not there is said to be missing, over the grid. */
+  async follow(id) {
+    this.missing.hidden = true;
+    let found;
+    try {
+      found = await this.gallery.seek(id);
+    } catch (error) {
+      found = error;
+    }
+    if (linkedPhoto() !== id) return; // gone on elsewhere meanwhile
+    if (found === true) {
+      this.#present(id);
+      return;
+    }
+    this.missing.textContent = found === false
+      ? "The photo this link shows is not in the gallery: it was deleted, or it is another"
+        + " account's."
+      : `The photo this link shows could not be loaded: ${found.message}`;
+    this.missing.hidden = false;
+    // Taken off first: closing the viewer on an address naming a photo would step back.
+    history.replaceState(null, "", address());
+    if (this.dialog.open) this.dialog.close();
+  }
+
+  /** Closed by the person (Escape, ×) or as the last photo goes: by going Back where the
+   * viewer has an entry of its own, so that none is left behind to open it again; the viewer
+   * closes as that entry is left, so nothing done next races the step back. */
+  close() {
+    if (linkedPhoto() !== null && history.state?.grid) history.back();
+    else this.dialog.close();
+  }
+
+  #present(id) {
+    this.missing.hidden = true;
     this.show(id);
     if (!this.dialog.open) this.dialog.showModal();
   }
 
   show(id) {
     this.id = id;
+    // Paging and deletions replace the entry: Back closes the viewer, not steps through
+    // every photo seen.
+    if (linkedPhoto() !== id) history.replaceState({ ...history.state, photo: id }, "", address(id));
     this.share.reset(id);
     this.#endEdit();
     this.#hideConfirm();
@@ -62,7 +126,7 @@ export class Viewer {
     const { p, dialog } = this;
     p.prev.addEventListener("click", () => this.step(-1));
     p.next.addEventListener("click", () => this.step(1));
-    p.close.addEventListener("click", () => dialog.close());
+    p.close.addEventListener("click", () => this.close());
     p.edit.addEventListener("click", () => this.#startEdit());
     p["cancel-edit"].addEventListener("click", () => this.#endEdit(true));
     p.form.addEventListener("submit", (event) => {
@@ -83,11 +147,12 @@ export class Viewer {
 
     dialog.addEventListener("keydown", (event) => {
       const typing = event.target.closest("textarea, input");
-      if (event.key === "Escape" && (this.editing || !p.confirm.hidden)) {
+      if (event.key === "Escape") {
         // Escape leaves the edit or the question first; a second Escape closes the viewer.
         event.preventDefault();
         if (this.editing) this.#endEdit(true);
-        else this.#hideConfirm(true);
+        else if (!p.confirm.hidden) this.#hideConfirm(true);
+        else this.close();
       } else if (!typing && !event.altKey && !event.ctrlKey && !event.metaKey) {
         if (event.key === "ArrowLeft") this.step(-1);
         else if (event.key === "ArrowRight") this.step(1);
@@ -96,9 +161,24 @@ export class Viewer {
       }
     });
     dialog.addEventListener("close", () => {
+      if (linkedPhoto() !== null) {
+        // Closed otherwise than by Back (a phone's back gesture the browser gives the dialog,
+        // a link's viewer without an entry below): the address follows.
+        if (history.state?.grid) history.back();
+        else history.replaceState(null, "", address());
+      }
       const tile = this.gallery.tile(this.id);
       (tile || this.fallbackFocus).focus();
       tile?.scrollIntoView({ block: "nearest" });
+    });
+
+    window.addEventListener("popstate", () => {
+      const id = linkedPhoto();
+      if (id === null) {
+        if (dialog.open) dialog.close();
+      } else if (!dialog.open || id !== this.id) {
+        this.follow(id);
+      }
     });
 
     let start = null;
@@ -270,7 +350,7 @@ export class Viewer {
   #showInstead(index, said) {
     const photos = this.gallery.photos;
     if (!photos.length) {
-      this.dialog.close();
+      this.close();
       announce(`${said} The gallery is empty.`);
       return;
     }
