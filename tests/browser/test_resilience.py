@@ -556,3 +556,19 @@ def test_the_keyboard_focus_stays_in_the_uploads_as_their_buttons_go(
     for route in held:
         if route.request.failure is None:
             route.continue_()
+
+
+def test_two_things_said_at_once_are_both_said(
+    server_with: Callable[[dict[str, str]], Server], open_page: Any
+) -> None:
+    """The one upload of a batch fails processing: its failure and the batch's end are said
+    at once, and both stay in the live region, where the second replaced the first before a
+    screen reader could hear it."""
+    server = server_with({})
+    page: Page = open_page(server, DESKTOP)
+    picked: FilePayload = {"name": "broken.jpg", "mimeType": "image/jpeg", "buffer": b"no" * 400}
+    page.locator("#picker").set_input_files([picked])
+    expect(page.locator("li.upload")).to_have_attribute("data-state", "error")
+    said = page.locator("#announce")
+    expect(said).to_contain_text("Uploads finished: 0 added, 1 failed.")
+    expect(said).to_contain_text("broken.jpg: Could not be processed: not an image")

@@ -28,17 +28,29 @@ export function el(tag, attributes = {}, ...children) {
   return node;
 }
 
-let clearing;
+/** Per live region: what waits to be said in it, and the timer that empties it. */
+const waiting = new Map();
+const clearing = new Map();
 
 /** Says `text` through a polite live region, once: the open dialog's, since everything
- * outside a modal dialog is inert, or else the page's. */
+ * outside a modal dialog is inert, or else the page's. Things said within the same moment
+ * are said together: set one after the other, the last replaced the others before a screen
+ * reader heard them. */
 export function announce(text) {
   const region = document.querySelector("dialog[open] [data-announce]")
     || document.getElementById("announce");
+  if (waiting.has(region)) {
+    waiting.get(region).push(text);
+    return;
+  }
+  waiting.set(region, [text]);
   region.textContent = "";
-  clearTimeout(clearing);
+  clearTimeout(clearing.get(region));
+  // Emptied first and filled a moment later, so that the same words said again are a change
+  // a screen reader tells.
   setTimeout(() => {
-    region.textContent = text;
-    clearing = setTimeout(() => { region.textContent = ""; }, 8000);
+    region.textContent = waiting.get(region).join(" ");
+    waiting.delete(region);
+    clearing.set(region, setTimeout(() => { region.textContent = ""; }, 8000));
   }, 60);
 }
