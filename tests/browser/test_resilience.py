@@ -572,3 +572,39 @@ def test_two_things_said_at_once_are_both_said(
     said = page.locator("#announce")
     expect(said).to_contain_text("Uploads finished: 0 added, 1 failed.")
     expect(said).to_contain_text("broken.jpg: Could not be processed: not an image")
+
+
+def test_the_viewers_place_follows_a_photo_added_before_it(
+    server_with: Callable[[dict[str, str]], Server], open_page: Any
+) -> None:
+    """A photo picked before the viewer was opened lands while it shows the older of two:
+    "Photo 2 of 2" becomes "Photo 3 of 3", where it stayed as it was until the viewer
+    showed another photo."""
+    server = server_with({})
+    ids = []
+    for shade, name in enumerate(["older.jpg", "newer.jpg"]):
+        answer = httpx.post(
+            f"{server.url}/upload", files={"file": (name, jpeg((shade * 90, 90, 30)))}, timeout=60
+        )
+        assert answer.status_code == 201, answer.text
+        ids.append(answer.json()["id"])
+    held: list[Route] = []
+
+    def hold(route: Route) -> None:
+        if _is_transfer(route.request):
+            held.append(route)
+        else:
+            route.continue_()
+
+    page: Page = open_page(server, DESKTOP, before=lambda p: p.route("**/files/**", hold))
+    row = _picked(page, "newest.jpg", (200, 200, 20))
+    expect(row).to_contain_text("Uploading")
+    page.locator(f'#grid > li[data-id="{ids[0]}"] button').click()
+    viewer = page.get_by_role("dialog")
+    position = viewer.locator("[data-part=position]")
+    expect(position).to_have_text("Photo 2 of 2")
+    (route,) = held
+    route.continue_()
+    expect(page.locator("#grid > li")).to_have_count(3)
+    expect(position).to_have_text("Photo 3 of 3")
+    expect(viewer.locator("[data-part=title]")).to_have_text("older.jpg")

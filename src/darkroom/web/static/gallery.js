@@ -98,6 +98,8 @@ export class Gallery extends EventTarget {
       this.grid.setAttribute("aria-busy", "false");
       this.more.textContent = ok ? "Load more photos" : "Try again";
       this.#refresh();
+      // Whether more photos are to come is known only now, after the page's own changes.
+      this.dispatchEvent(new CustomEvent("change", { detail: {} }));
     }
     if (ok && !this.finished) {
       // Observing again reports at once whether the end is still in view (a tall screen).

@@ -198,8 +198,12 @@ export class Viewer {
 
     this.gallery.addEventListener("change", (event) => {
       const { id, removed, index } = event.detail;
-      if (!dialog.open || id !== this.id) return;
-      if (!removed) {
+      if (!dialog.open) return;
+      if (id !== this.id) {
+        // Other photos came (an upload landing, a page loaded) or went: this one's place
+        // among them moved.
+        this.#renderPlace();
+      } else if (!removed) {
         if (!this.editing) this.#render();
       } else if (!this.deleting) {
         // Deleted elsewhere (found when its image failed): the viewer goes on as after a
@@ -215,12 +219,8 @@ export class Viewer {
     const { p } = this;
     const photo = this.photo;
     if (!photo) return;
-    const index = this.gallery.indexOf(photo.id);
-    const count = this.gallery.photos.length;
     p.title.textContent = photo.filename || "Photo";
-    p.position.textContent = `Photo ${index + 1} of ${count}${this.gallery.finished ? "" : "+"}`;
-    p.prev.setAttribute("aria-disabled", String(index === 0));
-    p.next.setAttribute("aria-disabled", String(index === count - 1 && this.gallery.finished));
+    this.#renderPlace();
 
     if (hasImage(photo)) {
       const ratio = aspect(photo).toFixed(3);
@@ -263,6 +263,17 @@ export class Viewer {
       p.download.href = photo.original_url;
       p.download.download = photo.filename || "";
     }
+  }
+
+  /** "Photo N of M", and whether there is a photo before and after it. */
+  #renderPlace() {
+    const { p } = this;
+    const index = this.gallery.indexOf(this.id);
+    if (index < 0) return;
+    const count = this.gallery.photos.length;
+    p.position.textContent = `Photo ${index + 1} of ${count}${this.gallery.finished ? "" : "+"}`;
+    p.prev.setAttribute("aria-disabled", String(index === 0));
+    p.next.setAttribute("aria-disabled", String(index === count - 1 && this.gallery.finished));
   }
 
   #startEdit() {
