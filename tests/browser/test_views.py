@@ -246,3 +246,34 @@ def test_a_folder_dropped_adds_the_photos_in_it(
         expect(row).to_have_attribute("data-state", "done")
     expect(page.locator("#grid > li[data-status=ready]")).to_have_count(3)
     assert sorted(p["filename"] for p in _listed(server)) == ["beach.jpg", "hills.jpg", "loose.jpg"]
+
+
+def test_presses_made_while_the_next_page_loads_all_count(seeded: Server, open_page: Any) -> None:
+    """Two photos a page, the second page held back: → pressed twice on the last photo
+    loaded shows the photo two further on once the page comes, where both presses showed
+    the next one."""
+    held: list[tuple[Route, str]] = []
+    holding = [True]
+
+    def two_a_page(route: Route) -> None:
+        parts = urlsplit(route.request.url)
+        query = parse_qs(parts.query) | {"limit": ["2"]}
+        url = parts._replace(query="&".join(f"{k}={v[0]}" for k, v in query.items())).geturl()
+        if "cursor" in query and holding[0]:
+            held.append((route, url))
+        else:
+            route.continue_(url=url)
+
+    page: Page = open_page(seeded, DESKTOP, before=lambda p: p.route(_is_list, two_a_page))
+    listed = _listed(seeded)
+    expect(page.locator("#grid > li")).to_have_count(2)
+    page.locator(f'#grid > li[data-id="{listed[1]["id"]}"] button').click()
+    title = page.locator("#viewer [data-part=title]")
+    expect(title).to_have_text(listed[1]["filename"])
+    page.keyboard.press("ArrowRight")
+    page.keyboard.press("ArrowRight")
+    holding[0] = False
+    for route, url in held:
+        route.continue_(url=url)
+    expect(title).to_have_text(listed[3]["filename"])
+    expect(page.locator("#viewer [data-part=position]")).to_contain_text("Photo 4 of ")

@@ -35,6 +35,8 @@ export class Viewer {
   constructor(dialog, gallery, fallbackFocus, missing) {
     Object.assign(this, { dialog, gallery, fallbackFocus, missing });
     this.id = null;
+    /** Where the presses waiting for a page lead: `by` photos on `from`. */
+    this.aim = null;
     this.deleting = false;
     const part = (name) => dialog.querySelector(`[data-part="${name}"]`);
     this.p = Object.fromEntries([
@@ -102,6 +104,7 @@ export class Viewer {
 
   show(id) {
     this.id = id;
+    this.aim = null;
     // Paging and deletions replace the entry: Back closes the viewer, not steps through
     // every photo seen.
     if (linkedPhoto() !== id) history.replaceState({ ...history.state, photo: id }, "", address(id));
@@ -113,11 +116,21 @@ export class Viewer {
   }
 
   async step(delta) {
+    // Presses made while the next page loads count on from where the earlier ones lead, not
+    // from the photo still shown: each is one photo further. By the photo they started from,
+    // as photos may come and go before the page does.
+    const aim = this.aim ? { ...this.aim, by: this.aim.by + delta } : { from: this.id, by: delta };
+    this.aim = aim;
+    const target = () => this.gallery.indexOf(aim.from) + aim.by;
+    if (target() >= this.gallery.photos.length && !this.gallery.finished) {
+      await this.gallery.loadMore();
+    }
+    if (this.aim !== aim) return; // a later press, or another photo shown, took over
+    this.aim = null;
     const photos = this.gallery.photos;
-    const target = this.gallery.indexOf(this.id) + delta;
-    if (target >= photos.length && !this.gallery.finished) await this.gallery.loadMore();
-    const next = this.gallery.photos[target];
-    if (!next) return;
+    if (!this.dialog.open || this.gallery.indexOf(aim.from) < 0) return;
+    const next = photos[Math.max(0, Math.min(target(), photos.length - 1))];
+    if (next.id === this.id) return;
     this.show(next.id);
     announce(this.p.position.textContent);
   }
