@@ -608,3 +608,52 @@ def test_the_viewers_place_follows_a_photo_added_before_it(
     expect(page.locator("#grid > li")).to_have_count(3)
     expect(position).to_have_text("Photo 3 of 3")
     expect(viewer.locator("[data-part=title]")).to_have_text("older.jpg")
+
+
+def test_sharing_or_describing_a_photo_deleted_elsewhere_says_it_was(
+    server_with: Callable[[dict[str, str]], Server], open_page: Any
+) -> None:
+    """The viewer's image came before the photo was deleted elsewhere, so nothing failed to
+    load: "Share link", then a description saved, hear 404; the page takes the photo away
+    and shows the one in its place, saying why, where it showed the server's "not found"
+    beside a photo that was gone."""
+    server = server_with({})
+    ids = []
+    for shade, name in enumerate(["oldest.jpg", "middle.jpg", "newest.jpg"]):
+        answer = httpx.post(
+            f"{server.url}/upload", files={"file": (name, jpeg((shade * 80, 30, 90)))}, timeout=60
+        )
+        assert answer.status_code == 201, answer.text
+        ids.append(answer.json()["id"])
+    page: Page = open_page(server, DESKTOP)
+    viewer = page.get_by_role("dialog")
+    title = viewer.locator("[data-part=title]")
+    said = viewer.locator("[data-announce]")
+
+    def shown(name: str) -> None:
+        expect(title).to_have_text(name)
+        page.wait_for_function(
+            """() => {
+              const image = document.querySelector("#viewer [data-part=image]");
+              return image.complete && image.naturalWidth > 0;
+            }"""
+        )
+
+    page.locator(f'#grid > li[data-id="{ids[2]}"] button').click()
+    shown("newest.jpg")
+    assert httpx.delete(f"{server.url}/photos/{ids[2]}", timeout=30).status_code == 204
+    viewer.get_by_role("button", name="Share link").click()
+    expect(said).to_have_text("newest.jpg was deleted elsewhere.")
+    expect(page.locator("#grid > li")).to_have_count(2)
+    shown("middle.jpg")
+    expect(viewer.locator("[data-part=share-error]")).to_be_empty()
+
+    assert httpx.delete(f"{server.url}/photos/{ids[1]}", timeout=30).status_code == 204
+    viewer.get_by_role("button", name="Add a description").click()
+    viewer.get_by_label("Description").fill("Never saved")
+    viewer.get_by_role("button", name="Save").click()
+    expect(said).to_have_text("middle.jpg was deleted elsewhere.")
+    expect(page.locator("#grid > li")).to_have_count(1)
+    expect(title).to_have_text("oldest.jpg")
+    expect(viewer.get_by_label("Description")).to_be_hidden()
+    expect(viewer.locator("[data-part=form-error]")).to_be_empty()

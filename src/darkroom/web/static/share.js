@@ -9,7 +9,10 @@ const $ = (id) => document.getElementById(id);
 
 /** The viewer's share button and the link it made. */
 export class ShareControl {
-  constructor(part) {
+  /** `gone(photoId, error)`: whether the error means the photo was deleted elsewhere (then
+   * the viewer says so, and shows another). */
+  constructor(part, gone) {
+    this.gone = gone;
     Object.assign(this, {
       button: part("share"), result: part("share-result"), url: part("share-url"),
       expiry: part("share-expiry"), copy: part("share-copy"), error: part("share-error"),
@@ -39,6 +42,7 @@ export class ShareControl {
       this.url.select();
       announce("Share link made.");
     } catch (error) {
+      if (await this.gone(this.photoId, error)) return;
       this.error.textContent = error.message;
     } finally {
       this.button.disabled = false;
@@ -55,6 +59,7 @@ export class ShareControl {
       this.button.focus();
       announce("The photo's share links no longer work.");
     } catch (error) {
+      if (await this.gone(this.photoId, error)) return;
       this.error.textContent = error.message;
     } finally {
       this.stop.disabled = false;

@@ -44,7 +44,7 @@ export class Viewer {
       "form-error", "cancel-edit", "facts", "download", "delete", "confirm", "confirm-text",
       "confirm-yes", "confirm-no", "prev", "next", "close",
     ].map((name) => [name, part(name)]));
-    this.share = new ShareControl(part);
+    this.share = new ShareControl(part, (id, error) => this.#gone(id, error));
     this.#wire();
   }
 
@@ -311,18 +311,29 @@ export class Viewer {
     const { p } = this;
     const save = p.form.querySelector('[type="submit"]');
     save.disabled = true;
+    const id = this.id;
     try {
-      const updated = await api.describe(this.id, p.input.value.trim());
+      const updated = await api.describe(id, p.input.value.trim());
       this.#endEdit();
       this.gallery.upsert(updated);
       this.#render();
       p.edit.focus();
       announce("Description saved.");
     } catch (error) {
+      if (await this.#gone(id, error)) return;
       p["form-error"].textContent = `Not saved: ${error.message}`;
     } finally {
       save.disabled = false;
     }
+  }
+
+  /** Whether a 404 for the photo means it was deleted elsewhere (its image can still show,
+   * from the browser's cache): asked again, it leaves the gallery if so, and the viewer goes
+   * on to the photo in its place, saying why. */
+  async #gone(id, error) {
+    if (error.status !== 404) return false;
+    await this.gallery.refresh(id);
+    return !this.gallery.get(id);
   }
 
   #showConfirm() {
