@@ -126,6 +126,11 @@ class Catalog(Protocol):
         """Newest first (by `created_at`, then id). `owner=None` lists everyone's."""
         ...
 
+    def count_by_status(self) -> dict[str, int]:
+        """How many photos each status has, everyone's; statuses no photo has are left out.
+        Counted by the backend, never by reading every record here."""
+        ...
+
     def update(self, photo: Photo) -> Photo:
         """Store `photo` if the stored version still equals `photo.version`.
 

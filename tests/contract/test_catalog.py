@@ -172,6 +172,16 @@ def test_find_by_hash_finds_a_duplicate_once_it_is_marked(catalog: Catalog) -> N
     ]
 
 
+def test_photos_are_counted_by_status(catalog: Catalog) -> None:
+    assert catalog.count_by_status() == {}
+    statuses = [PhotoStatus.READY] * 3 + [PhotoStatus.FAILED, PhotoStatus.UPLOADING]
+    for index, status in enumerate(statuses):
+        catalog.add(make(f"p{index}", owner="ann" if index % 2 else "bob").evolve(status=status))
+    assert catalog.count_by_status() == {"ready": 3, "failed": 1, "uploading": 1}
+    catalog.delete("p0")
+    assert catalog.count_by_status() == {"ready": 2, "failed": 1, "uploading": 1}
+
+
 def test_sql_returns_datetimes_in_utc(sql_database: SqlDatabase) -> None:
     catalog = SqlCatalog(sql_database)
     catalog.add(make("p1", created_at=NOW.astimezone(timezone(timedelta(hours=-7)))))

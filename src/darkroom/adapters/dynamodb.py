@@ -86,6 +86,26 @@ class DynamoDbCatalog(TableUser):
             page, encode_cursor(position(last.created_at, last.id)) if more and last else None
         )
 
+    def count_by_status(self) -> dict[str, int]:
+        """One scan that brings back each photo's status alone (DynamoDB keeps no counts)."""
+        scan: Item = {
+            "TableName": self.table,
+            "FilterExpression": "begins_with(pk, :photo)",
+            "ExpressionAttributeValues": {":photo": {"S": "PHOTO#"}},
+            "ProjectionExpression": "#status",
+            "ExpressionAttributeNames": {"#status": "status"},
+        }
+        counts: dict[str, int] = {}
+        while True:
+            with translated("cannot count the photos"):
+                answer = self.dynamodb.scan(**scan)
+            for item in answer.get("Items", []):
+                status = item["status"]["S"]
+                counts[status] = counts.get(status, 0) + 1
+            if "LastEvaluatedKey" not in answer:
+                return counts
+            scan["ExclusiveStartKey"] = answer["LastEvaluatedKey"]
+
     def update(self, photo: Photo) -> Photo:
         updated = photo.evolve(version=photo.version + 1)
         try:

@@ -131,6 +131,12 @@ class MemoryCatalog:
         more = len(ordered) > limit
         return Page(items, _position(items[-1]) if more and items else None)
 
+    def count_by_status(self) -> dict[str, int]:
+        counts: dict[str, int] = {}
+        for photo in list(self._photos.values()):
+            counts[photo.status.value] = counts.get(photo.status.value, 0) + 1
+        return counts
+
     def update(self, photo: Photo) -> Photo:
         with self._lock:
             stored = self.get(photo.id)

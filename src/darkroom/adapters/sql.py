@@ -37,6 +37,7 @@ from sqlalchemy import (
     delete,
     event,
     exc,
+    func,
     insert,
     inspect,
     make_url,
@@ -129,6 +130,7 @@ photos_table = Table(
     Index("ix_photos_created", "created_at", "id"),
     Index("ix_photos_owner_created", "owner", "created_at", "id"),
     Index("ix_photos_owner_sha256", "owner", "sha256"),
+    Index("ix_photos_status", "status"),
     mysql_engine="InnoDB",
     mysql_charset="utf8mb4",
 )
@@ -208,6 +210,7 @@ class SqlDatabase:
             with self.connection(write=True) as conn:
                 self.metadata.create_all(conn)
         self._add_new_columns()
+        self._add_new_indexes()
 
     def _add_new_columns(self) -> None:
         """Columns added to a table since a database was made; each has a default."""
@@ -222,6 +225,26 @@ class SqlDatabase:
                     # Lost a race with another process adding it: it is there now.
                     if column.name not in self._columns(table):
                         raise
+
+    def _add_new_indexes(self) -> None:
+        """Indexes added to a table since a database was made: `create_all` makes a table's
+        indexes only with the table."""
+        for table in self.metadata.sorted_tables:
+            there = self._indexes(table)
+            for index in table.indexes:
+                if index.name in there:
+                    continue
+                try:
+                    with self.connection(write=True) as conn:
+                        index.create(conn)
+                except (exc.DatabaseError, Conflict, Unavailable):
+                    # Lost a race with another process making it: it is there now.
+                    if index.name not in self._indexes(table):
+                        raise
+
+    def _indexes(self, table: Table) -> set[str | None]:
+        with self.connection(write=False) as conn:
+            return {i["name"] for i in inspect(conn).get_indexes(table.name)}
 
     def _add_column(self, table: Table, column: Column[Any]) -> None:
         with self.connection(write=True) as conn:
@@ -324,13 +347,15 @@ class SqlCatalog:
         return found
 
     def find_by_hash(self, owner: str, sha256: str) -> list[Photo]:
-        query = (
-            select(photos_table)
-            .where(photos_table.c.owner == owner, photos_table.c.sha256 == sha256)
-            .order_by(photos_table.c.created_at, photos_table.c.id)
+        # Sorted here, not by the database: asked to sort, SQLite walks the owner's whole
+        # (owner, created_at, id) index, every photo of theirs, rather than look the digest
+        # up in (owner, sha256) and sort the one or two photos it finds.
+        query = select(photos_table).where(
+            photos_table.c.owner == owner, photos_table.c.sha256 == sha256
         )
         with self._db.connection(write=False) as conn:
-            return [_photo(row) for row in conn.execute(query)]
+            found = [_photo(row) for row in conn.execute(query)]
+        return sorted(found, key=lambda photo: (photo.created_at, photo.id))
 
     def list(self, owner: str | None, limit: int, cursor: str | None = None) -> Page[Photo]:
         c = photos_table.c
@@ -339,14 +364,23 @@ class SqlCatalog:
             query = query.where(c.owner == owner)
         if cursor:
             created, after_id = _position(cursor)
+            # `created_at <= created` says the same as the rest, for the planner: without it
+            # SQLite starts at the owner's newest photo and reads every one down to the page.
             query = query.where(
-                or_(c.created_at < created, and_(c.created_at == created, c.id < after_id))
+                c.created_at <= created,
+                or_(c.created_at < created, and_(c.created_at == created, c.id < after_id)),
             )
         with self._db.connection(write=False) as conn:
             rows = conn.execute(query).all()
         items = tuple(_photo(row) for row in rows[:limit])
         more = len(rows) > limit
         return Page(items, _cursor(items[-1]) if more and items else None)
+
+    def count_by_status(self) -> dict[str, int]:
+        c = photos_table.c
+        query = select(c.status, func.count()).group_by(c.status)
+        with self._db.connection(write=False) as conn:
+            return {str(status): int(count) for status, count in conn.execute(query)}
 
     def update(self, photo: Photo) -> Photo:
         c = photos_table.c

@@ -74,12 +74,4 @@ def store_figures(name: str, store: BlobStore) -> StoreFigures:
 
 
 def count_photos(catalog: Catalog) -> dict[str, int]:
-    counts: dict[str, int] = {}
-    cursor = None
-    while True:
-        page = catalog.list(None, 500, cursor)
-        for photo in page.items:
-            counts[photo.status.value] = counts.get(photo.status.value, 0) + 1
-        if page.cursor is None:
-            return counts
-        cursor = page.cursor
+    return catalog.count_by_status()

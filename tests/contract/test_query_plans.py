@@ -1,0 +1,120 @@
+"""What a large library needs of the SQL catalog: every lookup and page through an index,
+on SQLite, PostgreSQL and MariaDB, and databases made before an index was added given it.
+The plans are read from the backends' own EXPLAIN (see `plans`), never from timings."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import UTC, datetime, timedelta
+
+import pytest
+from sqlalchemy import insert, text
+
+from darkroom.adapters.sql import SqlCatalog, SqlDatabase, photos_table
+from darkroom.domain import PhotoStatus
+from tests.contract.plans import plans, reads_whole_table, rows_read
+
+START = datetime(2024, 1, 1, tzinfo=UTC)
+ROWS = 3000
+STATUSES = ("ready",) * 8 + ("failed", "duplicate")
+
+
+def _fill(db: SqlDatabase, *, analyse: bool = True) -> None:
+    """A library large enough that MariaDB's planner, which weighs rows, prefers an index
+    where one serves; its statistics brought up to date."""
+    rows = [
+        {
+            "id": f"{index:06d}" + uuid.uuid4().hex[:8],
+            "owner": "ann" if index % 10 else f"user{index % 7}",
+            "key": f"{index:013d}_{index:032x}.jpg",
+            "filename": "a.jpg",
+            "description": "",
+            "status": STATUSES[index % len(STATUSES)],
+            "reason": "",
+            "content_type": "image/jpeg",
+            "size": 1,
+            "sha256": f"{index:064x}",
+            "width": 1,
+            "height": 1,
+            "variants": "[]",
+            "metadata": "{}",
+            "duplicate_of": "",
+            "recipe": "",
+            "blurhash": "",
+            "version": 1,
+            "created_at": START + timedelta(seconds=index // 3),
+            "updated_at": START,
+        }
+        for index in range(ROWS)
+    ]
+    with db.connection(write=True) as conn:
+        conn.execute(insert(photos_table), rows)
+    if not analyse and db.engine.dialect.name == "sqlite":
+        return
+    with db.engine.connect() as conn:
+        statement = {"sqlite": "ANALYZE", "postgresql": "ANALYZE photos"}
+        conn.exec_driver_sql(statement.get(db.engine.dialect.name, "ANALYZE TABLE photos"))
+        conn.commit()
+
+
+@pytest.fixture
+def library(sql_database: SqlDatabase) -> SqlCatalog:
+    _fill(sql_database)
+    return SqlCatalog(sql_database)
+
+
+@pytest.fixture
+def unanalysed(sql_database: SqlDatabase) -> SqlCatalog:
+    """As darkroom leaves its database: SQLite without the statistics ANALYZE makes."""
+    _fill(sql_database, analyse=False)
+    return SqlCatalog(sql_database)
+
+
+def test_finding_copies_looks_the_digest_up(unanalysed: SqlCatalog) -> None:
+    """Every upload and every deletion asks for the owner's photos of one digest."""
+    db = unanalysed._db
+    [plan] = plans(db, lambda: unanalysed.find_by_hash("ann", f"{701:064x}"))
+    assert "ix_photos_owner_sha256" in plan, plan
+    assert not reads_whole_table(plan), plan
+    assert [p.id[:6] for p in unanalysed.find_by_hash("ann", f"{701:064x}")] == ["000701"]
+
+
+def test_a_deep_page_starts_at_its_cursor(unanalysed: SqlCatalog) -> None:
+    """The index is entered at the cursor's time, not read from the newest photo down."""
+    db = unanalysed._db
+    cursor = None
+    for _ in range(40):  # well into the library
+        cursor = unanalysed.list("ann", 50, cursor).cursor
+    [plan] = plans(db, lambda: unanalysed.list("ann", 50, cursor))
+    assert not reads_whole_table(plan), plan
+    if db.engine.dialect.name == "sqlite":
+        assert "created_at<" in plan, plan
+    elif db.engine.dialect.name == "postgresql":  # the page, and others' photos among it
+        assert rows_read(db, lambda: unanalysed.list("ann", 50, cursor)) < 100
+
+
+def test_photos_are_counted_by_status_from_an_index(library: SqlCatalog) -> None:
+    """`darkroom stats`, the admin page and /metrics: one statement, the status index
+    alone, where every record used to be read and decoded, 500 at a time."""
+    db = library._db
+    [plan] = plans(db, library.count_by_status)
+    assert "ix_photos_status" in plan, plan
+    counts = library.count_by_status()
+    assert counts == {"ready": 2400, "failed": 300, "duplicate": 300}
+    assert set(counts) <= {s.value for s in PhotoStatus}
+
+
+def test_a_database_made_before_an_index_gets_it(sql_database: SqlDatabase) -> None:
+    """`create_schema` adds the indexes a table lacks, as it adds new columns."""
+    db = sql_database
+    dialect = db.engine.dialect.name
+    with db.engine.connect() as conn:
+        on = " ON photos" if dialect == "mysql" else ""
+        conn.execute(text(f"DROP INDEX ix_photos_status{on}"))
+        conn.commit()
+    db.create_schema()
+    db.create_schema()  # and again: nothing left to add
+    _fill(db)
+    catalog = SqlCatalog(db)
+    [plan] = plans(db, catalog.count_by_status)
+    assert "ix_photos_status" in plan, plan
