@@ -8,12 +8,16 @@ import struct
 import time
 import zlib
 from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
+from urllib.parse import unquote
 
 import pytest
 from fastapi.testclient import TestClient
 from PIL import Image
 
+from darkroom import keys
 from darkroom.bootstrap import Darkroom
+from darkroom.domain import Photo
 from darkroom.web.app import create_app
 from tests.corpus import corpus
 
@@ -291,6 +295,41 @@ def test_seed_000_routes(client: TestClient) -> None:
     assert max(Image.open(io.BytesIO(base64.b64decode(thumb["content"]))).size) == 100
     assert client.post("/delete", json={"key": photo["key"]}).json()["status"] == "deleted"
     assert client.get("/list").json() == []
+
+
+def test_seed_000_list_answers_a_bounded_page_and_links_the_next(
+    memory_darkroom: Darkroom, client: TestClient
+) -> None:
+    """A large library's keys come 1000 at a time, never all in one answer."""
+    start = datetime(2025, 1, 1, tzinfo=UTC)
+    made = [start + timedelta(seconds=i // 2) for i in range(2300)]
+    for index, at in enumerate(made):
+        photo_id = f"{index:032x}"
+        memory_darkroom.catalog.add(
+            Photo(photo_id, "local", keys.original_key(photo_id, at, "jpg"), "a.jpg", at, at)
+        )
+    pages = []
+    answer = client.get("/list")
+    while True:
+        assert answer.status_code == 200
+        pages.append(answer.json())
+        if "link" not in answer.headers:
+            assert "x-next-cursor" not in answer.headers
+            break
+        url, rel = answer.headers["link"].split("; ")
+        assert rel == 'rel="next"' and url.startswith("<http") and url.endswith(">")
+        assert f"cursor={answer.headers['x-next-cursor']}" in unquote(url)
+        answer = client.get(url[1:-1])
+    assert [len(page) for page in pages] == [1000, 1000, 300]
+    newest_first = sorted(memory_darkroom.catalog.list(None, 3000).items, key=_position)
+    assert [key for page in pages for key in page] == [p.key for p in reversed(newest_first)]
+    small = client.get("/list", params={"limit": 7})
+    assert len(small.json()) == 7 and "cursor=" in small.headers["link"]
+    assert client.get("/list", params={"limit": 1001}).status_code == 422
+
+
+def _position(photo: Photo) -> tuple[datetime, str]:
+    return photo.created_at, photo.id
 
 
 def test_seed_000_get_bounds_what_is_stored_not_what_is_recorded(client: TestClient) -> None:

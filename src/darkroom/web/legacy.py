@@ -5,7 +5,7 @@ from __future__ import annotations
 import base64
 from typing import Annotated
 
-from fastapi import APIRouter, Query
+from fastapi import APIRouter, Query, Request, Response
 from starlette.concurrency import run_in_threadpool
 
 from darkroom.errors import NotFound, TooLarge
@@ -16,6 +16,10 @@ from darkroom.web.schemas import KeyRequest
 
 router = APIRouter(tags=["seed 000"])
 
+MAX_KEYS = 1000
+"""Keys in one answer of `/list`: all of a large library's (100 000 photos: 4.7 MB, seconds
+of reading) would pass a Lambda's 6 MB answer at some 125 000. The rest come a page at a
+time, through the `Link` header's next URL."""
 MAX_INLINE_BYTES = 4 * 1024 * 1024
 """Base64 grows by a third and a Lambda answer stops at 6 MB: larger objects must be
 fetched through `/photos/{id}/original` instead."""
@@ -25,10 +29,24 @@ fetched through `/photos/{id}/original` instead."""
     "/list",
     responses=ERRORS,
     dependencies=LISTING_RATE,
-    summary="Keys of the caller's originals",
+    summary="Keys of the caller's originals, newest first, up to 1000 an answer",
 )
-async def list_keys(gallery: GalleryDep, owner: Owner) -> list[str]:
-    return await run_in_threadpool(_all_keys, gallery, owner)
+async def list_keys(
+    request: Request,
+    response: Response,
+    gallery: GalleryDep,
+    owner: Owner,
+    limit: Annotated[int, Query(ge=1, le=MAX_KEYS)] = MAX_KEYS,
+    cursor: Annotated[str | None, Query(max_length=200)] = None,
+) -> list[str]:
+    """Where more keys remain, `Link: <URL>; rel="next"` names the next page (its cursor
+    also in `X-Next-Cursor`)."""
+    page = await run_in_threadpool(gallery.list, owner, limit, cursor)
+    if page.cursor is not None:
+        after = request.url.include_query_params(cursor=page.cursor)
+        response.headers["Link"] = f'<{after}>; rel="next"'
+        response.headers["X-Next-Cursor"] = page.cursor
+    return [p.key for p in page.items]
 
 
 @router.get("/get", responses=ERRORS, summary="An original as base64")
@@ -55,17 +73,6 @@ async def thumbnail(
     gallery: GalleryDep, owner: Owner, key: Annotated[str, Query(max_length=1024)]
 ) -> dict[str, str]:
     return await run_in_threadpool(_inline_thumbnail, gallery, owner, key)
-
-
-def _all_keys(gallery: Gallery, owner: str) -> list[str]:
-    keys: list[str] = []
-    cursor = None
-    while True:
-        page = gallery.list(owner, 200, cursor)
-        keys.extend(p.key for p in page.items)
-        if page.cursor is None:
-            return keys
-        cursor = page.cursor
 
 
 def _inline_original(gallery: Gallery, owner: str, key: str) -> dict[str, str]:
