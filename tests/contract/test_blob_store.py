@@ -65,6 +65,54 @@ def test_list_is_ordered_paged_and_prefixed(store: BlobStore) -> None:
     assert [b.key for b in iterate_blobs(store)] == sorted(keys)
 
 
+def test_list_orders_keys_as_strings_across_folders(store: BlobStore) -> None:
+    """A folder's keys sort as its name and a slash: among `a-b/…`, `a.b` and `a0`."""
+    keys = ["a0.jpg", "a/c/d.jpg", "a.b", "ab/x.jpg", "a-b/1.jpg", "a/b.jpg", "a/b/e.jpg"]
+    for key in keys:
+        store.put(key, b"x", "image/jpeg")
+    ordered = sorted(keys)
+    assert [b.key for b in iterate_blobs(store)] == ordered
+    for after in ["", *ordered]:
+        for prefix in ("", "a", "a/", "a/b", "a/b/", "a/c/", "ab/", "z"):
+            expected = [k for k in ordered if k.startswith(prefix) and k > after][:2]
+            assert [b.key for b in store.list(prefix, after=after, limit=2)] == expected, (
+                prefix,
+                after,
+            )
+
+
+def test_filesystem_lists_a_page_without_reading_the_whole_tree(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A photo's prefix reads its own folder; a page of everything, the root and the
+    folders the page takes its keys from (the whole tree for every page made a deletion
+    read every variant's folder, and `stats` or `doctor` as many times over)."""
+    store = FilesystemBlobStore("variants", tmp_path, SIGNER)
+    for photo in range(40):
+        for name in ("thumb", "w150", "w320"):
+            store.put(f"p{photo:02d}/{name}.jpg", b"x", "image/jpeg")
+    opened: list[str] = []
+    scandir = os.scandir
+
+    def counted(path: str | os.PathLike[str]) -> object:
+        opened.append(os.fspath(path))
+        return scandir(path)
+
+    monkeypatch.setattr(os, "scandir", counted)
+    assert [b.key for b in iterate_blobs(store, "p17/")] == [
+        "p17/thumb.jpg",
+        "p17/w150.jpg",
+        "p17/w320.jpg",
+    ]
+    assert len(opened) <= 2, opened  # once per page: the keys, then none left
+    opened.clear()
+    page = store.list(after="p09/w320.jpg", limit=5)
+    assert [b.key for b in page] == [
+        f"p{i}/{n}.jpg" for i in (10, 11) for n in ("thumb", "w150", "w320")
+    ][:5]
+    assert len(opened) <= 4, opened  # the root, p09 (the rest of it), p10 and p11
+
+
 @pytest.mark.parametrize(
     "key",
     [

@@ -7,6 +7,7 @@ import mimetypes
 import os
 import shutil
 import tempfile
+from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import BinaryIO
@@ -92,13 +93,57 @@ class FilesystemBlobStore:
         self._prune(path.parent)
 
     def list(self, prefix: str = "", after: str = "", limit: int = 1000) -> builtins.list[BlobInfo]:
-        keys = sorted(key for key in self._walk() if key.startswith(prefix) and key > after)[:limit]
-        found = []
-        for key in keys:
-            info = self.head(key)
+        """Keys in order, read from the folder the prefix names down, and only until the
+        page is full: not the whole tree for every page (a photo's deletion lists its own
+        prefix; `stats` and `doctor` page through everything)."""
+        folder = prefix.rpartition("/")[0]
+        start = (self.root / folder).resolve() if folder else self.root
+        if not start.is_relative_to(self.root):
+            return []
+        found: builtins.list[BlobInfo] = []
+        for key, entry in self._ordered(start, f"{folder}/" if folder else "", prefix, after):
+            if entry.is_symlink():
+                info = self.head(key)  # refused if it leads out of the store
+            else:
+                try:
+                    info = self._info(key, Path(entry.path))
+                except FileNotFoundError:  # deleted meanwhile
+                    info = None
             if info is not None:
                 found.append(info)
+                if len(found) >= limit:
+                    break
         return found
+
+    def _ordered(
+        self, directory: Path, base: str, prefix: str, after: str
+    ) -> Iterator[tuple[str, os.DirEntry[str]]]:
+        """The keys under `directory` (named `base`) that start with `prefix` and sort after
+        `after`, in key order (a folder sorts as its name and a slash, as its keys do); the
+        folders none of whose keys can be wanted are not read."""
+        wanted = []
+        try:
+            with os.scandir(directory) as listing:
+                for entry in listing:
+                    if entry.is_dir():
+                        name = f"{base}{entry.name}/"
+                        if (
+                            not entry.is_symlink()  # as os.walk: not followed
+                            and (name.startswith(prefix) or prefix.startswith(name))
+                            and (name > after or after.startswith(name))
+                        ):
+                            wanted.append((name, entry))
+                    elif not entry.name.startswith(_PARTIAL):
+                        name = f"{base}{entry.name}"
+                        if name.startswith(prefix) and name > after:
+                            wanted.append((name, entry))
+        except (FileNotFoundError, NotADirectoryError):
+            return
+        for name, entry in sorted(wanted, key=lambda pair: pair[0]):
+            if name.endswith("/"):
+                yield from self._ordered(Path(entry.path), name, prefix, after)
+            else:
+                yield name, entry
 
     def presign_get(
         self,
