@@ -10,7 +10,8 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from sqlalchemy import insert, text
 
-from darkroom.adapters.sql import SqlCatalog, SqlDatabase, photos_table
+from darkroom.adapters.local_queue import LocalJobQueue
+from darkroom.adapters.sql import SqlCatalog, SqlDatabase, jobs_table, photos_table
 from darkroom.domain import PhotoStatus
 from tests.contract.plans import plans, reads_whole_table, rows_read
 
@@ -51,9 +52,13 @@ def _fill(db: SqlDatabase, *, analyse: bool = True) -> None:
         conn.execute(insert(photos_table), rows)
     if not analyse and db.engine.dialect.name == "sqlite":
         return
+    _analyse(db, "photos")
+
+
+def _analyse(db: SqlDatabase, table: str) -> None:
     with db.engine.connect() as conn:
-        statement = {"sqlite": "ANALYZE", "postgresql": "ANALYZE photos"}
-        conn.exec_driver_sql(statement.get(db.engine.dialect.name, "ANALYZE TABLE photos"))
+        statement = {"sqlite": "ANALYZE", "postgresql": f"ANALYZE {table}"}
+        conn.exec_driver_sql(statement.get(db.engine.dialect.name, f"ANALYZE TABLE {table}"))
         conn.commit()
 
 
@@ -118,3 +123,44 @@ def test_a_database_made_before_an_index_gets_it(sql_database: SqlDatabase) -> N
     catalog = SqlCatalog(db)
     [plan] = plans(db, catalog.count_by_status)
     assert "ix_photos_status" in plan, plan
+
+
+def test_a_claim_takes_the_first_due_job_without_sorting_them_all(
+    sql_database: SqlDatabase,
+) -> None:
+    """With thousands queued (a `reprocess` of a large library), each claim used to gather
+    every due job and sort them all for the first."""
+    db = sql_database
+    now = datetime.now(UTC)
+    rows = [
+        {
+            "id": f"{index:032x}",
+            "photo_id": f"{index:032x}",
+            "state": "queued" if index % 3 else "done",
+            "attempts": 0,
+            "last_error": "",
+            "created_at": now - timedelta(seconds=index),
+            "run_at": now - timedelta(seconds=index // 2),
+            "lease_until": None,
+            "worker": None,
+            "correlation_id": "",
+            "kind": "process",
+        }
+        for index in range(ROWS)
+    ]
+    with db.connection(write=True) as conn:
+        conn.execute(insert(jobs_table), rows)
+    _analyse(db, "jobs")
+    queue = LocalJobQueue(db)
+    found = plans(db, lambda: queue.claim("w", 60))
+    queued, running, claimed = found
+    assert "jobs" in claimed and "ix_jobs_state_run_at" in running, running  # a lease or two
+    assert "ix_jobs_state_run_at" in queued, queued
+    assert "MULTI-INDEX OR" not in queued and "TEMP B-TREE FOR ORDER BY" not in queued, queued
+    # PostgreSQL: in index order, ties on run_at sorted as they come (Incremental Sort)
+    assert "Bitmap" not in queued, queued
+    assert "Sort Key" not in queued or "Presorted Key: run_at" in queued, queued
+    assert "filesort" not in queued, queued
+    oldest = max(i for i in range(ROWS) if i % 3)  # its run_at is the earliest of the queued
+    job = queue.claim("w", 60)
+    assert job is not None and job.id in (f"{oldest:032x}", f"{oldest - 1:032x}")

@@ -11,7 +11,7 @@ import threading
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import Row, and_, delete, insert, or_, select, update
+from sqlalchemy import Row, and_, delete, insert, select, update
 
 from darkroom.adapters.sql import SqlDatabase, jobs_table
 from darkroom.domain import Job, JobState
@@ -38,17 +38,24 @@ class LocalJobQueue:
         c = jobs_table.c
         for _ in range(_CLAIM_TRIES):
             now = datetime.now(UTC)
-            due = or_(
+            # The first due job of each kind, each found through (state, run_at): asked as one
+            # OR, every backend gathered all the due jobs and sorted them, for each claim.
+            due = (
                 and_(c.state == JobState.QUEUED.value, c.run_at <= now),
                 and_(c.state == JobState.RUNNING.value, c.lease_until < now),
             )
             # A fresh transaction per try, so that each one sees what the winners wrote.
             with self._db.connection(write=True) as conn:
-                row = conn.execute(
-                    select(jobs_table).where(due).order_by(c.run_at, c.id).limit(1)
-                ).first()
-                if row is None:
+                first = [
+                    conn.execute(
+                        select(jobs_table).where(kind).order_by(c.run_at, c.id).limit(1)
+                    ).first()
+                    for kind in due
+                ]
+                found = [row for row in first if row is not None]
+                if not found:
                     return None
+                row = min(found, key=lambda r: (r.run_at, r.id))
                 won = conn.execute(
                     update(jobs_table)
                     .where(
