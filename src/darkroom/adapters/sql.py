@@ -362,6 +362,11 @@ class SqlCatalog:
         query = select(photos_table).order_by(c.created_at.desc(), c.id.desc()).limit(limit + 1)
         if owner is not None:
             query = query.where(c.owner == owner)
+        # MariaDB reads an owner's page deep in the library by `ref` on the owner, from their
+        # newest photo down to the cursor (1.1 s in the middle of 90 000), where the index
+        # named is entered as a range at the cursor.
+        index = "ix_photos_created" if owner is None else "ix_photos_owner_created"
+        query = query.with_hint(photos_table, f"FORCE INDEX ({index})", "mysql")
         if cursor:
             created, after_id = _position(cursor)
             # `created_at <= created` says the same as the rest, for the planner: without it
