@@ -240,6 +240,9 @@ def process(data: DataOption = None) -> None:
         stop.set()
 
 
+_LISTED_JOBS = 10_000
+
+
 @jobs_app.callback(invoke_without_command=True)
 def jobs(
     ctx: typer.Context,
@@ -250,11 +253,16 @@ def jobs(
     if ctx.invoked_subcommand is not None:
         return
     dr = _build(_settings(data))
-    states = frozenset({JobState.DEAD, JobState.QUEUED, JobState.RUNNING})
+    # The dead asked for on their own: among the oldest jobs of every state (a `reprocess`
+    # of a large library queues one per photo), the newer dead ones went unlisted.
+    dead = dr.queue.jobs(frozenset({JobState.DEAD}), _LISTED_JOBS)
+    live = dr.queue.jobs(frozenset({JobState.QUEUED, JobState.RUNNING}), _LISTED_JOBS)
+    shown = sorted(
+        dead + [job for job in live if all_ or job.last_error],
+        key=lambda job: (job.created_at, job.id),
+    )
     table = Table(*_ids("job", "photo"), "kind", "state", "attempts", "next run", "last error")
-    for job in dr.queue.jobs(states, 10_000):
-        if not (all_ or job.state is JobState.DEAD or job.last_error):
-            continue
+    for job in shown[:_LISTED_JOBS]:
         state = "retrying" if job.state is JobState.QUEUED and job.last_error else job.state
         table.add_row(
             job.id,

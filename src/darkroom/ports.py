@@ -164,6 +164,11 @@ class JobQueue(Protocol):
 
     def jobs(self, states: frozenset[JobState], limit: int = 100) -> list[Job]: ...
 
+    def count(self, states: frozenset[JobState]) -> dict[JobState, int]:
+        """How many jobs each of `states` has (0 for none), counted by the backend: never by
+        reading every job (a `reprocess` of a large library queues one per photo)."""
+        ...
+
     def retry(self, job_id: str, run_at: datetime) -> Job:
         """Make a dead (or waiting) job due again with a fresh attempt count.
 

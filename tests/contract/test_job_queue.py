@@ -124,6 +124,24 @@ def test_jobs_filters_by_state_oldest_first(queue: JobQueue) -> None:
     assert queue.jobs(frozenset()) == []
 
 
+def test_jobs_are_counted_by_state(queue: JobQueue) -> None:
+    for name in ("j1", "j2", "j3", "j4", "j5"):
+        queue.enqueue(make(name))
+    queue.claim("w1", 60)
+    queue.fail("j1", "boom", None)
+    queue.claim("w1", 60)
+    queue.claim("w1", 60)
+    queue.complete("j3")
+    assert queue.count(ALL_STATES) == {
+        JobState.QUEUED: 2,
+        JobState.RUNNING: 1,
+        JobState.DONE: 1,
+        JobState.DEAD: 1,
+    }
+    assert queue.count(frozenset({JobState.DEAD})) == {JobState.DEAD: 1}
+    assert queue.count(frozenset()) == {}
+
+
 def claim_concurrently(queues: list[JobQueue], threads_per_queue: int) -> list[str]:
     claimed: list[list[str]] = []
     errors: list[BaseException] = []

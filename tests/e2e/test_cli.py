@@ -8,7 +8,7 @@ import shutil
 import sqlite3
 import subprocess
 import sys
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
@@ -113,6 +113,21 @@ def test_jobs_lists_and_retries_dead_jobs(tmp_path: Path) -> None:
     done = darkroom(data, "jobs", "retry", "j1")
     assert done.returncode == 1 and "no dead job, nor one waiting to retry" in done.stderr
     assert queue.claim("test", 60) is None  # a done job is not run again
+
+
+def test_a_dead_job_is_listed_behind_many_older_queued_ones(tmp_path: Path) -> None:
+    """A `reprocess` of a large library queues a job per photo: a job that died since is
+    listed all the same, where the listing looked at the 10 000 oldest jobs only."""
+    data = tmp_path / "data"
+    queue = build(Settings(data_dir=data, secret="cli-secret-0123456789")).queue
+    now = datetime.now(UTC)
+    for n in range(10_001):
+        queue.enqueue(Job(f"q{n}", f"p{n}", now - timedelta(days=1), now + timedelta(days=1)))
+    queue.enqueue(Job("dead1", "p-dead", now, now))
+    assert queue.claim("test", 60) is not None
+    queue.fail("dead1", "Unavailable: store down", None)
+    listed = darkroom(data, "jobs")
+    assert "dead1" in listed.stdout and "store down" in listed.stdout, listed.stdout
 
 
 def test_a_job_listing_piped_keeps_whole_ids(tmp_path: Path) -> None:

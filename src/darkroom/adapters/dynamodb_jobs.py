@@ -8,7 +8,7 @@ Claims are conditional writes on it, so a message SQS delivers twice runs once.
 from __future__ import annotations
 
 import time
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
@@ -18,7 +18,7 @@ from darkroom.domain import PROCESS, Job, JobState
 from darkroom.errors import Conflict, NotFound
 
 if TYPE_CHECKING:
-    pass
+    from types_boto3_dynamodb.type_defs import QueryOutputTypeDef
 
 DONE_KEPT_FOR = 7 * 86400
 """Seconds a done job stays listed; the table's time-to-live attribute `expires` then
@@ -85,17 +85,36 @@ class DynamoDbJobLedger(TableUser):
     def jobs(self, states: frozenset[JobState], limit: int) -> list[Job]:
         found: list[Job] = []
         for state in states:
-            query: dict[str, Any] = {
-                "TableName": self.table,
-                "IndexName": "gsi1",
-                "KeyConditionExpression": "gsi1pk = :pk",
-                "ExpressionAttributeValues": {":pk": {"S": f"JOBS#{state.value}"}},
-                "Limit": limit,
-            }
+            for answer in self._pages(state, {"Limit": limit}, limit):
+                found.extend(_job(item) for item in answer.get("Items", []))
+        return sorted(found, key=lambda job: (job.created_at, job.id))[:limit]
+
+    def count(self, states: frozenset[JobState]) -> dict[JobState, int]:
+        return {
+            state: sum(answer["Count"] for answer in self._pages(state, {"Select": "COUNT"}))
+            for state in states
+        }
+
+    def _pages(
+        self, state: JobState, options: dict[str, Any], limit: int | None = None
+    ) -> Iterator[QueryOutputTypeDef]:
+        """The answers of a query of `state`'s jobs, page after page (a page stops at 1 MB),
+        until `limit` items have come, or all of them."""
+        query: dict[str, Any] = {
+            "TableName": self.table,
+            "IndexName": "gsi1",
+            "KeyConditionExpression": "gsi1pk = :pk",
+            "ExpressionAttributeValues": {":pk": {"S": f"JOBS#{state.value}"}},
+        } | options
+        seen = 0
+        while True:
             with translated(f"cannot list {state.value} jobs"):
                 answer = self.dynamodb.query(**query)
-            found.extend(_job(item) for item in answer.get("Items", []))
-        return sorted(found, key=lambda job: (job.created_at, job.id))[:limit]
+            yield answer
+            seen += answer.get("Count", 0)
+            if "LastEvaluatedKey" not in answer or (limit is not None and seen >= limit):
+                return
+            query["ExclusiveStartKey"] = answer["LastEvaluatedKey"]
 
     def _state(self, job_id: str, state: JobState, extra: Mapping[str, object]) -> Job:
         names = sorted(extra)

@@ -11,7 +11,7 @@ import threading
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import Row, and_, delete, insert, select, update
+from sqlalchemy import Row, and_, delete, func, insert, select, update
 
 from darkroom.adapters.sql import SqlDatabase, jobs_table
 from darkroom.domain import Job, JobState
@@ -97,6 +97,17 @@ class LocalJobQueue:
         )
         with self._db.connection(write=False) as conn:
             return [_job(row) for row in conn.execute(query)]
+
+    def count(self, states: frozenset[JobState]) -> dict[JobState, int]:
+        c = jobs_table.c
+        query = (
+            select(c.state, func.count())
+            .where(c.state.in_(sorted(s.value for s in states)))
+            .group_by(c.state)
+        )
+        with self._db.connection(write=False) as conn:
+            found = {JobState(state): int(n) for state, n in conn.execute(query)}
+        return {state: found.get(state, 0) for state in states}
 
     def retry(self, job_id: str, run_at: datetime) -> Job:
         with self._db.atomic():

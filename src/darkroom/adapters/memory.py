@@ -213,6 +213,10 @@ class MemoryJobQueue:
         )
         return found[:limit]
 
+    def count(self, states: frozenset[JobState]) -> dict[JobState, int]:
+        found = [j.state for j in list(self._jobs.values())]
+        return {state: found.count(state) for state in states}
+
     def retry(self, job_id: str, run_at: datetime) -> Job:
         with self._lock:
             job = self._jobs.get(job_id)

@@ -98,11 +98,9 @@ class _Scanned(Collector):
         jobs = GaugeMetricFamily(
             "darkroom_jobs", "Jobs by state (queue depth: queued + running).", labels=["state"]
         )
-        counts = dict.fromkeys(sorted(_COUNTED_JOBS), 0)
-        for job in self._sources.queue.jobs(_COUNTED_JOBS, 1_000_000):
-            counts[job.state] += 1
-        for state, count in counts.items():
-            jobs.add_metric([state.value], count)
+        counts = self._sources.queue.count(_COUNTED_JOBS)
+        for state in sorted(_COUNTED_JOBS):
+            jobs.add_metric([state.value], counts[state])
         return jobs
 
     def _scan(self) -> list[Metric]:

@@ -158,6 +158,9 @@ class SqsJobQueue:
     def jobs(self, states: frozenset[JobState], limit: int = 100) -> list[Job]:
         return self.ledger.jobs(states, limit) if states else []
 
+    def count(self, states: frozenset[JobState]) -> dict[JobState, int]:
+        return self.ledger.count(states)
+
     def retry(self, job_id: str, run_at: datetime) -> Job:
         job = self.ledger.retry(job_id, run_at)
         self._message(job, run_at)
