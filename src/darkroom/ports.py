@@ -117,6 +117,12 @@ class Catalog(Protocol):
         """The photo whose original is stored under `key`. Raises `NotFound`."""
         ...
 
+    def get_many(self, photo_ids: Collection[str]) -> dict[str, Photo]:
+        """The photos of these ids that exist, by id, read together (one query, or one
+        batch read a hundred at a time): what a page following many uploads asks for on
+        each round. Unknown ids are left out, never an error."""
+        ...
+
     def find_by_hash(self, owner: str, sha256: str) -> list[Photo]:
         """The owner's photos whose original has this digest, oldest first, whatever their
         status: duplicates too, which keep the digest of the bytes they share."""

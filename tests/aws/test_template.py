@@ -163,6 +163,17 @@ def test_the_processor_may_queue_the_retry_of_a_notification(translated: dict[st
     assert queue in _allowed(translated, "ProcessFunction", "sqs:SendMessage")
 
 
+def test_the_api_may_read_the_photos_a_page_follows_in_one_batch(
+    translated: dict[str, Any],
+) -> None:
+    """`GET /photos/status` reads up to a hundred photos with one BatchGetItem."""
+    table = {"Fn::GetAtt": ["PhotosTable", "Arn"]}
+    assert any(
+        table in resources
+        for resources in _allowed(translated, "ApiFunction", "dynamodb:BatchGetItem")
+    )
+
+
 def test_the_processor_may_carry_out_a_removal_sent_back(translated: dict[str, Any]) -> None:
     """A removal the cleanup function gave up on goes back through the jobs queue."""
     table = {"Fn::GetAtt": ["PhotosTable", "Arn"]}

@@ -65,6 +65,22 @@ def test_unknown_ids_and_keys_are_not_found(catalog: Catalog) -> None:
         catalog.get_by_key("1764000000000_p2.jpg")
 
 
+def test_get_many_reads_the_photos_there_and_leaves_out_the_others(catalog: Catalog) -> None:
+    """Past a hundred ids too: a DynamoDB BatchGetItem takes a hundred keys at most."""
+    ids = [f"p{n:03d}" for n in range(150)]
+    for photo_id in ids[::2]:
+        catalog.add(make(photo_id, owner="ann" if photo_id < "p100" else "bob"))
+    catalog.update(catalog.get("p004").evolve(status=PhotoStatus.FAILED, reason="broken"))
+    asked = [*ids, "p000", "never-there", ""]
+    found = catalog.get_many(asked)
+    assert sorted(found) == ids[::2]
+    assert all(found[i] == catalog.get(i) for i in found)
+    assert (found["p004"].status, found["p004"].reason) == (PhotoStatus.FAILED, "broken")
+    assert found["p148"].owner == "bob"
+    assert catalog.get_many([]) == {}
+    assert catalog.get_many(["p001", "p003"]) == {}
+
+
 def test_a_taken_id_or_key_is_a_conflict(catalog: Catalog) -> None:
     first = make("p1")
     catalog.add(first)

@@ -56,6 +56,7 @@ PHOTO_ROUTES = [
 """Deleting ones last: the owner's calls run in this order."""
 OTHER_ROUTES = [
     Route("GET", "/photos"),
+    Route("GET", "/photos/status?ids={id}"),
     Route("GET", "/list"),
     Route("POST", "/upload", {"content": base64.b64encode(b"GIF89a").decode()}),
     Route("POST", "/uploads", {"content_type": "image/jpeg"}),
@@ -118,6 +119,8 @@ def test_another_user_learns_nothing_and_changes_nothing(
         assert answer.status_code == 404, (route, answer.text)
         seen.append(answer.json())
     assert local_client.get("/photos", headers=bob).json()["items"] == []
+    batch = {"items": [], "missing": [photo["id"]]}
+    assert local_client.get(f"/photos/status?ids={photo['id']}", headers=bob).json() == batch
     assert local_client.get("/list", headers=bob).json() == []
     # Ann's photo is untouched, then gone: Bob's answers for it are those of a missing one.
     mine = local_client.get(f"/photos/{photo['id']}", headers=ann).json()

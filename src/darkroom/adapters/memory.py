@@ -9,7 +9,7 @@ import hashlib
 import threading
 import time
 from collections import deque
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Collection, Iterator
 from contextlib import contextmanager
 from contextvars import ContextVar
 from dataclasses import dataclass, field
@@ -108,6 +108,9 @@ class MemoryCatalog:
             return self._photos[photo_id]
         except KeyError:
             raise NotFound(f"no photo {photo_id!r}") from None
+
+    def get_many(self, photo_ids: Collection[str]) -> dict[str, Photo]:
+        return {i: self._photos[i] for i in photo_ids if i in self._photos}
 
     def get_by_key(self, key: str) -> Photo:
         for photo in self._photos.values():

@@ -10,7 +10,7 @@ import base64
 import dataclasses
 import json
 import sqlite3
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Collection, Iterator
 from contextlib import contextmanager
 from contextvars import ContextVar
 from dataclasses import dataclass, field
@@ -61,6 +61,8 @@ _DRIVERS = {
 }
 _BACKENDS = {"sqlite": "SQLite", "postgresql": "PostgreSQL", "mysql": "MySQL/MariaDB"}
 _SQLITE_BUSY_SECONDS = 30.0
+_MANY = 500
+"""Ids one `IN (…)` carries at most: well under any backend's bound on parameters."""
 
 
 class UtcDateTime(TypeDecorator[datetime]):
@@ -338,6 +340,17 @@ class SqlCatalog:
         found = self._first(photos_table.c.id == photo_id)
         if found is None:
             raise NotFound(f"no photo {photo_id!r}")
+        return found
+
+    def get_many(self, photo_ids: Collection[str]) -> dict[str, Photo]:
+        wanted = sorted(set(photo_ids))
+        found: dict[str, Photo] = {}
+        # In slices, so that no statement carries more parameters than a backend takes.
+        with self._db.connection(write=False) as conn:
+            for at in range(0, len(wanted), _MANY):
+                ids = wanted[at : at + _MANY]
+                rows = conn.execute(select(photos_table).where(photos_table.c.id.in_(ids)))
+                found.update((photo.id, photo) for photo in map(_photo, rows))
         return found
 
     def get_by_key(self, key: str) -> Photo:

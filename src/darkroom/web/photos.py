@@ -25,6 +25,7 @@ from darkroom.web.schemas import (
     ErrorOut,
     PhotoOut,
     PhotoPage,
+    StatusBatch,
     StatusOut,
     UploadJson,
     UploadRequest,
@@ -37,6 +38,9 @@ ERRORS: dict[int | str, dict[str, Any]] = {
 }
 UPLOAD_RATE = [Depends(limited_caller("upload"))]
 LISTING_RATE = [Depends(limited_caller("listing"))]
+MAX_STATUS_IDS = 100
+"""Photos one `GET /photos/status` asks about: as many as one DynamoDB BatchGetItem reads."""
+MAX_ID_LENGTH = 100
 ACCEPTED: dict[int | str, dict[str, Any]] = {
     202: {"model": PhotoOut, "description": "Stored; still processing."}
 }
@@ -155,6 +159,49 @@ async def list_photos(
     return PhotoPage(
         items=[photo_out(request, gallery, p) for p in page.items], next_cursor=page.cursor
     )
+
+
+@router.get(
+    "/photos/status",
+    response_model=StatusBatch,
+    responses=ERRORS,
+    dependencies=LISTING_RATE,
+    summary=f"The status of up to {MAX_STATUS_IDS} photos at once",
+    description="What a page following many photos being processed asks, all of them in one "
+    "request, where it would ask `GET /photos/{id}/status` for each. Ids that name no photo "
+    "of the caller's (deleted, someone else's, never there) are listed in `missing`; the "
+    "answer is 200 all the same. Counted against the listing rate.",
+)
+async def photo_statuses(
+    gallery: GalleryDep,
+    owner: Owner,
+    ids: Annotated[
+        str,
+        Query(
+            description=f"Photo ids separated by commas, 1 to {MAX_STATUS_IDS} "
+            "(repeats are asked about once).",
+            examples=["8f14e45fceea167a5a36dedd4bea2543,c9f0f895fb98ab9159f51fd0297e236d"],
+        ),
+    ],
+) -> StatusBatch:
+    wanted = _status_ids(ids)
+    found = await run_in_threadpool(gallery.get_many, owner, wanted)
+    return StatusBatch(
+        items=[_status(found[i]) for i in wanted if i in found],
+        missing=[i for i in wanted if i not in found],
+    )
+
+
+def _status_ids(ids: str) -> list[str]:
+    """The ids of `ids=a,b,c`, each once, in their order; a `BadRequest` past the bounds."""
+    wanted = list(dict.fromkeys(i.strip() for i in ids.split(",") if i.strip()))
+    if not wanted:
+        raise BadRequest("ids: name at least one photo id")
+    if len(wanted) > MAX_STATUS_IDS:
+        raise BadRequest(f"ids: at most {MAX_STATUS_IDS} photos at once, not {len(wanted)}")
+    if any(len(i) > MAX_ID_LENGTH for i in wanted):
+        raise BadRequest(f"ids: a photo id is at most {MAX_ID_LENGTH} characters")
+    return wanted
 
 
 @router.get("/photos/{photo_id}", response_model=PhotoOut, responses=ERRORS)

@@ -95,6 +95,16 @@ class StatusOut(BaseModel):
     duplicate_of: str | None
 
 
+class StatusBatch(BaseModel):
+    items: list[StatusOut] = Field(
+        description="The status of each photo asked for that is there, in the order asked."
+    )
+    missing: list[str] = Field(
+        description="The ids asked for that name no photo of the caller's: deleted, "
+        "someone else's, or never there (the same for all three)."
+    )
+
+
 class UploadTicket(BaseModel):
     id: str
     key: str
