@@ -4,8 +4,10 @@ their turn, photos are followed through a restart and let go once deleted, and a
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable
 from typing import Any
+from urllib.parse import parse_qs, urlsplit
 
 import httpx
 import pytest
@@ -64,8 +66,19 @@ def _picked(page: Page, name: str, colour: tuple[int, int, int]) -> Locator:
     return page.locator("li.upload").filter(has_text=name)
 
 
+STATUSES = re.compile(r"/photos/status\?ids=")
+"""The page's one request a round for the photos it follows."""
+
+
 def _is_status(request: Request) -> bool:
-    return request.url.endswith("/status")
+    return bool(STATUSES.search(request.url))
+
+
+def _reports_gone(photo_id: str) -> Callable[[Response], bool]:
+    """An answer to the page's status request saying `photo_id` is not there (any more)."""
+    return lambda response: (
+        _is_status(response.request) and response.ok and photo_id in response.json()["missing"]
+    )
 
 
 def test_a_batch_over_the_upload_rate_waits_its_turn(
@@ -122,26 +135,21 @@ def test_a_photo_deleted_while_processing_is_let_go(
     server_with: Callable[[dict[str, str]], Server], open_page: Any
 ) -> None:
     """Deleted in the viewer or elsewhere, a photo being followed leaves the grid, and its
-    status answering 404 is no error."""
+    status told as missing is no error."""
     server = server_with(NO_WORKERS)
     first = _pending(server, "first.jpg", 20)
     second = _pending(server, "second.jpg", 30)
     page: Page = open_page(server, DESKTOP)
     expect(page.locator("#grid > li")).to_have_count(2)
 
-    def gone(photo_id: str) -> Callable[[Response], bool]:
-        return lambda response: (
-            response.url.endswith(f"/photos/{photo_id}/status") and response.status == 404
-        )
-
     page.locator(f'#grid > li[data-id="{first}"] button').click()
     viewer = page.get_by_role("dialog")
-    with page.expect_response(gone(first)):
+    with page.expect_response(_reports_gone(first)):
         viewer.get_by_role("button", name="Delete…").click()
         viewer.get_by_role("button", name="Delete photo").click()
     expect(page.locator(f'#grid > li[data-id="{first}"]')).to_have_count(0)
 
-    with page.expect_response(gone(second)):
+    with page.expect_response(_reports_gone(second)):
         assert httpx.delete(f"{server.url}/photos/{second}", timeout=30).status_code == 204
     expect(page.locator("#grid > li")).to_have_count(0)
 
@@ -149,7 +157,7 @@ def test_a_photo_deleted_while_processing_is_let_go(
 def test_a_photo_found_gone_while_the_viewer_deletes_it_leaves_the_next_shown(
     server_with: Callable[[dict[str, str]], Server], open_page: Any
 ) -> None:
-    """Following a photo may hear it is gone (404) before the answer to the viewer's own
+    """Following a photo may hear it is gone (missing) before the answer to the viewer's own
     deletion comes: the viewer then shows the next photo all the same."""
     server = server_with(NO_WORKERS)
     older = _pending(server, "older.jpg", 40)
@@ -168,9 +176,7 @@ def test_a_photo_found_gone_while_the_viewer_deletes_it_leaves_the_next_shown(
     page.locator(f'#grid > li[data-id="{older}"] button').click()
     viewer = page.get_by_role("dialog")
     viewer.get_by_role("button", name="Delete…").click()
-    with page.expect_response(
-        lambda r: r.url.endswith(f"/photos/{older}/status") and r.status == 404
-    ):
+    with page.expect_response(_reports_gone(older)):
         viewer.get_by_role("button", name="Delete photo").click()
     expect(page.locator(f'#grid > li[data-id="{older}"]')).to_have_count(0)
     ((route, answer),) = held
@@ -246,7 +252,7 @@ def test_a_server_defect_is_said_not_retried_forever(
         route.fulfill(status=500, content_type="application/json", body=body)
 
     server = server_with({})
-    page: Page = open_page(server, DESKTOP, before=lambda p: p.route("**/status", defect))
+    page: Page = open_page(server, DESKTOP, before=lambda p: p.route(STATUSES, defect))
     row = _picked(page, "defect.jpg", (7, 7, 7))
     expect(row).to_have_attribute("data-state", "error")
     expect(row).to_contain_text("darkroom could not answer")
@@ -657,3 +663,63 @@ def test_sharing_or_describing_a_photo_deleted_elsewhere_says_it_was(
     expect(title).to_have_text("oldest.jpg")
     expect(viewer.get_by_label("Description")).to_be_hidden()
     expect(viewer.locator("[data-part=form-error]")).to_be_empty()
+
+
+def test_many_photos_being_processed_are_asked_about_together(
+    server_with: Callable[[dict[str, str]], Server], open_page: Any
+) -> None:
+    """Tiles listed while processing and uploads being processed are followed in one status
+    request a round, not one each: the page asks about every one of fifty photos twice in
+    fewer requests than there are photos (one each, every 0.25 to 2 s, made hundreds), goes
+    on through a restart until all are processed, and then stops asking."""
+    server = server_with(NO_WORKERS)
+    listed = [_pending(server, f"listed-{n}.jpg", n * 9) for n in range(25)]
+    asked: list[list[str]] = []
+
+    def record(request: Request) -> None:
+        """The photos each status request asks about, whichever way it asks."""
+        url = urlsplit(request.url)
+        if url.path == "/photos/status":
+            asked.append(parse_qs(url.query)["ids"][0].split(","))
+        elif url.path.startswith("/photos/") and url.path.endswith("/status"):
+            asked.append([url.path.split("/")[2]])
+
+    page: Page = open_page(server, DESKTOP, before=lambda p: p.on("request", record))
+    expect(page.locator("#grid > li").filter(has_text="Processing…")).to_have_count(25)
+    files: list[FilePayload] = [
+        {"name": f"IMG_{n:04d}.jpg", "mimeType": "image/jpeg", "buffer": jpeg((n * 9, 200, 30))}
+        for n in range(25)
+    ]
+    page.locator("#picker").set_input_files(files)
+    rows = page.locator("li.upload")
+    expect(rows.and_(page.locator("[data-state=processing]"))).to_have_count(25)
+    photos = httpx.get(f"{server.url}/photos", params={"limit": 100}, timeout=30).json()["items"]
+    ids = {p["id"] for p in photos}
+    assert len(ids) == 50 and set(listed) <= ids
+
+    def times_asked(photo_id: str) -> int:
+        return sum(photo_id in request for request in asked)
+
+    for _ in range(300):  # a guard: the page asks about each within seconds
+        if min(map(times_asked, ids)) >= 2:
+            break
+        page.wait_for_timeout(200)
+    assert min(map(times_asked, ids)) >= 2, "some photos were not asked about twice"
+    assert len(asked) < len(ids), f"{len(asked)} status requests for {len(ids)} photos"
+    assert all(len(request) <= 100 for request in asked)
+
+    server.stop()
+    server.env = {}
+    server.start()
+    for row in rows.all():
+        expect(row).to_have_attribute("data-state", "done", timeout=120_000)
+    expect(rows.filter(has_text="Added")).to_have_count(25)
+    for photo_id in listed:
+        expect(page.locator(f'#grid > li[data-id="{photo_id}"]')).to_have_attribute(
+            "data-status", "ready"
+        )
+    made = len(asked)
+    assert made < len(ids), f"{made} status requests for {len(ids)} photos"
+    # Nothing is left to follow: the page stops asking (it would ask again within 1.5 s).
+    page.wait_for_timeout(3000)
+    assert len(asked) == made

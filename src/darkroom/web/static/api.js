@@ -135,7 +135,9 @@ export const api = {
     return call("GET", `photos?${query}`);
   },
   photo: (photoId) => call("GET", `photos/${id(photoId)}`),
-  status: (photoId) => call("GET", `photos/${id(photoId)}/status`),
+  /** The status of up to 100 photos in one request: `{items, missing}`, `missing` naming
+   * those that are gone (or never were). */
+  statuses: (photoIds) => call("GET", `photos/status?ids=${photoIds.map(id).join(",")}`),
   describe: (photoId, description) => call("PATCH", `photos/${id(photoId)}`, { description }),
   remove: (photoId) => call("DELETE", `photos/${id(photoId)}`),
   startUpload: (request) => call("POST", "uploads", request),

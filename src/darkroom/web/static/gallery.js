@@ -1,11 +1,19 @@
 // The grid: newest first, a page at a time as its end scrolls into view, one tile per photo.
 
-import { api, retried } from "./api.js";
+import { ApiError, api, retried } from "./api.js";
 import { placeholder } from "./blurhash.js";
 import { el, sleep } from "./dom.js";
 import {
   FINAL, altText, aspect, hasImage, newerFirst, srcset, statusText, variantFor,
 } from "./photo.js";
+
+/** Photos one status request asks about: the server answers for 100 at most. */
+const STATUS_BATCH = 100;
+/** Between two rounds of asking for the photos being processed: 1 s, half as long again after
+ * each round in which none of them changed, at most 10 s (and 10 s while the page is
+ * hidden); back to 1 s as soon as one changes or another is added. */
+const ASK_FIRST = 1000;
+const ASK_MOST = 10_000;
 
 /** Not shown as tiles: an upload still in flight, or a second copy of a photo. */
 const UNSHOWN = new Set(["uploading", "duplicate"]);
@@ -51,7 +59,16 @@ export class Gallery extends EventTarget {
     Object.assign(this, { grid, more, sentinel, empty, error, pageSize });
     this.photos = [];
     this.tiles = new Map();
+    /** Photos followed until processing ends: id → {promise, resolve, reject}. */
     this.watches = new Map();
+    /** Those still to ask about, with the status last heard ("" before the first). */
+    this.following = new Map();
+    /** The rounds of asking under way, if any. */
+    this.follower = null;
+    this.delay = ASK_FIRST;
+    /** Ends the pause between two rounds sooner, when one is under way. */
+    this.hurry = null;
+    document.addEventListener("visibilitychange", () => document.hidden || this.#nudge());
     /** When each photo whose image failed was last asked for again. */
     this.checked = new Map();
     this.cursor = null;
@@ -204,40 +221,139 @@ export class Gallery extends EventTarget {
     this.dispatchEvent(new CustomEvent("change", { detail: { id, removed, index: at } }));
   }
 
-  /** Polls a photo until processing ends; resolves to `{photo, duplicate}`, or to null when
-   * the photo is deleted first. A server away for a while (a restart) is asked again. */
+  /** Follows a photo until processing ends; resolves to `{photo, duplicate}`, or to null when
+   * the photo is deleted first. Every photo followed is asked about in one request a round
+   * (`GET /photos/status`), however many there are; a server away for a while (a restart)
+   * is asked again, less and less often. */
   watch(id) {
-    if (!this.watches.has(id)) {
-      this.watches.set(id, this.#poll(id).finally(() => this.watches.delete(id)));
+    let watch = this.watches.get(id);
+    if (!watch) {
+      watch = {};
+      watch.promise = new Promise((resolve, reject) => Object.assign(watch, { resolve, reject }));
+      this.watches.set(id, watch);
+      this.following.set(id, "");
+      this.#nudge();
     }
-    return this.watches.get(id);
+    return watch.promise;
   }
 
-  async #poll(id) {
-    let delay = 250;
+  /** Something to ask about sooner: a photo added, the page shown again. */
+  #nudge() {
+    if (!this.following.size) return;
+    this.delay = ASK_FIRST;
+    this.hurry?.(ASK_FIRST);
+    this.follower ||= this.#follow();
+  }
+
+  #settle(id, outcome, error) {
+    const watch = this.watches.get(id);
+    this.following.delete(id);
+    if (!watch) return;
+    this.watches.delete(id);
+    if (error) watch.reject(error);
+    else watch.resolve(outcome);
+  }
+
+  async #follow() {
+    // Photos added in the same turn (a page of the grid) go in the first request together.
+    await sleep(0);
+    let failures = 0;
     try {
-      for (;;) {
-        const status = await retried(() => api.status(id));
-        if (status.status === "duplicate" && status.duplicate_of) {
-          // A copy is not shown: a tile it had while processing goes (the photo it copies
-          // has its own).
-          this.remove(id);
-          return { photo: await retried(() => api.photo(status.duplicate_of)), duplicate: true };
+      while (this.following.size) {
+        const ids = [...this.following.keys()];
+        let changed = false;
+        try {
+          for (let at = 0; at < ids.length; at += STATUS_BATCH) {
+            const answer = await api.statuses(ids.slice(at, at + STATUS_BATCH));
+            changed = this.#heard(answer) || changed;
+          }
+          failures = 0;
+        } catch (error) {
+          if (!(error instanceof ApiError) || !error.transient) {
+            // A defect answers the same each time: each photo asked about is told of it.
+            for (const id of ids) this.#settle(id, null, error);
+            continue;
+          }
+          // Away for a while (a restart, a proxy's 502…): asked again after as long as it
+          // says, else a little longer each time.
+          await this.#pause((error.retryAfter || Math.min(2 ** failures++, 30)) * 1000);
+          continue;
         }
-        if (FINAL.has(status.status)) {
+        this.delay = changed ? ASK_FIRST : Math.min(this.delay * 1.5, ASK_MOST);
+        if (this.following.size) await this.#pause(document.hidden ? ASK_MOST : this.delay);
+      }
+    } finally {
+      // In the same turn as the last look at `following`: a photo added later starts anew.
+      this.follower = null;
+    }
+  }
+
+  /** Waits `ms`, or less when `hurry(most)` asks for at most `most` from its start. */
+  #pause(ms) {
+    return new Promise((done) => {
+      const started = Date.now();
+      let end = started + ms;
+      let timer;
+      const over = () => {
+        this.hurry = null;
+        done();
+      };
+      this.hurry = (most) => {
+        if (started + most >= end) return;
+        end = started + most;
+        clearTimeout(timer);
+        timer = setTimeout(over, Math.max(0, end - Date.now()));
+      };
+      timer = setTimeout(over, ms);
+    });
+  }
+
+  /** Takes in one answer; true when a photo's status changed. */
+  #heard({ items, missing }) {
+    let changed = false;
+    for (const status of items) {
+      const { id } = status;
+      if (!this.following.has(id)) continue;
+      if (status.status === "duplicate" && status.duplicate_of) {
+        // A copy is not shown: a tile it had while processing goes (the photo it copies
+        // has its own).
+        this.remove(id);
+        this.#conclude(id, async () =>
+          ({ photo: await retried(() => api.photo(status.duplicate_of)), duplicate: true }));
+      } else if (FINAL.has(status.status)) {
+        this.#conclude(id, async () => {
           const photo = await retried(() => api.photo(id));
           this.upsert(photo);
           return { photo, duplicate: false };
-        }
-        await sleep(delay);
-        delay = Math.min(delay * 1.5, 2000);
+        });
+      } else {
+        changed ||= this.following.get(id) !== status.status;
+        this.following.set(id, status.status);
+        continue;
       }
-    } catch (error) {
-      if (error.status !== 404) throw error;
+      changed = true;
+    }
+    for (const id of missing) {
+      if (!this.following.has(id)) continue;
       // Deleted meanwhile, on this page or elsewhere: its tile goes too.
       this.remove(id);
-      return null;
+      this.#settle(id, null);
+      changed = true;
     }
+    return changed;
+  }
+
+  /** A photo no longer asked about, whose outcome `work()` fetches. */
+  #conclude(id, work) {
+    this.following.delete(id);
+    work().then((outcome) => this.#settle(id, outcome), (error) => {
+      if (error.status !== 404) {
+        this.#settle(id, null, error);
+        return;
+      }
+      this.remove(id);
+      this.#settle(id, null);
+    });
   }
 
   #refresh() {
