@@ -25,8 +25,8 @@ from rich.table import Column, Table
 from darkroom import logs
 from darkroom.bootstrap import ConfigError, Darkroom, build
 from darkroom.config import Settings
-from darkroom.domain import DeadLetter, JobState, Photo, PhotoStatus
-from darkroom.errors import DarkroomError, NotFound, Unsupported
+from darkroom.domain import DeadLetter, JobState, PhotoStatus
+from darkroom.errors import DarkroomError, Unsupported
 from darkroom.imaging import SNIFF_BYTES, detect, develop
 from darkroom.ports import DeadLetters
 from darkroom.services.gallery import LOCAL_OWNER
@@ -188,36 +188,28 @@ def reprocess(data: DataOption = None) -> None:
     """Render every photo's variants again where the variant settings have changed. Exit
     status 1 if any photo failed, or is left to its job's next attempt."""
     dr = _build(_settings(data))
-    photos: list[Photo] = []
     try:
-        cursor = None
-        while True:
-            page = dr.gallery.list(None, 200, cursor)
-            photos.extend(page.items)
-            if page.cursor is None:
-                break
-            cursor = page.cursor
+        started = datetime.now(UTC)
         # A job each, not a call: what this run does not finish (it is stopped, a store or
         # the catalog is away) is retried by the server's worker, never left `processing`.
-        for photo in photos:
+        # Read as the catalog gives them, never all held at once.
+        for photo in dr.catalog.every():
             dr.gallery.enqueue(photo.id)
         with _progress() as progress:
-            now = datetime.now(UTC)
-            queued = dr.queue.jobs(frozenset({JobState.QUEUED}), 100_000)
-            task = progress.add_task("reprocessing", total=sum(j.run_at <= now for j in queued))
+            queued = dr.queue.count(frozenset({JobState.QUEUED}))[JobState.QUEUED]
+            task = progress.add_task("reprocessing", total=queued)
             worker = dr.worker("reprocess")
             while worker.run_once():
                 progress.advance(task)
         unfinished = 0
-        for photo in photos:
-            try:
-                now_is = dr.catalog.get(photo.id)
-            except NotFound:  # deleted meanwhile
+        # A second pass: a photo uploaded since the start is the server's, not this run's.
+        for photo in dr.catalog.every():
+            if photo.created_at > started:
                 continue
-            if now_is.status is PhotoStatus.FAILED:
+            if photo.status is PhotoStatus.FAILED:
                 unfinished += 1
-                _say(f"{photo.id} {photo.filename}: failed: {now_is.reason}")
-            elif now_is.status in (PhotoStatus.PENDING, PhotoStatus.PROCESSING):
+                _say(f"{photo.id} {photo.filename}: failed: {photo.reason}")
+            elif photo.status in (PhotoStatus.PENDING, PhotoStatus.PROCESSING):
                 unfinished += 1
                 _say(f"{photo.id} {photo.filename}: not done yet; its job is queued (jobs --all)")
     except DarkroomError as exc:

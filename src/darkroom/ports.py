@@ -120,7 +120,8 @@ class Catalog(Protocol):
     def get_many(self, photo_ids: Collection[str]) -> dict[str, Photo]:
         """The photos of these ids that exist, by id, read together (one query, or one
         batch read a hundred at a time): what a page following many uploads asks for on
-        each round. Unknown ids are left out, never an error."""
+        each round, and `doctor` for a page of keys. Unknown ids are left out, never an
+        error."""
         ...
 
     def find_by_hash(self, owner: str, sha256: str) -> list[Photo]:
@@ -128,8 +129,14 @@ class Catalog(Protocol):
         status: duplicates too, which keep the digest of the bytes they share."""
         ...
 
-    def list(self, owner: str | None, limit: int, cursor: str | None = None) -> Page[Photo]:
-        """Newest first (by `created_at`, then id). `owner=None` lists everyone's."""
+    def list(self, owner: str, limit: int, cursor: str | None = None) -> Page[Photo]:
+        """The owner's photos, newest first (by `created_at`, then id)."""
+        ...
+
+    def every(self) -> Iterator[Photo]:
+        """Everyone's photos in no particular order, read a page at a time: one pass over
+        the catalog in all, whatever its size (for `doctor` and `reprocess`). A photo there
+        from start to end comes exactly once; one added or deleted meanwhile may or may not."""
         ...
 
     def count_by_status(self) -> dict[str, int]:

@@ -156,10 +156,17 @@ def test_list_filters_by_owner(catalog: Catalog) -> None:
     assert [p.id for p in catalog.list("ann", 10).items] == ["p5", "p3", "p1"]
     assert [p.id for p in catalog.list("bob", 10).items] == ["p4", "p2", "p0"]
     assert catalog.list("cat", 10).items == ()
-    everyone = catalog.list(None, 4)
-    assert [p.id for p in everyone.items] == ["p5", "p4", "p3", "p2"]
-    rest = catalog.list(None, 4, everyone.cursor)
-    assert [p.id for p in rest.items] == ["p1", "p0"] and rest.cursor is None
+
+
+def test_every_reads_everyones_photos_once(catalog: Catalog) -> None:
+    assert list(catalog.every()) == []
+    added = [make(f"p{i:04}", owner=f"o{i % 3}", created_at=NOW + timedelta(i)) for i in range(501)]
+    for photo in added:
+        catalog.add(photo)
+    catalog.delete("p0007")
+    got = list(catalog.every())
+    assert len(got) == 500 and {p.id for p in got} == {p.id for p in added} - {"p0007"}
+    assert sorted(got, key=lambda p: p.id) == [p for p in added if p.id != "p0007"]
 
 
 def test_find_by_hash_is_per_owner_and_oldest_first(catalog: Catalog) -> None:
@@ -207,7 +214,7 @@ def test_sql_returns_datetimes_in_utc(sql_database: SqlDatabase) -> None:
 @pytest.mark.parametrize("cursor", ["garbage!", "bm90IGEgY3Vyc29y", "MjAyNi0xMS0yM3xwMQ"])
 def test_sql_refuses_a_cursor_it_did_not_give_out(sql_database: SqlDatabase, cursor: str) -> None:
     with pytest.raises(BadRequest):
-        SqlCatalog(sql_database).list(None, 10, cursor)
+        SqlCatalog(sql_database).list("ann", 10, cursor)
 
 
 @pytest.mark.parametrize(

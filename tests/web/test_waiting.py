@@ -61,9 +61,7 @@ async def _waiting_uploads(dr: Darkroom) -> None:
         async with anyio.create_task_group() as uploads:
             for index in range(waiters):
                 uploads.start_soon(upload, index)
-            while [p.status for p in dr.catalog.list(None, 200).items] != [
-                PhotoStatus.PENDING
-            ] * waiters:
+            while [p.status for p in dr.catalog.every()] != [PhotoStatus.PENDING] * waiters:
                 await anyio.sleep(0.01)
             health = await client.get("/healthz")
             assert health.status_code == 200 and health.json()["status"] == "ok"

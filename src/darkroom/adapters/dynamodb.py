@@ -2,7 +2,8 @@
 
 Items, by partition key `pk`:
 - `PHOTO#<id>`: the photo; `gsi1` = (`OWNER#<owner>`, `<created>|<id>`) lists an owner's
-  photos newest first, `gsi2` = (`HASH#<owner>#<sha256>`, same) finds copies.
+  photos newest first, `gsi2` = (`HASH#<owner>#<sha256>`, same) finds copies. Everyone's
+  photos are read by one scan (`every`), in no order.
 - `KEY#<key>`: claims an original's key, so two photos can never share one; written in
   the same transaction as the photo.
 - `JOB#<id>`: see `dynamodb_jobs`.
@@ -96,16 +97,13 @@ class DynamoDbCatalog(TableUser):
         values = {":pk": {"S": f"HASH#{owner}#{sha256}"}}
         return [_photo(item) for item in self._query("gsi2", condition, values, forward=True)]
 
-    def list(self, owner: str | None, limit: int, cursor: str | None = None) -> Page[Photo]:
+    def list(self, owner: str, limit: int, cursor: str | None = None) -> Page[Photo]:
         after = decode_cursor(cursor) if cursor else None
-        if owner is None:
-            items = self._everyone(after)
-        else:
-            condition = "gsi1pk = :pk" + (" AND gsi1sk < :at" if after else "")
-            values = {":pk": {"S": f"OWNER#{owner}"}}
-            if after:
-                values[":at"] = {"S": after}
-            items = self._query("gsi1", condition, values, forward=False, limit=limit + 1)
+        condition = "gsi1pk = :pk" + (" AND gsi1sk < :at" if after else "")
+        values = {":pk": {"S": f"OWNER#{owner}"}}
+        if after:
+            values[":at"] = {"S": after}
+        items = self._query("gsi1", condition, values, forward=False, limit=limit + 1)
         photos = [_photo(item) for _, item in zip(range(limit + 1), items, strict=False)]
         more = len(photos) > limit
         page = tuple(photos[:limit])
@@ -113,6 +111,23 @@ class DynamoDbCatalog(TableUser):
         return Page(
             page, encode_cursor(position(last.created_at, last.id)) if more and last else None
         )
+
+    def every(self) -> Iterator[Photo]:
+        """One scan of the table, followed page by page (1 MB each) and never sorted: the
+        table has no order of everyone's photos short of one index partition they would all
+        share, and `doctor` and `reprocess` need none."""
+        scan: Item = {
+            "TableName": self.table,
+            "FilterExpression": "begins_with(pk, :photo)",
+            "ExpressionAttributeValues": {":photo": {"S": "PHOTO#"}},
+        }
+        while True:
+            with translated("cannot list every photo"):
+                answer = self.dynamodb.scan(**scan)
+            yield from (_photo(item) for item in answer.get("Items", []))
+            if "LastEvaluatedKey" not in answer:
+                return
+            scan["ExclusiveStartKey"] = answer["LastEvaluatedKey"]
 
     def count_by_status(self) -> dict[str, int]:
         """One scan that brings back each photo's status alone (DynamoDB keeps no counts)."""
@@ -187,25 +202,6 @@ class DynamoDbCatalog(TableUser):
             if "LastEvaluatedKey" not in answer:
                 return
             query["ExclusiveStartKey"] = answer["LastEvaluatedKey"]
-
-    def _everyone(self, after: str | None) -> Iterator[Item]:
-        """Every owner's photos: a scan, sorted here. For administration, not for pages
-        that users load all the time (those list one owner through `gsi1`)."""
-        scan: Item = {
-            "TableName": self.table,
-            "FilterExpression": "begins_with(pk, :photo)",
-            "ExpressionAttributeValues": {":photo": {"S": "PHOTO#"}},
-        }
-        found: list[Item] = []
-        while True:
-            with translated("cannot list every photo"):
-                answer = self.dynamodb.scan(**scan)
-            found.extend(answer.get("Items", []))
-            if "LastEvaluatedKey" not in answer:
-                break
-            scan["ExclusiveStartKey"] = answer["LastEvaluatedKey"]
-        found.sort(key=lambda item: item["gsi1sk"]["S"], reverse=True)
-        return iter([item for item in found if after is None or item["gsi1sk"]["S"] < after])
 
 
 def _item(photo: Photo) -> Item:

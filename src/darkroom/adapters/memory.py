@@ -122,9 +122,12 @@ class MemoryCatalog:
         found = [p for p in self._photos.values() if p.owner == owner and p.sha256 == sha256]
         return sorted(found, key=lambda p: (p.created_at, p.id))
 
-    def list(self, owner: str | None, limit: int, cursor: str | None = None) -> Page[Photo]:
+    def every(self) -> Iterator[Photo]:
+        yield from list(self._photos.values())
+
+    def list(self, owner: str, limit: int, cursor: str | None = None) -> Page[Photo]:
         ordered = sorted(
-            (p for p in self._photos.values() if owner is None or p.owner == owner),
+            (p for p in self._photos.values() if p.owner == owner),
             key=lambda p: (p.created_at, p.id),
             reverse=True,
         )

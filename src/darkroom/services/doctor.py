@@ -25,7 +25,6 @@ from darkroom.services.gallery import Gallery, utcnow
 log = logging.getLogger(__name__)
 
 IN_FLIGHT = frozenset({PhotoStatus.PENDING, PhotoStatus.PROCESSING})
-_PAGE = 500
 
 
 class Problem(StrEnum):
@@ -207,13 +206,7 @@ class Doctor:
             return None
 
     def _photos(self) -> Iterator[Photo]:
-        cursor = None
-        while True:
-            page = self._catalog.list(None, _PAGE, cursor)
-            yield from page.items
-            if page.cursor is None:
-                return
-            cursor = page.cursor
+        return self._catalog.every()
 
 
 def _in_flight(photo: Photo | None) -> bool:

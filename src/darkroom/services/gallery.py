@@ -181,7 +181,7 @@ class Gallery:
             raise NotFound(f"no photo stored under {key!r}")
         return photo
 
-    def list(self, owner: str | None, limit: int = 50, cursor: str | None = None) -> Page[Photo]:
+    def list(self, owner: str, limit: int = 50, cursor: str | None = None) -> Page[Photo]:
         return self.catalog.list(owner, limit, cursor)
 
     def describe(self, owner: str, photo_id: str, description: str) -> Photo:
