@@ -34,6 +34,7 @@ from darkroom.services.doctor import Doctor
 from darkroom.services.gallery import LOCAL_OWNER, Gallery
 from darkroom.services.notifications import Notifications, Target
 from darkroom.services.processor import Processor
+from darkroom.services.stats import KeptCounts
 from darkroom.services.telemetry import Meters
 from darkroom.services.worker import RetryPolicy, Worker
 from darkroom.signing import UrlSigner
@@ -78,6 +79,8 @@ class Darkroom:
     """Processing runs, for `darkroom stats` and the admin page."""
     metrics: PrometheusMetrics | None = field(kw_only=True)
     """What `GET /metrics` shows; None unless DARKROOM_METRICS=prometheus."""
+    counts: KeptCounts = field(kw_only=True)
+    """Stores and catalog counted at most once a minute, for `/metrics` and the admin page."""
     _threads: list[threading.Thread] = field(default_factory=list)
     _children: ChildProcesses | None = None
     _stop: threading.Event = field(default_factory=threading.Event)
@@ -169,7 +172,8 @@ def build(settings: Settings | None = None) -> Darkroom:
         download_url_ttl=settings.download_url_ttl,
     )
     runs = _runs(db)
-    metrics, meter = _metrics(settings.metrics, queue, catalog, originals, variants)
+    counts = KeptCounts(catalog, {"originals": originals, "variants": variants})
+    metrics, meter = _metrics(settings.metrics, queue, counts)
     processor = Processor(
         originals,
         variants,
@@ -216,6 +220,7 @@ def build(settings: Settings | None = None) -> Darkroom:
         sharing=_sharing(settings, db, gallery),
         runs=runs,
         metrics=metrics,
+        counts=counts,
     )
 
 
@@ -474,13 +479,12 @@ def _runs(db: SqlDatabase | None) -> RunLog:
 
 
 def _metrics(
-    kind: str, queue: JobQueue, catalog: Catalog, originals: BlobStore, variants: BlobStore
+    kind: str, queue: JobQueue, counts: KeptCounts
 ) -> tuple[PrometheusMetrics | None, list[Meter]]:
     if kind == "prometheus":
         from darkroom.adapters.prometheus import PrometheusMetrics, Sources
 
-        stores = {"originals": originals, "variants": variants}
-        metrics = PrometheusMetrics(Sources(queue, catalog, stores))
+        metrics = PrometheusMetrics(Sources(queue, counts))
         return metrics, [metrics]
     if kind == "emf":
         from darkroom.adapters.emf import EmfMeter

@@ -4,12 +4,12 @@ on its answer, its job and its notification, and the admin page's figures."""
 from __future__ import annotations
 
 from collections.abc import Iterator
+from typing import Any
 
 import pytest
 from fastapi.testclient import TestClient
 from prometheus_client.parser import text_string_to_metric_families
 
-from darkroom.adapters import prometheus
 from darkroom.bootstrap import Darkroom
 from darkroom.domain import JobState
 from darkroom.web.app import create_app
@@ -39,8 +39,8 @@ def test_metrics_count_requests_processing_jobs_stores_and_photos(
     memory_darkroom: Darkroom, client: TestClient, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     dr = memory_darkroom
-    # Stores and catalog are scanned again at every scrape, not once a minute.
-    monkeypatch.setattr(prometheus, "SCAN_KEPT_FOR", 0.0)
+    # Stores and catalog are counted again at every scrape, not once a minute.
+    monkeypatch.setattr(dr.counts, "kept_for", 0.0)
     uploaded = client.post("/upload?wait=false", files={"file": ("a.jpg", corpus(JPEG))})
     photo_id = uploaded.json()["id"]
     before = _samples(client)
@@ -107,3 +107,46 @@ def test_the_admin_page_shows_the_last_day(memory_darkroom: Darkroom, client: Te
     assert page.status_code == 200 and "text/html" in page.headers["content-type"]
     assert "Processing runs</th><td>2</td>" in page.text and "1 (50.0%)" in page.text
     assert "<script" not in page.text
+
+
+def test_stores_are_listed_once_a_minute_for_admin_page_stats_and_metrics(
+    memory_darkroom: Darkroom, client: TestClient, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    dr = memory_darkroom
+    client.post("/upload?wait=false", files={"file": ("a.jpg", corpus(JPEG))})
+    dr.worker().drain()
+    listings = {"originals": 0, "variants": 0}
+    counted = {"status": 0}
+    for name, store in (("originals", dr.originals), ("variants", dr.variants)):
+        listed = store.list
+
+        def counting(*args: Any, _name: str = name, _list: Any = listed, **kwargs: Any) -> Any:
+            listings[_name] += 1
+            return _list(*args, **kwargs)
+
+        monkeypatch.setattr(store, "list", counting)
+    by_status = dr.catalog.count_by_status
+
+    def count_by_status() -> dict[str, int]:
+        counted["status"] += 1
+        return by_status()
+
+    monkeypatch.setattr(dr.catalog, "count_by_status", count_by_status)
+
+    first = client.get("/admin/stats").json()
+    once = dict(listings)
+    assert once == {"originals": 2, "variants": 2}  # a page, then an empty one
+    pages = []
+    for _ in range(3):
+        assert client.get("/admin/stats").json()["stores"] == first["stores"]
+        pages.append(client.get("/admin").text)
+        assert client.get("/metrics").status_code == 200
+    # Before, each of the 10 requests listed both stores and counted the catalog again.
+    assert listings == once and counted == {"status": 1}
+    assert all("Stores and catalog counted at" in page for page in pages)
+    assert first["counted_at"] and 0 <= first["counted_seconds_ago"] < 60
+    assert first["counting_seconds"] >= 0 and first["catalog_size"] == 1
+
+    monkeypatch.setattr(dr.counts, "kept_for", 0.0)  # a minute later
+    assert client.get("/admin/stats").json()["catalog_size"] == 1
+    assert listings == {"originals": 4, "variants": 4} and counted == {"status": 2}

@@ -1,12 +1,11 @@
 """Metrics in Prometheus' text format for `GET /metrics`: requests, processing stages, jobs,
-stores and catalog. The figures that take a scan (stores, catalog) are read at scrape time
-and kept for a minute, so a busy scraper cannot keep the stores busy."""
+stores and catalog. The figures that take a scan (stores, catalog) come from the server's
+`KeptCounts`, made at most once a minute and shared with the admin page, so neither a busy
+scraper nor the admin page can keep the stores busy."""
 
 from __future__ import annotations
 
-import threading
-import time
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Iterator
 from dataclasses import dataclass
 
 from prometheus_client import CollectorRegistry, Counter, Histogram, generate_latest
@@ -14,11 +13,10 @@ from prometheus_client.core import GaugeMetricFamily, Metric
 from prometheus_client.registry import Collector
 
 from darkroom.domain import JobState, Run
-from darkroom.ports import BlobStore, Catalog, JobQueue
-from darkroom.services.stats import count_photos, store_figures
+from darkroom.ports import JobQueue
+from darkroom.services.stats import KeptCounts
 
 CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8"
-SCAN_KEPT_FOR = 60.0
 _REQUEST_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60)
 _STAGE_BUCKETS = (0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60)
 _COUNTED_JOBS = frozenset({JobState.QUEUED, JobState.RUNNING, JobState.DEAD})
@@ -29,14 +27,13 @@ class Sources:
     """What the scrape-time figures are read from."""
 
     queue: JobQueue
-    catalog: Catalog
-    stores: Mapping[str, BlobStore]
+    counts: KeptCounts
 
 
 class PrometheusMetrics:
     """Implements `ports.Meter`; the web app feeds it requests."""
 
-    def __init__(self, sources: Sources, clock: Callable[[], float] = time.monotonic) -> None:
+    def __init__(self, sources: Sources) -> None:
         self.registry = CollectorRegistry()
         self._requests = Counter(
             "darkroom_http_requests",
@@ -65,7 +62,7 @@ class PrometheusMetrics:
             buckets=_STAGE_BUCKETS,
             registry=self.registry,
         )
-        self.registry.register(_Scanned(sources, clock))
+        self.registry.register(_Scanned(sources))
 
     def request(self, route: str, method: str, status: int, seconds: float) -> None:
         self._requests.labels(route, method, str(status)).inc()
@@ -81,18 +78,12 @@ class PrometheusMetrics:
 
 
 class _Scanned(Collector):
-    def __init__(self, sources: Sources, clock: Callable[[], float]) -> None:
+    def __init__(self, sources: Sources) -> None:
         self._sources = sources
-        self._clock = clock
-        self._lock = threading.Lock()
-        self._kept: tuple[float, list[Metric]] | None = None
 
     def collect(self) -> Iterator[Metric]:
         yield self._jobs()
-        with self._lock:
-            if self._kept is None or self._clock() - self._kept[0] > SCAN_KEPT_FOR:
-                self._kept = (self._clock(), self._scan())
-            yield from self._kept[1]
+        yield from self._counted()
 
     def _jobs(self) -> Metric:
         jobs = GaugeMetricFamily(
@@ -103,18 +94,23 @@ class _Scanned(Collector):
             jobs.add_metric([state.value], counts[state])
         return jobs
 
-    def _scan(self) -> list[Metric]:
+    def _counted(self) -> list[Metric]:
+        counts = self._sources.counts.get()
         objects = GaugeMetricFamily(
             "darkroom_store_objects", "Objects per store.", labels=["store"]
         )
         size = GaugeMetricFamily("darkroom_store_bytes", "Bytes per store.", labels=["store"])
-        for name, store in self._sources.stores.items():
-            found = store_figures(name, store)
-            objects.add_metric([name], found.objects)
-            size.add_metric([name], found.bytes)
+        for found in counts.stores:
+            objects.add_metric([found.name], found.objects)
+            size.add_metric([found.name], found.bytes)
         photos = GaugeMetricFamily(
             "darkroom_photos", "Photos in the catalog by status.", labels=["status"]
         )
-        for status, count in count_photos(self._sources.catalog).items():
-            photos.add_metric([status], count)
-        return [objects, size, photos]
+        for status, number in counts.photos.items():
+            photos.add_metric([status], number)
+        counted = GaugeMetricFamily(
+            "darkroom_counted_timestamp_seconds",
+            "When the store and catalog figures were counted (they are kept for a minute).",
+        )
+        counted.add_metric([], counts.at.timestamp())
+        return [objects, size, photos, counted]

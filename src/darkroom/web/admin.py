@@ -4,6 +4,7 @@ figures (`/admin`, and `/admin/stats` as JSON)."""
 from __future__ import annotations
 
 from dataclasses import asdict
+from datetime import UTC
 from html import escape
 from typing import Any
 
@@ -32,9 +33,14 @@ async def metrics(dr: DarkroomDep) -> Response:
     responses={404: {"model": ErrorOut, "description": "Sign-in is on and no ops token came."}},
 )
 async def admin_stats(dr: DarkroomDep) -> dict[str, Any]:
-    """The last 24 hours: processing runs, errors, durations, stores and catalog."""
+    """The last 24 hours: processing runs, errors, durations, stores and catalog. Stores and
+    catalog are counted at most once a minute: `counted_at` says when, `counted_seconds_ago`
+    how long before this answer."""
     found = await run_in_threadpool(_figures, dr)
-    return asdict(found) | {"catalog_size": found.catalog_size}
+    return asdict(found) | {
+        "catalog_size": found.catalog_size,
+        "counted_seconds_ago": round(_age(found), 1),
+    }
 
 
 @router.get("/admin", response_class=HTMLResponse, include_in_schema=False)
@@ -43,8 +49,11 @@ async def admin_page(dr: DarkroomDep) -> HTMLResponse:
 
 
 def _figures(dr: Any) -> Figures:
-    stores = {"originals": dr.originals, "variants": dr.variants}
-    return figures(dr.runs, dr.catalog, stores, utcnow())
+    return figures(dr.runs, dr.counts.get(), utcnow())
+
+
+def _age(found: Figures) -> float:
+    return max(0.0, (utcnow() - found.counted_at).total_seconds())
 
 
 def page(found: Figures) -> str:
@@ -61,6 +70,9 @@ def page(found: Figures) -> str:
         f"<tr><th scope=row>{escape(k)}</th><td>{escape(v)}</td></tr>" for k, v in rows
     )
     since = escape(found.since.isoformat(timespec="minutes"))
+    counted = escape(found.counted_at.astimezone(UTC).strftime("%H:%M:%S"))
+    age = _age(found)
+    ago = f"{age:.0f} s ago" if age < 120 else f"{age / 60:.0f} min ago"
     return f"""<!doctype html>
 <html lang="en">
 <head><meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1">
@@ -70,6 +82,8 @@ def page(found: Figures) -> str:
 <table><caption>Since {since} UTC</caption>
 {cells}
 </table>
+<p class="counted">Stores and catalog counted at {counted} UTC ({ago}, in
+{found.counting_seconds:.1f} s); they are counted again at most once a minute.</p>
 <p><a href="admin/stats">As JSON</a> · <a href="metrics">Prometheus metrics</a>
 · <a href="./">Gallery</a></p>
 </main></body></html>
