@@ -18,13 +18,15 @@ from enum import StrEnum
 from darkroom import keys
 from darkroom.domain import PROCESS, JobState, Photo, PhotoStatus
 from darkroom.errors import Conflict, NotFound
-from darkroom.ports import BlobStore, Catalog, JobQueue, Leftovers, iterate_blobs
+from darkroom.ports import BlobStore, Catalog, JobQueue, Leftovers
 from darkroom.services.cleanup import Cleanup
 from darkroom.services.gallery import Gallery, utcnow
 
 log = logging.getLogger(__name__)
 
 IN_FLIGHT = frozenset({PhotoStatus.PENDING, PhotoStatus.PROCESSING})
+_PAGE = 500
+"""Records checked together, and keys listed at once: the records the doctor holds."""
 
 
 class Problem(StrEnum):
@@ -81,26 +83,34 @@ class Doctor:
         self._now = clock
 
     def examine(self, grace: float = 3600.0) -> list[Finding]:
+        """Goes through the stores and the catalog a page at a time, holding one page of keys
+        or records (and the photos that may be waiting for a job) at once, never all."""
         settled = self._now() - timedelta(seconds=grace)
-        # Variants before records: a variant is written after its photo's record is made
-        # and while it is `processing`, so every variant listed has its record, in flight or
-        # naming it, in the records listed next. Listed after them, the variants of a photo
-        # uploaded and processed in between would look like orphans.
-        variant_keys = [blob.key for blob in iterate_blobs(self._variants)]
-        photos = {p.id: p for p in self._photos()}
-        by_key = {p.key: p for p in photos.values()}
-        findings = self._stray_originals(by_key, settled)
-        named = {v.key for p in photos.values() for v in p.variants}
-        for key in variant_keys:
-            if key not in named and not _in_flight(photos.get(key.split("/", 1)[0])):
-                findings.append(Finding(Problem.ORPHAN_VARIANT, key))
-        queued = {
-            job.photo_id
-            for job in self._queue.jobs(frozenset({JobState.QUEUED, JobState.RUNNING}), 1_000_000)
-            if job.kind == PROCESS
-        }
-        for photo in photos.values():
-            findings += self._check(photo, settled, queued, photos)
+        findings: list[Finding] = []
+        for keys_listed in _pages(self._variants):
+            findings += self._stray_variants(keys_listed)
+        waiting: list[Photo] = []
+        findings += self._check_every_record(settled, waiting)
+        if waiting:
+            # Jobs read after the records, as before: a job that finished in between leaves
+            # its photo found, which `repair` reads again before it queues anything.
+            queued = {
+                job.photo_id
+                for job in self._queue.jobs(
+                    frozenset({JobState.QUEUED, JobState.RUNNING}), 1_000_000
+                )
+                if job.kind == PROCESS
+            }
+            for photo in waiting:
+                if photo.id not in queued:
+                    problem = (
+                        Problem.UNCOMPLETED_UPLOAD
+                        if photo.status is PhotoStatus.UPLOADING
+                        else Problem.NO_JOB
+                    )
+                    findings.append(Finding(problem, photo.id))
+        for keys_listed in _pages(self._originals):
+            findings += self._stray_originals(keys_listed, settled)
         for role, store in self._stores.items():
             if isinstance(store, Leftovers):
                 findings += [
@@ -149,25 +159,72 @@ class Doctor:
                 store.remove_leftover(leftover)
         log.info("doctor: %s %s: %s", problem, subject, REPAIRS[problem])
 
-    def _stray_originals(self, by_key: dict[str, Photo], settled: datetime) -> list[Finding]:
+    def _stray_variants(self, page: list[str]) -> list[Finding]:
+        # Each page of variants is compared with the records of its photos read right after
+        # it is listed: a variant is written after its photo's record is made and while it is
+        # `processing`, so every variant listed has its record, in flight or naming it, in
+        # the records read next. Read before it was listed, the record of a photo uploaded
+        # and processed in between would be missing, and its variants would look like orphans.
         found = []
-        for blob in iterate_blobs(self._originals):
-            if blob.key in by_key:
+        owners = self._catalog.get_many({key.split("/", 1)[0] for key in page})
+        for key in page:
+            owner = owners.get(key.split("/", 1)[0])
+            if _in_flight(owner):
                 continue
-            named_at = keys.named_at(blob.key)
+            if owner is None or all(v.key != key for v in owner.variants):
+                found.append(Finding(Problem.ORPHAN_VARIANT, key))
+        return found
+
+    def _stray_originals(self, page: list[str], settled: datetime) -> list[Finding]:
+        # Each page of originals is looked up in the catalog after it is listed: by the photo
+        # id darkroom's keys carry, then by key for the rest (a key named otherwise, adopted
+        # by its ObjectCreated event). An original listed whose record is gone by then was
+        # being deleted (the original goes first); one whose record is not made yet was named
+        # within `grace`.
+        found = []
+        ids = {key: keys.photo_id_from_key(key) for key in page}
+        records = self._catalog.get_many({i for i in ids.values() if i})
+        for key, photo_id in ids.items():
+            record = records.get(photo_id) if photo_id else None
+            if record is not None and record.key == key:
+                continue
+            try:
+                self._catalog.get_by_key(key)
+                continue
+            except NotFound:
+                pass
+            named_at = keys.named_at(key)
             if named_at is None:
-                found.append(Finding(Problem.FOREIGN_ORIGINAL, blob.key))
+                found.append(Finding(Problem.FOREIGN_ORIGINAL, key))
             elif named_at < settled:
-                found.append(Finding(Problem.ORPHAN_ORIGINAL, blob.key))
+                found.append(Finding(Problem.ORPHAN_ORIGINAL, key))
+        return found
+
+    def _check_every_record(self, settled: datetime, waiting: list[Photo]) -> list[Finding]:
+        found: list[Finding] = []
+        for records in _batched(self._catalog.every(), _PAGE):
+            found += self._check_records(records, settled, waiting)
+        return found
+
+    def _check_records(
+        self, records: list[Photo], settled: datetime, waiting: list[Photo]
+    ) -> list[Finding]:
+        lost = {p.duplicate_of for p in records if p.status is PhotoStatus.DUPLICATE}
+        present = set(self._catalog.get_many(lost)) if lost else set()
+        found: list[Finding] = []
+        for photo in records:
+            found += self._check(photo, settled, present, waiting)
         return found
 
     def _check(
-        self, photo: Photo, settled: datetime, queued: set[str], photos: dict[str, Photo]
+        self, photo: Photo, settled: datetime, present: set[str], waiting: list[Photo]
     ) -> Iterator[Finding]:
+        """What is wrong with one record; a photo that only a job can finish goes into
+        `waiting`, to be compared with the queue once every record has been read."""
         if photo.status is PhotoStatus.DUPLICATE:
             # Deleting a photo removes its duplicates first; one can still outlive it when
             # it was marked while that photo was being deleted.
-            if photo.duplicate_of not in photos:
+            if photo.duplicate_of not in present:
                 yield Finding(Problem.LOST_DUPLICATE, photo.id)
             return
         if self._originals.head(photo.key) is None:
@@ -177,13 +234,13 @@ class Doctor:
         if photo.status is PhotoStatus.UPLOADING:
             # The bytes are in but no completion came (a client or a server that stopped
             # between the two, an event lost): nothing else will ever process them.
-            if photo.id not in queued and photo.updated_at < settled:
-                yield Finding(Problem.UNCOMPLETED_UPLOAD, photo.id)
+            if photo.updated_at < settled:
+                waiting.append(photo)
         elif photo.status is PhotoStatus.READY:
             if any(self._variants.head(v.key) is None for v in photo.variants):
                 yield Finding(Problem.MISSING_VARIANT, photo.id)
-        elif photo.status in IN_FLIGHT and photo.id not in queued and photo.updated_at < settled:
-            yield Finding(Problem.NO_JOB, photo.id)
+        elif photo.status in IN_FLIGHT and photo.updated_at < settled:
+            waiting.append(photo)
 
     def _requeue(self, photo_id: str) -> None:
         photo = self._photo(photo_id)
@@ -205,9 +262,25 @@ class Doctor:
         except NotFound:
             return None
 
-    def _photos(self) -> Iterator[Photo]:
-        return self._catalog.every()
-
 
 def _in_flight(photo: Photo | None) -> bool:
     return photo is not None and photo.status in IN_FLIGHT
+
+
+def _pages(store: BlobStore) -> Iterator[list[str]]:
+    """The store's keys, a listing's page at a time."""
+    after = ""
+    while page := [blob.key for blob in store.list("", after=after, limit=_PAGE)]:
+        yield page
+        after = page[-1]
+
+
+def _batched(photos: Iterator[Photo], size: int) -> Iterator[list[Photo]]:
+    batch: list[Photo] = []
+    for photo in photos:
+        batch.append(photo)
+        if len(batch) == size:
+            yield batch
+            batch = []
+    if batch:
+        yield batch
