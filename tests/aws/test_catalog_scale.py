@@ -3,18 +3,15 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
 from typing import Any
 
 import pytest
 
 from darkroom.adapters.dynamodb import DynamoDbCatalog, _item
 from darkroom.adapters.dynamodb_table import create_table
-from darkroom.bootstrap import Darkroom, build
-from darkroom.config import Settings
+from darkroom.bootstrap import Darkroom
 from darkroom.domain import Photo, PhotoStatus
 from darkroom.services.doctor import Doctor, Problem
 from tests.aws.servers import aws_client, moto_endpoint, unique
@@ -69,28 +66,10 @@ def table() -> str:
     return name
 
 
-@pytest.fixture
-def memory(tmp_path: Path) -> Iterator[Darkroom]:
-    dr = build(
-        Settings(
-            data_dir=tmp_path,
-            originals="memory://",
-            variants_store="memory://variants",
-            catalog="memory://",
-            queue="memory",
-            notify="memory",
-            secret="test-secret-of-sixteen+",
-            workers=0,
-        )
-    )
-    yield dr
-    dr.stop_workers()
-
-
-def test_doctor_reads_the_table_once(table: str, memory: Darkroom) -> None:
+def test_doctor_reads_the_table_once(table: str, memory_darkroom: Darkroom) -> None:
     counting = Counting(aws_client("dynamodb", moto_endpoint()))
     catalog = DynamoDbCatalog(table, counting)  # type: ignore[arg-type]
-    dr = memory
+    dr = memory_darkroom
     doctor = Doctor(dr.originals, dr.variants, catalog, dr.queue, dr.gallery, dr.cleanup)
     findings = doctor.examine(grace=0)
     assert len(findings) == PHOTOS  # no original was stored for any of them

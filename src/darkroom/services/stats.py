@@ -13,9 +13,10 @@ import threading
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 
 from darkroom.ports import BlobStore, Catalog, RunLog, iterate_blobs
+from darkroom.services.gallery import utcnow
 
 WINDOW = timedelta(hours=24)
 ERROR_OUTCOMES = frozenset({"failed", "error"})
@@ -98,10 +99,10 @@ def count(
     clock: Callable[[], float] = time.monotonic,
 ) -> Counts:
     """Counts now: every object of every store listed, the catalog counted by status."""
-    at = (wall or _utcnow)()
+    at = (wall or utcnow)()
     started = clock()
     found = tuple(store_figures(name, store) for name, store in stores.items())
-    photos = count_photos(catalog)
+    photos = catalog.count_by_status()
     return Counts(found, photos, at, clock() - started)
 
 
@@ -141,11 +142,3 @@ def store_figures(name: str, store: BlobStore) -> StoreFigures:
         objects += 1
         size += blob.size
     return StoreFigures(name, objects, size)
-
-
-def count_photos(catalog: Catalog) -> dict[str, int]:
-    return catalog.count_by_status()
-
-
-def _utcnow() -> datetime:
-    return datetime.now(UTC)
