@@ -26,7 +26,7 @@ from darkroom import logs
 from darkroom.bootstrap import ConfigError, Darkroom, build
 from darkroom.config import Settings
 from darkroom.domain import DeadLetter, JobState, PhotoStatus
-from darkroom.errors import DarkroomError, Unsupported
+from darkroom.errors import DarkroomError, NotFound, Unsupported
 from darkroom.imaging import SNIFF_BYTES, detect, develop
 from darkroom.ports import DeadLetters
 from darkroom.services.gallery import LOCAL_OWNER
@@ -310,10 +310,10 @@ def jobs_retry(
 
 def _retryable(dr: Darkroom, job_id: str) -> bool:
     """Dead, or waiting to retry: a done job would run again, a running one twice."""
-    for state in (JobState.DEAD, JobState.QUEUED):
-        if any(job.id == job_id for job in dr.queue.jobs(frozenset({state}), 100_000)):
-            return True
-    return False
+    try:
+        return dr.queue.get(job_id).state in (JobState.DEAD, JobState.QUEUED)
+    except NotFound:
+        return False
 
 
 @app.command()

@@ -175,6 +175,10 @@ class JobQueue(Protocol):
         """Record a failed attempt: due again at `retry_at`, or dead when it is None."""
         ...
 
+    def get(self, job_id: str) -> Job:
+        """One job, whatever its state, read by its id alone. Raises `NotFound`."""
+        ...
+
     def jobs(self, states: frozenset[JobState], limit: int = 100) -> list[Job]: ...
 
     def count(self, states: frozenset[JobState]) -> dict[JobState, int]:

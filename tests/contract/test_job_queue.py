@@ -111,6 +111,27 @@ def test_retry_of_an_unknown_job_is_not_found(queue: JobQueue) -> None:
         queue.retry("nope", datetime.now(UTC))
 
 
+def test_a_job_is_read_by_its_id_in_every_state(queue: JobQueue) -> None:
+    for name in ("j1", "j2", "j3", "j4"):
+        queue.enqueue(make(name, photo_id=f"p-{name}"))
+    queue.claim("w1", 60)
+    queue.claim("w1", 60)
+    queue.claim("w1", 60)
+    queue.complete("j1")
+    queue.fail("j2", "OSError: disk full ✗", None)
+    states = {name: queue.get(name).state for name in ("j1", "j2", "j3", "j4")}
+    assert states == {
+        "j1": JobState.DONE,
+        "j2": JobState.DEAD,
+        "j3": JobState.RUNNING,
+        "j4": JobState.QUEUED,
+    }
+    dead = queue.get("j2")
+    assert (dead.photo_id, dead.attempts, dead.last_error) == ("p-j2", 1, "OSError: disk full ✗")
+    with pytest.raises(NotFound):
+        queue.get("nope")
+
+
 def test_jobs_filters_by_state_oldest_first(queue: JobQueue) -> None:
     for name in ("j1", "j2", "j3", "j4"):
         queue.enqueue(make(name))

@@ -16,7 +16,7 @@ from PIL import Image
 
 from darkroom.bootstrap import build
 from darkroom.config import Settings
-from darkroom.domain import Job
+from darkroom.domain import Job, JobState
 from tests.corpus import CORPUS
 
 pytestmark = pytest.mark.e2e
@@ -128,6 +128,28 @@ def test_a_dead_job_is_listed_behind_many_older_queued_ones(tmp_path: Path) -> N
     queue.fail("dead1", "Unavailable: store down", None)
     listed = darkroom(data, "jobs")
     assert "dead1" in listed.stdout and "store down" in listed.stdout, listed.stdout
+
+
+def test_a_dead_job_behind_many_older_dead_ones_is_retried(tmp_path: Path) -> None:
+    """The job named is read by its id: looked for among the 100 000 oldest dead jobs (and
+    as many queued ones), a newer one was refused as none."""
+    data = tmp_path / "data"
+    queue = build(Settings(data_dir=data, secret="cli-secret-0123456789")).queue
+    now = datetime.now(UTC)
+    queue.enqueue(Job("newest", "p-newest", now, now))
+    assert queue.claim("test", 60) is not None
+    queue.fail("newest", "Unavailable: store down", None)
+    older = (now - timedelta(days=1)).strftime("%Y-%m-%d %H:%M:%S.%f")
+    with sqlite3.connect(data / "darkroom.db") as db:
+        db.executemany(
+            "insert into jobs (id, photo_id, state, attempts, last_error, created_at, run_at)"
+            " values (?, ?, 'dead', 5, 'boom', ?, ?)",
+            ((f"d{n}", f"p{n}", older, older) for n in range(100_000)),
+        )
+    retried = darkroom(data, "jobs", "retry", "newest")
+    assert retried.returncode == 0 and "job newest queued again" in retried.stderr, retried.stderr
+    job = queue.get("newest")
+    assert (job.state, job.attempts) == (JobState.QUEUED, 0)
 
 
 def test_a_job_listing_piped_keeps_whole_ids(tmp_path: Path) -> None:

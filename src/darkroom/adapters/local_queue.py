@@ -87,6 +87,13 @@ class LocalJobQueue:
         else:
             self._set(job_id, state=JobState.QUEUED.value, run_at=retry_at, **failed)
 
+    def get(self, job_id: str) -> Job:
+        with self._db.connection(write=False) as conn:
+            row = conn.execute(select(jobs_table).where(jobs_table.c.id == job_id)).first()
+        if row is None:
+            raise NotFound(f"no job {job_id!r}")
+        return _job(row)
+
     def jobs(self, states: frozenset[JobState], limit: int = 100) -> list[Job]:
         c = jobs_table.c
         query = (
@@ -113,9 +120,7 @@ class LocalJobQueue:
         with self._db.atomic():
             if not self._set(job_id, state=JobState.QUEUED.value, attempts=0, run_at=run_at):
                 raise NotFound(f"no job {job_id!r}")
-            with self._db.connection(write=False) as conn:
-                row = conn.execute(select(jobs_table).where(jobs_table.c.id == job_id)).one()
-        return _job(row)
+            return self.get(job_id)
 
     def purge_done(self, older_than: datetime) -> int:
         """Forget finished jobs last due before `older_than`; how many were removed."""

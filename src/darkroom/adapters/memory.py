@@ -212,6 +212,12 @@ class MemoryJobQueue:
                     job, state=JobState.QUEUED, last_error=error, run_at=retry_at
                 )
 
+    def get(self, job_id: str) -> Job:
+        job = self._jobs.get(job_id)
+        if job is None:
+            raise NotFound(f"no job {job_id!r}")
+        return job
+
     def jobs(self, states: frozenset[JobState], limit: int = 100) -> builtins.list[Job]:
         found = sorted(
             (j for j in self._jobs.values() if j.state in states),

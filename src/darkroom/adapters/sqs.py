@@ -155,6 +155,12 @@ class SqsJobQueue:
         if retry_at is not None:
             self._message(job, retry_at)
 
+    def get(self, job_id: str) -> Job:
+        found = self.ledger.get(job_id)
+        if found is None:
+            raise NotFound(f"no job {job_id!r}")
+        return found[0]
+
     def jobs(self, states: frozenset[JobState], limit: int = 100) -> list[Job]:
         return self.ledger.jobs(states, limit) if states else []
 
