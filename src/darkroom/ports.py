@@ -181,6 +181,12 @@ class JobQueue(Protocol):
 
     def jobs(self, states: frozenset[JobState], limit: int = 100) -> list[Job]: ...
 
+    def with_jobs(self, photo_ids: Collection[str], kind: str) -> set[str]:
+        """Those of `photo_ids` that a queued or running job of `kind` is for, found by photo
+        id: never by reading every job (a `reprocess` of a large library queues one per
+        photo)."""
+        ...
+
     def count(self, states: frozenset[JobState]) -> dict[JobState, int]:
         """How many jobs each of `states` has (0 for none), counted by the backend: never by
         reading every job (a `reprocess` of a large library queues one per photo)."""

@@ -12,7 +12,7 @@ import pytest
 from darkroom.adapters.local_queue import MAX_ERROR_LENGTH, LocalJobQueue
 from darkroom.adapters.memory import MemoryJobQueue
 from darkroom.adapters.sql import SqlDatabase
-from darkroom.domain import Job, JobState
+from darkroom.domain import PROCESS, Job, JobState
 from darkroom.errors import NotFound
 from darkroom.ports import JobQueue
 
@@ -130,6 +130,30 @@ def test_a_job_is_read_by_its_id_in_every_state(queue: JobQueue) -> None:
     assert (dead.photo_id, dead.attempts, dead.last_error) == ("p-j2", 1, "OSError: disk full ✗")
     with pytest.raises(NotFound):
         queue.get("nope")
+
+
+def test_the_photos_with_a_live_job_of_a_kind_are_found_by_photo_id(queue: JobQueue) -> None:
+    now = datetime.now(UTC)
+    for job_id, photo_id, kind in (
+        ("j1", "done", PROCESS),
+        ("j2", "dead", PROCESS),
+        ("j3", "running", PROCESS),
+        ("j4", "queued", PROCESS),
+        ("j5", "told", "notify:log"),
+        ("j6", "unasked", PROCESS),
+        ("j7", "again", PROCESS),
+        ("j8", "again", PROCESS),
+    ):
+        queue.enqueue(Job(job_id, photo_id, now, now - timedelta(seconds=60), kind=kind))
+    for _ in range(3):
+        queue.claim("w1", 60)
+    queue.complete("j1")
+    queue.fail("j2", "boom", None)
+    queue.complete("j7")
+    asked = {"done", "dead", "running", "queued", "told", "again", "never"}
+    assert queue.with_jobs(asked, PROCESS) == {"running", "queued", "again"}
+    assert queue.with_jobs(asked, "notify:log") == {"told"}
+    assert queue.with_jobs(set(), PROCESS) == set()
 
 
 def test_jobs_filters_by_state_oldest_first(queue: JobQueue) -> None:

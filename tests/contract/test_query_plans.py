@@ -12,7 +12,7 @@ from sqlalchemy import insert, text
 
 from darkroom.adapters.local_queue import LocalJobQueue
 from darkroom.adapters.sql import SqlCatalog, SqlDatabase, jobs_table, photos_table
-from darkroom.domain import PhotoStatus
+from darkroom.domain import PROCESS, PhotoStatus
 from tests.contract.plans import plans, reads_whole_table, rows_read
 
 START = datetime(2024, 1, 1, tzinfo=UTC)
@@ -125,12 +125,8 @@ def test_a_database_made_before_an_index_gets_it(sql_database: SqlDatabase) -> N
     assert "ix_photos_status" in plan, plan
 
 
-def test_a_claim_takes_the_first_due_job_without_sorting_them_all(
-    sql_database: SqlDatabase,
-) -> None:
-    """With thousands queued (a `reprocess` of a large library), each claim used to gather
-    every due job and sort them all for the first."""
-    db = sql_database
+def _queued(db: SqlDatabase) -> LocalJobQueue:
+    """A queue of `ROWS` jobs, one a photo, a third of them done, its statistics made."""
     now = datetime.now(UTC)
     rows = [
         {
@@ -151,7 +147,16 @@ def test_a_claim_takes_the_first_due_job_without_sorting_them_all(
     with db.connection(write=True) as conn:
         conn.execute(insert(jobs_table), rows)
     _analyse(db, "jobs")
-    queue = LocalJobQueue(db)
+    return LocalJobQueue(db)
+
+
+def test_a_claim_takes_the_first_due_job_without_sorting_them_all(
+    sql_database: SqlDatabase,
+) -> None:
+    """With thousands queued (a `reprocess` of a large library), each claim used to gather
+    every due job and sort them all for the first."""
+    db = sql_database
+    queue = _queued(db)
     found = plans(db, lambda: queue.claim("w", 60))
     queued, running, claimed = found
     assert "jobs" in claimed and "ix_jobs_state_run_at" in running, running  # a lease or two
@@ -164,3 +169,18 @@ def test_a_claim_takes_the_first_due_job_without_sorting_them_all(
     oldest = max(i for i in range(ROWS) if i % 3)  # its run_at is the earliest of the queued
     job = queue.claim("w", 60)
     assert job is not None and job.id in (f"{oldest:032x}", f"{oldest - 1:032x}")
+
+
+def test_the_photos_waiting_for_a_job_are_looked_up_by_their_ids(
+    sql_database: SqlDatabase,
+) -> None:
+    """What `doctor` asks of the queue about the photos it found waiting for a job, where
+    it used to read every queued and running job (up to a million)."""
+    db = sql_database
+    queue = _queued(db)
+    asked = {f"{index:032x}" for index in (1, 2, 3)} | {"0" * 31 + "z"}
+    [plan] = plans(db, lambda: queue.with_jobs(asked, PROCESS))
+    assert "ix_jobs_photo_id" in plan and not reads_whole_table(plan), plan
+    if db.engine.dialect.name != "sqlite":
+        assert rows_read(db, lambda: queue.with_jobs(asked, PROCESS)) <= len(asked)
+    assert queue.with_jobs(asked, PROCESS) == {f"{index:032x}" for index in (1, 2)}

@@ -5,6 +5,8 @@ collector, on a SQLite catalog so that the catalog itself holds none)."""
 from __future__ import annotations
 
 import gc
+import subprocess
+import sys
 from collections.abc import Callable, Iterator
 from datetime import timedelta
 from pathlib import Path
@@ -105,3 +107,53 @@ def test_reprocess_holds_a_page_of_records(
     cli.reprocess()  # every photo left to its queued job, still ready meanwhile
     assert len(seen) == PHOTOS // 100
     assert max(seen) <= BOUND, max(seen)  # before: all 1500, from the first job queued
+
+
+_DOCTOR_WITH_A_FULL_QUEUE = """
+import re, sqlite3, sys
+from datetime import timedelta
+from pathlib import Path
+
+from darkroom import keys
+from darkroom.bootstrap import build
+from darkroom.config import Settings
+from darkroom.domain import Photo, PhotoStatus
+from darkroom.services.gallery import utcnow
+
+def peak() -> int:
+    return int(re.search(r"VmHWM:\\s+(\\d+)", Path("/proc/self/status").read_text())[1])
+
+data, jobs = Path(sys.argv[1]), int(sys.argv[2])
+dr = build(Settings(data_dir=data, secret="test-secret-of-sixteen+", workers=0))
+made = utcnow() - timedelta(days=2)
+key = keys.original_key("stuck", made, "jpg")
+dr.originals.put(key, b"x", "image/jpeg")
+dr.catalog.add(Photo("stuck", "ann", key, "a.jpg", made, made, status=PhotoStatus.PENDING))
+queued = (made - timedelta(days=1)).strftime("%Y-%m-%d %H:%M:%S.%f")
+with sqlite3.connect(data / "darkroom.db") as db:
+    db.executemany(
+        "insert into jobs (id, photo_id, state, attempts, last_error, created_at, run_at)"
+        " values (?, ?, 'queued', 0, '', ?, ?)",
+        ((f"j{n}", f"p{n}", queued, queued) for n in range(jobs)),
+    )
+before = peak()
+found = dr.doctor().examine(grace=3600)
+print([(f.problem.name, f.subject) for f in found], peak() - before)
+"""
+
+
+def test_doctor_asks_the_queue_about_the_photos_waiting_only(tmp_path: Path) -> None:
+    """A photo waiting for a job, behind 300 000 queued jobs of other photos (a `reprocess`
+    of a large library): the doctor asks the queue about that photo, where it read every
+    queued and running job, a million at most (137 MB more at its peak here, none now). The
+    peak is read from /proc in a process of its own: getrusage's would be the test run's."""
+    done = subprocess.run(
+        [sys.executable, "-c", _DOCTOR_WITH_A_FULL_QUEUE, str(tmp_path), "300000"],
+        capture_output=True,
+        text=True,
+        check=True,
+        timeout=300,
+    )
+    findings, grown_kb = done.stdout.rsplit(" ", 1)
+    assert findings == "[('NO_JOB', 'stuck')]", done.stdout
+    assert int(grown_kb) < 30_000, "the doctor's peak grew by this many KB"

@@ -1,14 +1,15 @@
 """The job ledger of the SQS queue, in the catalog's DynamoDB table.
 
 SQS delivers jobs but cannot list them or say which are done; the ledger can. Each job is
-one item `JOB#<id>`, listed by state through `gsi1` (`JOBS#<state>`, `<created>|<id>`).
-Claims are conditional writes on it, so a message SQS delivers twice runs once.
+one item `JOB#<id>`, listed by state through `gsi1` (`JOBS#<state>`, `<created>|<id>`) and
+by photo through `gsi2` (`JOBS_OF#<photo id>`, the same). Claims are conditional writes on
+it, so a message SQS delivers twice runs once.
 """
 
 from __future__ import annotations
 
 import time
-from collections.abc import Iterator, Mapping
+from collections.abc import Collection, Iterator, Mapping
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
@@ -85,30 +86,49 @@ class DynamoDbJobLedger(TableUser):
     def jobs(self, states: frozenset[JobState], limit: int) -> list[Job]:
         found: list[Job] = []
         for state in states:
-            for answer in self._pages(state, {"Limit": limit}, limit):
+            for answer in self._pages(_in_state(state) | {"Limit": limit}, state.value, limit):
                 found.extend(_job(item) for item in answer.get("Items", []))
         return sorted(found, key=lambda job: (job.created_at, job.id))[:limit]
 
+    def with_jobs(self, photo_ids: Collection[str], kind: str) -> set[str]:
+        """One query of `gsi2` a photo: each has a job or two, not the library's."""
+        found: set[str] = set()
+        for photo_id in photo_ids:
+            query = {
+                "IndexName": "gsi2",
+                "KeyConditionExpression": "gsi2pk = :pk",
+                "FilterExpression": "#s IN (:queued, :running) AND #k = :kind",
+                "ExpressionAttributeNames": {"#s": "state", "#k": "kind"},
+                "ExpressionAttributeValues": {
+                    ":pk": {"S": f"JOBS_OF#{photo_id}"},
+                    ":queued": {"S": JobState.QUEUED.value},
+                    ":running": {"S": JobState.RUNNING.value},
+                    ":kind": {"S": kind},
+                },
+                "Select": "COUNT",
+            }
+            if any(answer["Count"] for answer in self._pages(query, f"photo {photo_id}'s")):
+                found.add(photo_id)
+        return found
+
     def count(self, states: frozenset[JobState]) -> dict[JobState, int]:
         return {
-            state: sum(answer["Count"] for answer in self._pages(state, {"Select": "COUNT"}))
+            state: sum(
+                answer["Count"]
+                for answer in self._pages(_in_state(state) | {"Select": "COUNT"}, state.value)
+            )
             for state in states
         }
 
     def _pages(
-        self, state: JobState, options: dict[str, Any], limit: int | None = None
+        self, query: dict[str, Any], which: str, limit: int | None = None
     ) -> Iterator[QueryOutputTypeDef]:
-        """The answers of a query of `state`'s jobs, page after page (a page stops at 1 MB),
-        until `limit` items have come, or all of them."""
-        query: dict[str, Any] = {
-            "TableName": self.table,
-            "IndexName": "gsi1",
-            "KeyConditionExpression": "gsi1pk = :pk",
-            "ExpressionAttributeValues": {":pk": {"S": f"JOBS#{state.value}"}},
-        } | options
+        """The answers of a query of the table's index, page after page (a page stops at
+        1 MB), until `limit` items have come, or all of them."""
+        query = {"TableName": self.table} | query
         seen = 0
         while True:
-            with translated(f"cannot list {state.value} jobs"):
+            with translated(f"cannot list {which} jobs"):
                 answer = self.dynamodb.query(**query)
             yield answer
             seen += answer.get("Count", 0)
@@ -154,6 +174,15 @@ class DynamoDbJobLedger(TableUser):
         return _job(answer["Attributes"])
 
 
+def _in_state(state: JobState) -> dict[str, Any]:
+    """A query of `state`'s jobs, oldest first."""
+    return {
+        "IndexName": "gsi1",
+        "KeyConditionExpression": "gsi1pk = :pk",
+        "ExpressionAttributeValues": {":pk": {"S": f"JOBS#{state.value}"}},
+    }
+
+
 def _value(value: object) -> dict[str, str]:
     if isinstance(value, str):
         return {"S": value}
@@ -167,6 +196,8 @@ def _item(job: Job) -> dict[str, Any]:
         "pk": {"S": f"JOB#{job.id}"},
         "gsi1pk": {"S": f"JOBS#{job.state.value}"},
         "gsi1sk": {"S": position(job.created_at, job.id)},
+        "gsi2pk": {"S": f"JOBS_OF#{job.photo_id}"},
+        "gsi2sk": {"S": position(job.created_at, job.id)},
         "id": {"S": job.id},
         "photo_id": {"S": job.photo_id},
         "created_at": {"S": job.created_at.astimezone(UTC).isoformat()},

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import dataclasses
 import threading
+from collections.abc import Collection
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -20,6 +21,9 @@ from darkroom.errors import NotFound
 MAX_ERROR_LENGTH = 2000
 _CLAIM_TRIES = 10
 """Each lost race means another worker took a job, so giving up after a few is safe."""
+_IDS_ASKED = 500
+"""Photo ids asked about in one statement, well inside every backend's parameter limit."""
+_LIVE = (JobState.QUEUED.value, JobState.RUNNING.value)
 
 
 class LocalJobQueue:
@@ -104,6 +108,24 @@ class LocalJobQueue:
         )
         with self._db.connection(write=False) as conn:
             return [_job(row) for row in conn.execute(query)]
+
+    def with_jobs(self, photo_ids: Collection[str], kind: str) -> set[str]:
+        c = jobs_table.c
+        wanted = sorted(photo_ids)
+        found: set[str] = set()
+        with self._db.connection(write=False) as conn:
+            for at in range(0, len(wanted), _IDS_ASKED):
+                query = (
+                    select(c.photo_id)
+                    .distinct()
+                    .where(
+                        c.photo_id.in_(wanted[at : at + _IDS_ASKED]),
+                        c.state.in_(_LIVE),
+                        c.kind == kind,
+                    )
+                )
+                found.update(conn.execute(query).scalars())
+        return found
 
     def count(self, states: frozenset[JobState]) -> dict[JobState, int]:
         c = jobs_table.c

@@ -225,6 +225,14 @@ class MemoryJobQueue:
         )
         return found[:limit]
 
+    def with_jobs(self, photo_ids: Collection[str], kind: str) -> set[str]:
+        live = (JobState.QUEUED, JobState.RUNNING)
+        return {
+            j.photo_id
+            for j in list(self._jobs.values())
+            if j.photo_id in photo_ids and j.state in live and j.kind == kind
+        }
+
     def count(self, states: frozenset[JobState]) -> dict[JobState, int]:
         found = [j.state for j in list(self._jobs.values())]
         return {state: found.count(state) for state in states}

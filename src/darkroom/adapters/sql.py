@@ -153,6 +153,7 @@ jobs_table = Table(
     Column("correlation_id", String(64), nullable=False, server_default=""),
     Column("kind", String(255), nullable=False, server_default="process"),
     Index("ix_jobs_state_run_at", "state", "run_at"),
+    Index("ix_jobs_photo_id", "photo_id"),
     mysql_engine="InnoDB",
     mysql_charset="utf8mb4",
 )

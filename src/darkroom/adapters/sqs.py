@@ -164,6 +164,9 @@ class SqsJobQueue:
     def jobs(self, states: frozenset[JobState], limit: int = 100) -> list[Job]:
         return self.ledger.jobs(states, limit) if states else []
 
+    def with_jobs(self, photo_ids: Collection[str], kind: str) -> set[str]:
+        return self.ledger.with_jobs(photo_ids, kind)
+
     def count(self, states: frozenset[JobState]) -> dict[JobState, int]:
         return self.ledger.count(states)
 

@@ -16,7 +16,7 @@ from datetime import datetime, timedelta
 from enum import StrEnum
 
 from darkroom import keys
-from darkroom.domain import PROCESS, JobState, Photo, PhotoStatus
+from darkroom.domain import PROCESS, Photo, PhotoStatus
 from darkroom.errors import Conflict, NotFound
 from darkroom.ports import BlobStore, Catalog, JobQueue, Leftovers
 from darkroom.services.cleanup import Cleanup
@@ -91,24 +91,20 @@ class Doctor:
             findings += self._stray_variants(keys_listed)
         waiting: list[Photo] = []
         findings += self._check_every_record(settled, waiting)
-        if waiting:
-            # Jobs read after the records, as before: a job that finished in between leaves
-            # its photo found, which `repair` reads again before it queues anything.
-            queued = {
-                job.photo_id
-                for job in self._queue.jobs(
-                    frozenset({JobState.QUEUED, JobState.RUNNING}), 1_000_000
+        # The queue asked after the records, as before: a job that finished in between
+        # leaves its photo found, which `repair` reads again before it queues anything.
+        for photos in _batched(iter(waiting), _PAGE):
+            queued = self._queue.with_jobs({photo.id for photo in photos}, PROCESS)
+            findings += [
+                Finding(
+                    Problem.UNCOMPLETED_UPLOAD
+                    if photo.status is PhotoStatus.UPLOADING
+                    else Problem.NO_JOB,
+                    photo.id,
                 )
-                if job.kind == PROCESS
-            }
-            for photo in waiting:
-                if photo.id not in queued:
-                    problem = (
-                        Problem.UNCOMPLETED_UPLOAD
-                        if photo.status is PhotoStatus.UPLOADING
-                        else Problem.NO_JOB
-                    )
-                    findings.append(Finding(problem, photo.id))
+                for photo in photos
+                if photo.id not in queued
+            ]
         for keys_listed in _pages(self._originals):
             findings += self._stray_originals(keys_listed, settled)
         for role, store in self._stores.items():
