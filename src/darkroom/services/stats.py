@@ -4,10 +4,12 @@ bytes per store, and the catalog's size.
 
 Counting the stores lists every object they hold (a few seconds at 20 000 photos on a
 disk, hundreds of LIST requests on S3): the server keeps its counts for `KEPT_FOR` seconds
-in one `KeptCounts`, which the admin page, `/admin/stats` and `/metrics` share."""
+in one `KeptCounts`, which the admin page, `/admin/stats` and `/metrics` share, and makes
+them again aside while the old ones are shown."""
 
 from __future__ import annotations
 
+import logging
 import math
 import threading
 import time
@@ -18,10 +20,12 @@ from datetime import datetime, timedelta
 from darkroom.ports import BlobStore, Catalog, RunLog, iterate_blobs
 from darkroom.services.gallery import utcnow
 
+log = logging.getLogger(__name__)
+
 WINDOW = timedelta(hours=24)
 ERROR_OUTCOMES = frozenset({"failed", "error"})
 KEPT_FOR = 60.0
-"""Seconds the server's counts of stores and catalog are shown before they are made again."""
+"""Seconds after which the server's counts of stores and catalog are made again."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -91,6 +95,10 @@ def percentile(ordered: list[float], fraction: float) -> float:
     return ordered[max(0, math.ceil(fraction * len(ordered)) - 1)]
 
 
+def _in_a_thread(work: Callable[[], None]) -> None:
+    threading.Thread(target=work, name="darkroom-counts", daemon=True).start()
+
+
 def count(
     catalog: Catalog,
     stores: Mapping[str, BlobStore],
@@ -107,8 +115,10 @@ def count(
 
 
 class KeptCounts:
-    """`count` made at most once per `kept_for` seconds and shared in between; callers that
-    come while a count is being made wait for it rather than make their own."""
+    """`count` made at most once per `kept_for` seconds and shared in between. Only the very
+    first caller (and whoever comes while it counts) waits for a count: once the kept one is
+    older than `kept_for`, callers get it at once, saying when it was made, while one count
+    runs `aside` (in a thread of its own) to replace it; never two at once."""
 
     def __init__(
         self,
@@ -118,22 +128,47 @@ class KeptCounts:
         kept_for: float = KEPT_FOR,
         wall: Callable[[], datetime] | None = None,
         clock: Callable[[], float] = time.monotonic,
+        aside: Callable[[Callable[[], None]], object] = _in_a_thread,
     ) -> None:
         self.kept_for = kept_for
         self._catalog = catalog
         self._stores = stores
         self._wall = wall
         self._clock = clock
+        self._aside = aside
         self._lock = threading.Lock()
+        self._first = threading.Lock()
         self._kept: tuple[float, Counts] | None = None
+        self._refreshing = False
 
     def get(self) -> Counts:
         with self._lock:
-            if self._kept is None or self._clock() - self._kept[0] >= self.kept_for:
-                made = self._clock()
-                counts = count(self._catalog, self._stores, wall=self._wall, clock=self._clock)
-                self._kept = (made, counts)
+            if self._kept is not None:
+                made, counts = self._kept
+                if self._clock() - made >= self.kept_for and not self._refreshing:
+                    self._refreshing = True
+                    self._aside(self._refresh)
+                return counts
+        with self._first:
+            if self._kept is None:
+                self._kept = self._count()
             return self._kept[1]
+
+    def _refresh(self) -> None:
+        try:
+            counts = self._count()
+        except Exception:
+            # The kept figures stay, saying how old they are; the next caller tries again.
+            log.exception("counting stores and catalog failed")
+            counts = None
+        with self._lock:
+            if counts is not None:
+                self._kept = counts
+            self._refreshing = False
+
+    def _count(self) -> tuple[float, Counts]:
+        made = self._clock()
+        return made, count(self._catalog, self._stores, wall=self._wall, clock=self._clock)
 
 
 def store_figures(name: str, store: BlobStore) -> StoreFigures:

@@ -34,8 +34,8 @@ async def metrics(dr: DarkroomDep) -> Response:
 )
 async def admin_stats(dr: DarkroomDep) -> dict[str, Any]:
     """The last 24 hours: processing runs, errors, durations, stores and catalog. Stores and
-    catalog are counted at most once a minute: `counted_at` says when, `counted_seconds_ago`
-    how long before this answer."""
+    catalog are counted at most once a minute, in the background while the last count is
+    shown: `counted_at` says when, `counted_seconds_ago` how long before this answer."""
     found = await run_in_threadpool(_figures, dr)
     return asdict(found) | {
         "catalog_size": found.catalog_size,
