@@ -4,18 +4,27 @@ checking Cognito's RS256 access tokens against the pool's JWKS."""
 from __future__ import annotations
 
 import base64
+import unicodedata
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
+from botocore.exceptions import ClientError
 from fastapi.testclient import TestClient
 
 from darkroom.adapters.cognito import CognitoIdentity
 from darkroom.bootstrap import build
 from darkroom.errors import NotFound, Unauthorized
 from darkroom.web.app import create_app
-from tests.aws.servers import MOTO_KEY, MOTO_SECRET, REGION, moto_endpoint, new_user_pool
+from tests.aws.servers import (
+    MOTO_KEY,
+    MOTO_SECRET,
+    REGION,
+    aws_client,
+    moto_endpoint,
+    new_user_pool,
+)
 from tests.corpus import corpus
 from tests.tokens import tampered
 from tests.web.signing_in import local_settings
@@ -125,3 +134,55 @@ def test_the_operator_finds_an_owner_by_address(identity: CognitoIdentity) -> No
     identity.sign_up("cy@example.org", PASSWORD)  # by anybody: the code goes to the address
     with pytest.raises(NotFound, match="not confirmed"):
         identity.owner_of("cy@example.org")
+
+
+COMPOSED = "Café crème 1"  # "é" and "è" as one code point each (NFC)
+DECOMPOSED = unicodedata.normalize("NFD", COMPOSED)  # a letter, then its combining accent
+
+
+def _takes(identity: CognitoIdentity, email: str, password: str) -> bool:
+    """Whether the pool itself signs `email` in with `password`, sent as it is."""
+    try:
+        aws_client("cognito-idp", moto_endpoint()).initiate_auth(
+            ClientId=identity.client_id,
+            AuthFlow="USER_PASSWORD_AUTH",
+            AuthParameters={"USERNAME": email, "PASSWORD": password},
+        )
+    except ClientError:
+        return False
+    return True
+
+
+def test_the_pool_is_sent_passwords_normalised(identity: CognitoIdentity) -> None:
+    """Typed on another keyboard, "é" comes as "e" and a combining accent: the pool, which
+    compares what it is sent, refused it."""
+    identity.sign_up("ann@example.org", COMPOSED)
+    identity.verify("ann@example.org", "123456")
+    tokens = identity.sign_in("ann@example.org", DECOMPOSED)
+    assert _takes(identity, "ann@example.org", unicodedata.normalize("NFKC", COMPOSED))
+    identity.change_password(tokens.access_token, DECOMPOSED, "Ｎｅｗ ｃａｆé 2")
+    identity.sign_in("ann@example.org", "New café 2")
+    identity.forgot_password("ann@example.org")
+    identity.reset_password("ann@example.org", "654321", "Third cafe\u0301 3")
+    identity.sign_in("ann@example.org", "Third café 3")
+
+
+def test_an_account_whose_password_the_pool_got_as_typed_is_moved_to_the_normalised_form(
+    identity: CognitoIdentity,
+) -> None:
+    """Accounts made before passwords were normalised: the pool holds the password as it
+    was typed. Signed in so, the account is given the normalised form, so that any keyboard
+    signs it in at the first attempt from then on."""
+    cognito = aws_client("cognito-idp", moto_endpoint())
+    cognito.sign_up(ClientId=identity.client_id, Username="bob@example.org", Password=DECOMPOSED)
+    cognito.admin_confirm_sign_up(UserPoolId=identity.pool_id, Username="bob@example.org")
+    tokens = identity.sign_in("bob@example.org", DECOMPOSED)
+    assert not _takes(identity, "bob@example.org", DECOMPOSED)
+    assert _takes(identity, "bob@example.org", COMPOSED)
+    identity.sign_in("bob@example.org", COMPOSED)
+
+    cognito.admin_set_user_password(
+        UserPoolId=identity.pool_id, Username="bob@example.org", Password=DECOMPOSED, Permanent=True
+    )
+    identity.change_password(tokens.access_token, DECOMPOSED, "Another one 4")
+    identity.sign_in("bob@example.org", "Another one 4")

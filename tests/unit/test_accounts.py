@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import re
+import unicodedata
 from collections.abc import Callable
+from typing import Literal
 
 import pytest
 from argon2 import PasswordHasher
@@ -11,7 +13,7 @@ from argon2 import PasswordHasher
 from darkroom.adapters.memory import MemoryMailer, MemoryUsers
 from darkroom.domain import User
 from darkroom.errors import BadRequest, Unauthorized
-from darkroom.services.accounts import Accounts, Lifetimes
+from darkroom.services.accounts import Accounts, Lifetimes, check_password
 from darkroom.tokens import TokenCodec
 
 PASSWORD = "a long enough password"
@@ -177,3 +179,75 @@ def test_a_sign_out_during_a_password_change_keeps_the_new_password(
         accounts.sign_in("ann@example.org", PASSWORD)
     user = users.find("ann@example.org")
     assert user is not None and user.session == 2  # both ended the sessions
+
+
+COMPOSED = "Café crème brûlée"  # "é", "è", "û" as one code point each (NFC)
+DECOMPOSED = unicodedata.normalize("NFD", COMPOSED)  # a letter, then its combining accent
+
+
+def test_a_password_typed_on_another_keyboard_signs_in(
+    accounts: Accounts, mailer: MemoryMailer
+) -> None:
+    """The same keys give "é" as one code point on one system and as "e" and an accent on
+    another; an input method in full-width mode gives "ｃａｆｅ" for "cafe"."""
+    assert COMPOSED != DECOMPOSED
+    accounts.sign_up("ann@example.org", COMPOSED)
+    accounts.verify("", _token(mailer, "verify"))
+    accounts.sign_in("ann@example.org", DECOMPOSED)  # before: wrong email or password
+    accounts.sign_in("ann@example.org", COMPOSED)
+    tokens = accounts.sign_in("ann@example.org", DECOMPOSED)
+    accounts.change_password(tokens.access_token, DECOMPOSED, "ｆｕｌｌ　ｗｉｄｔｈ ｐａｓｓ")
+    accounts.sign_in("ann@example.org", "full width pass")
+    accounts.forgot_password("ann@example.org")
+    accounts.reset_password("", _token(mailer, "reset"), "e\u0301 and \u00a0no-break")
+    accounts.sign_in("ann@example.org", "é and  no-break")
+    with pytest.raises(Unauthorized):
+        accounts.sign_in("ann@example.org", "e and  no-break")
+
+
+def test_a_password_set_before_passwords_were_normalised_still_signs_in(
+    accounts: Accounts, users: MemoryUsers, mailer: MemoryMailer
+) -> None:
+    """Its hash was made over the password as it was typed: that form is accepted too, and
+    the hash made again over the normalised one, so that any keyboard signs in from then on."""
+    _verified(accounts, mailer)
+    user = users.find("ann@example.org")
+    assert user is not None
+    users.update(user.evolve(password_hash=PasswordHasher().hash(DECOMPOSED)), user)
+    with pytest.raises(Unauthorized):
+        accounts.sign_in("ann@example.org", COMPOSED)  # another keyboard: not yet
+    accounts.sign_in("ann@example.org", DECOMPOSED)
+    accounts.sign_in("ann@example.org", COMPOSED)  # the hash is the normalised form's now
+    stored = users.find("ann@example.org")
+    assert stored is not None and PasswordHasher().verify(stored.password_hash, COMPOSED)
+
+    tokens = accounts.sign_in("ann@example.org", COMPOSED)
+    users.update(stored.evolve(password_hash=PasswordHasher().hash(DECOMPOSED)), stored)
+    accounts.change_password(tokens.access_token, DECOMPOSED, "a new password 2")
+    accounts.sign_in("ann@example.org", "a new password 2")
+
+
+def test_a_wrong_password_costs_as_many_hashes_whether_or_not_the_address_has_an_account(
+    accounts: Accounts, mailer: MemoryMailer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A password that normalising changes is checked in both its forms: for an address
+    without an account too, or the second check would tell who has one."""
+    _verified(accounts, mailer, "ann@example.org")
+    checks: list[str] = []
+
+    class Counting(PasswordHasher):
+        def verify(self, hash: str | bytes, password: str | bytes) -> Literal[True]:
+            checks.append("verify")
+            return super().verify(hash, password)
+
+    monkeypatch.setattr(accounts, "_hasher", Counting())
+    for email in ("ann@example.org", "cyd@example.org"):
+        with pytest.raises(Unauthorized):
+            accounts.sign_in(email, DECOMPOSED)
+    assert checks == ["verify"] * 4
+
+
+def test_a_password_is_as_long_as_its_normalised_form() -> None:
+    assert check_password("e\u0301" * 9 + "x") == "é" * 9 + "x"
+    with pytest.raises(BadRequest):
+        check_password("e\u0301" * 9)  # 18 code points, 9 characters

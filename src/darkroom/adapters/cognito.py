@@ -9,13 +9,23 @@ issuer and the JWKS URL are set apart because a local Cognito (moto) serves its 
 from __future__ import annotations
 
 import logging
-from typing import Any
+from collections.abc import Callable
+from typing import Any, TypeVar
 from urllib.parse import parse_qs, urlsplit
 
 from darkroom.domain import Tokens
-from darkroom.errors import BadRequest, NotFound, TooManyRequests, Unauthorized, Unavailable
+from darkroom.errors import (
+    BadRequest,
+    DarkroomError,
+    NotFound,
+    TooManyRequests,
+    Unauthorized,
+    Unavailable,
+)
+from darkroom.passwords import candidates, normalised
 
 log = logging.getLogger(__name__)
+_T = TypeVar("_T")
 
 _WRONG = "wrong email or password"
 _REFUSED = {
@@ -85,7 +95,7 @@ class CognitoIdentity:
                 "sign_up",
                 ClientId=self.client_id,
                 Username=email.strip().lower(),
-                Password=password,
+                Password=normalised(password),
                 UserAttributes=[{"Name": "email", "Value": email.strip().lower()}],
             )
         except _Exists:
@@ -100,13 +110,34 @@ class CognitoIdentity:
         )
 
     def sign_in(self, email: str, password: str) -> Tokens:
-        answer = self._call(
-            "initiate_auth",
-            ClientId=self.client_id,
-            AuthFlow="USER_PASSWORD_AUTH",
-            AuthParameters={"USERNAME": email.strip().lower(), "PASSWORD": password},
-        )
-        return _tokens(answer, "")
+        """An account whose password was set as it was typed, before passwords were
+        normalised, is signed in so, then given the normalised form as its password (Cognito
+        keeps the hash: only a change can make it): from then on any keyboard signs it in
+        at the first attempt, where each sign-in cost it an attempt Cognito counts."""
+        username = email.strip().lower()
+
+        def attempt(form: str) -> Tokens:
+            auth = {"USERNAME": username, "PASSWORD": form}
+            answer = self._call(
+                "initiate_auth",
+                ClientId=self.client_id,
+                AuthFlow="USER_PASSWORD_AUTH",
+                AuthParameters=auth,
+            )
+            return _tokens(answer, "")
+
+        form, tokens = _first_taken(password, attempt)
+        if form != normalised(password):
+            try:
+                self._call(
+                    "change_password",
+                    PreviousPassword=form,
+                    ProposedPassword=normalised(password),
+                    AccessToken=tokens.access_token,
+                )
+            except DarkroomError as error:  # the pool's policy, say: it signs in as before
+                log.warning("a password set as typed is kept so: %s", error)
+        return tokens
 
     def refresh(self, refresh_token: str) -> Tokens:
         answer = self._call(
@@ -133,18 +164,21 @@ class CognitoIdentity:
             ClientId=self.client_id,
             Username=email.strip().lower(),
             ConfirmationCode=code,
-            Password=password,
+            Password=normalised(password),
         )
 
     def change_password(self, access_token: str, old: str, new: str) -> None:
         """Then signs out everywhere, as darkroom's own accounts do (Cognito's change alone
         leaves every refresh token working)."""
         self.authenticate(access_token)
-        self._call(
-            "change_password",
-            PreviousPassword=old,
-            ProposedPassword=new,
-            AccessToken=access_token,
+        _first_taken(
+            old,
+            lambda form: self._call(
+                "change_password",
+                PreviousPassword=form,
+                ProposedPassword=normalised(new),
+                AccessToken=access_token,
+            ),
         )
         self._call("global_sign_out", AccessToken=access_token)
 
@@ -221,6 +255,19 @@ class CognitoIdentity:
                 "cognito-idp", region_name=self.region, endpoint_url=self._endpoint
             )
         return self._client
+
+
+def _first_taken(password: str, attempt: Callable[[str], _T]) -> tuple[str, _T]:
+    """`attempt` with each form of `password` (`passwords.candidates`) until Cognito takes
+    one as the account's password: that form, and what `attempt` returned."""
+    *first, last = candidates(password)
+    for form in first:
+        try:
+            return form, attempt(form)
+        except Unauthorized as refused:
+            if str(refused) != _WRONG:
+                raise
+    return last, attempt(last)
 
 
 class _Exists(Exception):

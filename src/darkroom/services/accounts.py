@@ -20,6 +20,7 @@ from argon2.exceptions import InvalidHashError, VerificationError
 
 from darkroom.domain import Mail, Tokens, User
 from darkroom.errors import BadRequest, Conflict, NotFound, Unauthorized
+from darkroom.passwords import candidates, normalised
 from darkroom.ports import Mailer, Users
 from darkroom.tokens import TokenCodec
 
@@ -54,6 +55,8 @@ def check_email(email: str) -> str:
 
 
 def check_password(password: str) -> str:
+    """The password normalised (`darkroom.passwords`), once its length is right."""
+    password = normalised(password)
     if not MIN_PASSWORD <= len(password) <= MAX_PASSWORD:
         raise BadRequest(f"a password has {MIN_PASSWORD} to {MAX_PASSWORD} characters")
     return password
@@ -117,15 +120,18 @@ class Accounts:
     def sign_in(self, email: str, password: str) -> Tokens:
         user = self._users.find(email.strip().lower())
         if user is None:
-            self._matches(self._dummy, password)
+            # As many hashes as a wrong password of an account takes: fewer told who has one.
+            self._matching(self._dummy, password)
             raise Unauthorized(_WRONG)
-        if not self._matches(user.password_hash, password):
+        matched = self._matching(user.password_hash, password)
+        if matched is None:
             raise Unauthorized(_WRONG)
         if not user.verified:
             raise Unauthorized("confirm your email address first: follow the link in the mail")
-        if self._hasher.check_needs_rehash(user.password_hash):
-            old, new = user.password_hash, self._hasher.hash(password)
-            # the same password, stored the current way, unless it changed meanwhile
+        if matched != normalised(password) or self._hasher.check_needs_rehash(user.password_hash):
+            # The same password, stored the current way (and normalised, where it was hashed
+            # as typed before passwords were normalised), unless it changed meanwhile.
+            old, new = user.password_hash, self._hasher.hash(normalised(password))
             user = self._change(
                 user, lambda u: u.evolve(password_hash=new) if u.password_hash == old else u
             )
@@ -158,7 +164,7 @@ class Accounts:
         )
 
     def reset_password(self, email: str, code: str, password: str) -> None:
-        check_password(password)
+        password = check_password(password)
         claims = self._codec.read(code, "reset")
         user = self._user(claims["sub"])
         if claims.get("pwd") != _fingerprint(user.password_hash):
@@ -166,9 +172,9 @@ class Accounts:
         self._set_password(user.evolve(verified=True), password)
 
     def change_password(self, access_token: str, old: str, new: str) -> None:
-        check_password(new)
+        new = check_password(new)
         user = self._current(self._codec.read(access_token, "access"))
-        if not self._matches(user.password_hash, old):
+        if self._matching(user.password_hash, old) is None:
             raise Unauthorized("the current password is wrong")
         self._set_password(user, new)
 
@@ -222,11 +228,15 @@ class Accounts:
         except NotFound:
             raise Unauthorized("the token is not valid") from None
 
-    def _matches(self, hashed: str, password: str) -> bool:
-        try:
-            return self._hasher.verify(hashed, password)
-        except (VerificationError, InvalidHashError):
-            return False
+    def _matching(self, hashed: str, password: str) -> str | None:
+        """The form of `password` that `hashed` was made from (`passwords.candidates`)."""
+        for form in candidates(password):
+            try:
+                self._hasher.verify(hashed, form)
+            except (VerificationError, InvalidHashError):
+                continue
+            return form
+        return None
 
     def _link(self, action: str, token: str) -> str:
         # In the fragment: browsers never send it, so it stays out of every server's log.
