@@ -129,6 +129,13 @@ class Catalog(Protocol):
         status: duplicates too, which keep the digest of the bytes they share."""
         ...
 
+    def claim_bytes(self, owner: str, sha256: str, photo_id: str, *, replacing: str = "") -> str:
+        """Make `photo_id` the photo that keeps the owner's bytes of this digest, unless
+        another photo already does (or it is `replacing`, whose claim passes on): the id of
+        the photo that keeps them after the call. Of photos claiming at once, exactly one
+        wins, whatever an index of digests shows yet. Deleting the photo releases its claim."""
+        ...
+
     def list(self, owner: str, limit: int, cursor: str | None = None) -> Page[Photo]:
         """The owner's photos, newest first (by `created_at`, then id)."""
         ...

@@ -51,4 +51,4 @@ def test_the_processing_path_imports_neither_fastapi_nor_sqlalchemy(stack: Stack
     print(f"\ncold start of the process path: {measured}")
     assert measured["answer"] == {"batchItemFailures": []}
     assert measured["loaded"] == [] and measured["boto3"]
-    assert stack.items()[0].startswith("KEY#cold.jpg")
+    assert "KEY#cold.jpg" in stack.items()

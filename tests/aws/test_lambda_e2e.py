@@ -7,6 +7,7 @@ from __future__ import annotations
 import base64
 import json
 from collections.abc import Callable
+from hashlib import sha256
 
 import httpx
 import pytest
@@ -53,7 +54,8 @@ def test_a_presigned_upload_is_processed_and_a_delete_leaves_nothing(stack: Stac
     assert all(key.startswith(f"{ticket['id']}/") for key in variant_keys)
     thumb = httpx.get(photo["variants"]["thumb"]["url"], timeout=10)
     assert thumb.is_success and thumb.content.startswith(b"\xff\xd8")
-    assert stack.items() == sorted([f"PHOTO#{ticket['id']}", f"KEY#{ticket['key']}"])
+    keeper = f"KEEPER#local#{sha256(data).hexdigest()}"
+    assert stack.items() == sorted([f"PHOTO#{ticket['id']}", f"KEY#{ticket['key']}", keeper])
 
     told = stack.client("sqs").receive_message(QueueUrl=stack.inbox_url)["Messages"]
     message = json.loads(told[0]["Body"])

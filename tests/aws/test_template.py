@@ -192,3 +192,22 @@ def test_each_function_that_deletes_photos_may_list_their_variants(
     cleanup function those of deleted originals."""
     variants = "arn:${AWS::Partition}:s3:::${AWS::StackName}-${AWS::AccountId}-variants"
     assert {"Fn::Sub": variants} in _allowed(translated, function, "s3:ListBucket")
+
+
+@pytest.mark.parametrize(
+    ("function", "actions"),
+    [
+        ("ProcessFunction", ["dynamodb:PutItem", "dynamodb:GetItem", "dynamodb:DeleteItem"]),
+        ("ApiFunction", ["dynamodb:DeleteItem"]),
+        ("CleanupFunction", ["dynamodb:DeleteItem"]),
+    ],
+)
+def test_each_function_may_claim_or_release_the_bytes_a_photo_keeps(
+    translated: dict[str, Any], function: str, actions: list[str]
+) -> None:
+    """Processing claims a photo's bytes with a conditional PutItem (reading the claim that
+    won), and each function that deletes photos releases their claims with DeleteItem."""
+    table = {"Fn::GetAtt": ["PhotosTable", "Arn"]}
+    for action in actions:
+        allowed = _allowed(translated, function, action)
+        assert any(table == r or (isinstance(r, list) and table in r) for r in allowed), action

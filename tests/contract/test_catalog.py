@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import threading
+from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime, timedelta, timezone
 
 import pytest
@@ -231,3 +233,47 @@ def test_a_server_that_does_not_answer_is_unavailable(url: str, backend: str) ->
     assert backend in str(raised.value) and "127.0.0.1:1" in str(raised.value)
     assert "s3cret" not in str(raised.value)
     db.close()
+
+
+def test_of_photos_claiming_the_same_bytes_the_first_keeps_them(catalog: Catalog) -> None:
+    digest = "cd" * 32
+    assert catalog.claim_bytes("ann", digest, "first") == "first"
+    assert catalog.claim_bytes("ann", digest, "second") == "first"
+    assert catalog.claim_bytes("ann", digest, "first") == "first"
+    assert catalog.claim_bytes("bob", digest, "bobs") == "bobs"
+    assert catalog.claim_bytes("ann", "ef" * 32, "other") == "other"
+
+
+def test_a_claim_passes_on_only_from_the_photo_named(catalog: Catalog) -> None:
+    digest = "cd" * 32
+    catalog.claim_bytes("ann", digest, "first")
+    assert catalog.claim_bytes("ann", digest, "third", replacing="second") == "first"
+    assert catalog.claim_bytes("ann", digest, "second", replacing="first") == "second"
+    assert catalog.claim_bytes("ann", digest, "third", replacing="first") == "second"
+
+
+def test_of_photos_claiming_at_once_exactly_one_wins(catalog: Catalog) -> None:
+    digest = "cd" * 32
+    claimants = [f"p{i}" for i in range(8)]
+    start = threading.Barrier(len(claimants))
+
+    def claim(photo_id: str) -> str:
+        start.wait()
+        return catalog.claim_bytes("ann", digest, photo_id)
+
+    with ThreadPoolExecutor(len(claimants)) as pool:
+        keepers = set(pool.map(claim, claimants))
+    assert len(keepers) == 1 and keepers <= set(claimants)
+
+
+def test_deleting_the_photo_that_keeps_bytes_releases_them(catalog: Catalog) -> None:
+    digest = "cd" * 32
+    catalog.add(make("first").evolve(sha256=digest, status=PhotoStatus.READY))
+    catalog.add(make("copy").evolve(sha256=digest, status=PhotoStatus.DUPLICATE))
+    assert catalog.claim_bytes("ann", digest, "first") == "first"
+    catalog.delete("copy")
+    assert catalog.claim_bytes("ann", digest, "later") == "first"
+    catalog.delete("first")
+    assert catalog.claim_bytes("ann", digest, "later") == "later"
+    assert [p.id for p in catalog.every()] == []
+    assert catalog.count_by_status() == {}

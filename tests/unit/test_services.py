@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import threading
 from collections.abc import Callable, Sequence
 from datetime import UTC, datetime, timedelta
@@ -329,23 +330,43 @@ def test_deleted_as_processing_ends_leaves_no_variant(memory_darkroom: Darkroom)
     assert dr.doctor().examine(grace=0) == []
 
 
-def test_an_older_copy_stored_while_this_one_renders_is_the_one_kept(
+def test_a_copy_processed_while_another_renders_points_at_it_even_if_older(
     memory_darkroom: Darkroom,
 ) -> None:
+    """The photo that claimed the bytes first is kept, whichever is older: the other, not
+    yet ready when its processing began, finds it through the claim."""
     dr = memory_darkroom
     later = dr.gallery.upload("ann", corpus(JPEG), "b.jpg").photo
-    older: list[Photo] = []
-    # The same bytes sent a moment before: their record is added once they are stored.
-    at = later.created_at - timedelta(seconds=1)
-    rendering = dr.processor.developing_with(
-        _rendering_while(lambda: older.append(_copy_of(dr, later, at)))
-    )
-    assert rendering.process(later.id) is Outcome.DUPLICATE
-    assert dr.processor.process(older[0].id) is Outcome.READY
-    copy = dr.catalog.get(later.id)
-    assert copy.status is PhotoStatus.DUPLICATE and copy.duplicate_of == older[0].id
-    assert dr.originals.head(later.key) is None
-    assert not any(v.key.startswith(f"{later.id}/") for v in dr.variants.list())
+    outcomes: list[Outcome] = []
+
+    def copy_processed() -> None:
+        # The same bytes sent a moment before: their record is added once they are stored.
+        older = _copy_of(dr, later, later.created_at - timedelta(seconds=1))
+        outcomes.append(dr.processor.process(older.id))
+        copy = dr.catalog.get(older.id)
+        assert copy.status is PhotoStatus.DUPLICATE and copy.duplicate_of == later.id
+        assert dr.originals.head(older.key) is None
+
+    rendering = dr.processor.developing_with(_rendering_while(copy_processed))
+    assert rendering.process(later.id) is Outcome.READY
+    assert outcomes == [Outcome.DUPLICATE]
+    assert [v.key for v in dr.variants.list() if not v.key.startswith(f"{later.id}/")] == []
+
+
+def test_a_claim_left_by_a_photo_gone_or_being_deleted_passes_on(
+    memory_darkroom: Darkroom,
+) -> None:
+    """A deletion cut short between the record and its claim, or one still under way (the
+    original goes first): the next copy keeps the bytes rather than point at nothing."""
+    dr = memory_darkroom
+    digest = hashlib.sha256(corpus(JPEG)).hexdigest()
+    dr.catalog.claim_bytes("ann", digest, "deleted-long-ago")
+    first = dr.gallery.upload("ann", corpus(JPEG), "a.jpg").photo
+    assert dr.processor.process(first.id) is Outcome.READY
+    dr.originals.delete(first.key)
+    copy = presigned(dr, "ann", "b.jpg", corpus(JPEG))
+    assert dr.processor.process(copy.id) is Outcome.READY
+    assert dr.catalog.claim_bytes("ann", digest, "another") == copy.id
 
 
 def _rendering_while(meanwhile: Callable[[], object]) -> Developer:

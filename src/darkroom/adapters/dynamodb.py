@@ -6,6 +6,9 @@ Items, by partition key `pk`:
   photos are read by one scan (`every`), in no order.
 - `KEY#<key>`: claims an original's key, so two photos can never share one; written in
   the same transaction as the photo.
+- `KEEPER#<owner>#<sha256>`: the photo that keeps the owner's bytes of that digest
+  (`claim_bytes`), put only where none is, as `gsi2` may not show yet a photo recorded a
+  moment ago; deleted with that photo.
 - `JOB#<id>`: see `dynamodb_jobs`.
 
 The table itself, and the sort keys both use, are in `dynamodb_table`.
@@ -45,6 +48,8 @@ _STRINGS = (
 _NUMBERS = ("size", "width", "height", "version")
 _BATCH = 100
 """Keys one BatchGetItem takes at most."""
+_CLAIM_ATTEMPTS = 5
+"""Rounds of `claim_bytes` lost to other photos' claims and releases before giving up."""
 _UNPROCESSED_TRIES = 6
 """Rounds of keys DynamoDB left unread (throttled) asked for again, after 50 ms, 100 ms…"""
 
@@ -96,6 +101,25 @@ class DynamoDbCatalog(TableUser):
         condition = "gsi2pk = :pk"
         values = {":pk": {"S": f"HASH#{owner}#{sha256}"}}
         return [_photo(item) for item in self._query("gsi2", condition, values, forward=True)]
+
+    def claim_bytes(self, owner: str, sha256: str, photo_id: str, *, replacing: str = "") -> str:
+        """A conditional put: DynamoDB lets exactly one of the photos claiming at once write."""
+        pk = f"KEEPER#{owner}#{sha256}"
+        for _ in range(_CLAIM_ATTEMPTS):
+            try:
+                with translated(f"cannot claim the bytes of photo {photo_id}"):
+                    self.dynamodb.put_item(
+                        TableName=self.table,
+                        Item={"pk": {"S": pk}, "photo_id": {"S": photo_id}},
+                        ConditionExpression="attribute_not_exists(pk) OR photo_id = :was",
+                        ExpressionAttributeValues={":was": {"S": replacing or photo_id}},
+                    )
+                return photo_id
+            except Conflict:
+                keeper = self.item(pk)
+            if keeper is not None and keeper["photo_id"]["S"] != replacing:
+                return str(keeper["photo_id"]["S"])
+        raise Conflict(f"the keeper of {owner}'s bytes {sha256[:12]}… kept changing")
 
     def list(self, owner: str, limit: int, cursor: str | None = None) -> Page[Photo]:
         after = decode_cursor(cursor) if cursor else None
@@ -172,16 +196,22 @@ class DynamoDbCatalog(TableUser):
             ).get("Attributes")
         if not old:
             return
+        self._release(f"KEY#{old['key']['S']}", photo_id)
+        if old.get("sha256", {}).get("S"):
+            self._release(f"KEEPER#{old['owner']['S']}#{old['sha256']['S']}", photo_id)
+
+    def _release(self, claim: str, photo_id: str) -> None:
+        """Deletes the claim if `photo_id` still holds it (another photo may have since)."""
         try:
-            with translated(f"cannot release the key of photo {photo_id}"):
+            with translated(f"cannot release {claim.split('#')[0].lower()} of photo {photo_id}"):
                 self.dynamodb.delete_item(
                     TableName=self.table,
-                    Key={"pk": {"S": f"KEY#{old['key']['S']}"}},
+                    Key={"pk": {"S": claim}},
                     ConditionExpression="photo_id = :id",
                     ExpressionAttributeValues={":id": {"S": photo_id}},
                 )
         except Conflict:
-            return  # the key already belongs to another photo
+            return
 
     def _query(
         self, index: str, condition: str, values: Item, *, forward: bool, limit: int = 0

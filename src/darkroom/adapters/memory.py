@@ -94,6 +94,7 @@ def _info(key: str, body: bytes, content_type: str) -> BlobInfo:
 class MemoryCatalog:
     def __init__(self) -> None:
         self._photos: dict[str, Photo] = {}
+        self._keepers: dict[tuple[str, str], str] = {}
         self._lock = threading.Lock()
 
     def add(self, photo: Photo) -> None:
@@ -121,6 +122,13 @@ class MemoryCatalog:
     def find_by_hash(self, owner: str, sha256: str) -> list[Photo]:
         found = [p for p in self._photos.values() if p.owner == owner and p.sha256 == sha256]
         return sorted(found, key=lambda p: (p.created_at, p.id))
+
+    def claim_bytes(self, owner: str, sha256: str, photo_id: str, *, replacing: str = "") -> str:
+        with self._lock:
+            keeper = self._keepers.get((owner, sha256))
+            if keeper is None or keeper == replacing:
+                self._keepers[owner, sha256] = keeper = photo_id
+            return keeper
 
     def every(self) -> Iterator[Photo]:
         yield from list(self._photos.values())
@@ -157,6 +165,9 @@ class MemoryCatalog:
         with self._lock:
             _remember(self._photos, photo_id)
             self._photos.pop(photo_id, None)
+            for held, keeper in list(self._keepers.items()):
+                if keeper == photo_id:
+                    del self._keepers[held]
 
 
 def _position(photo: Photo) -> str:

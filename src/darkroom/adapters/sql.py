@@ -65,6 +65,8 @@ _MANY = 500
 """Ids one `IN (…)` carries at most: well under any backend's bound on parameters."""
 _EVERY_PAGE = 500
 """Photos a page of `SqlCatalog.every` reads."""
+_CLAIM_ATTEMPTS = 5
+"""Rounds of `claim_bytes` lost to other photos' claims and releases before giving up."""
 
 
 class UtcDateTime(TypeDecorator[datetime]):
@@ -157,6 +159,19 @@ jobs_table = Table(
     mysql_engine="InnoDB",
     mysql_charset="utf8mb4",
 )
+
+
+keepers_table = Table(
+    "keepers",
+    METADATA,
+    Column("owner", exact_text(255), primary_key=True),
+    Column("sha256", exact_text(64), primary_key=True),
+    Column("photo_id", exact_text(64), nullable=False),
+    Index("ix_keepers_photo", "photo_id"),
+    mysql_engine="InnoDB",
+    mysql_charset="utf8mb4",
+)
+"""Which photo keeps an owner's bytes of a digest (`Catalog.claim_bytes`)."""
 
 
 runs_table = Table(
@@ -373,6 +388,35 @@ class SqlCatalog:
             found = [_photo(row) for row in conn.execute(query)]
         return sorted(found, key=lambda photo: (photo.created_at, photo.id))
 
+    def claim_bytes(self, owner: str, sha256: str, photo_id: str, *, replacing: str = "") -> str:
+        """The primary key decides between photos claiming at once: a second insert waits
+        for the first's transaction and is refused."""
+        c = keepers_table.c
+        held = and_(c.owner == owner, c.sha256 == sha256)
+        for _ in range(_CLAIM_ATTEMPTS):
+            try:
+                with self._db.connection(write=True) as conn:
+                    keeper = conn.execute(select(c.photo_id).where(held)).scalar()
+                    if keeper is None:
+                        conn.execute(
+                            insert(keepers_table).values(
+                                owner=owner, sha256=sha256, photo_id=photo_id
+                            )
+                        )
+                        return photo_id
+                    if keeper != replacing:
+                        return str(keeper)
+                    taken = conn.execute(
+                        update(keepers_table)
+                        .where(held, c.photo_id == replacing)
+                        .values(photo_id=photo_id)
+                    ).rowcount
+                    if taken == 1:
+                        return photo_id
+            except Conflict:
+                pass  # another photo claimed them first: read which
+        raise Conflict(f"the keeper of {owner}'s bytes {sha256[:12]}… kept changing")
+
     def every(self) -> Iterator[Photo]:
         """By id, a page at a time from the primary key: each page enters it at the last id
         of the one before, so the whole pass reads every row once."""
@@ -437,6 +481,7 @@ class SqlCatalog:
     def delete(self, photo_id: str) -> None:
         with self._db.connection(write=True) as conn:
             conn.execute(delete(photos_table).where(photos_table.c.id == photo_id))
+            conn.execute(delete(keepers_table).where(keepers_table.c.photo_id == photo_id))
 
     def _first(self, condition: Any) -> Photo | None:
         with self._db.connection(write=False) as conn:

@@ -118,11 +118,10 @@ class Processor:
         if kept and photo.recipe == self.recipe:
             log.info("photo %s: already processed", photo.id)
             return Outcome.SKIPPED
-        original = None if kept else self._kept_copy(photo, digest)
+        original = None if kept else self._kept_copy(photo, digest) or self._keeper(photo, digest)
         if original is not None:
             return self._mark_duplicate(photo, original, digest)
 
-        # The digest is recorded now, for a copy processed at the same time to find.
         photo = (
             self._save(photo.id, status=PhotoStatus.PROCESSING, reason="", sha256=digest) or photo
         )
@@ -133,10 +132,6 @@ class Processor:
                 )
         except PERMANENT_IMAGE_ERRORS as exc:
             return self._fail(photo, str(exc), sha256=digest, size=len(data))
-        # Looked for again: a copy processed at the same time may have begun since.
-        original = None if kept else self._kept_copy(photo, digest)
-        if original is not None:
-            return self._mark_duplicate(photo, original, digest)
         with stages("write"):
             written = self._write_variants(photo, developed)
         with stages("record"):
@@ -179,22 +174,38 @@ class Processor:
         self._fail(photo, reason)
 
     def _kept_copy(self, photo: Photo, digest: str) -> Photo | None:
-        """Another photo of this owner with the same bytes, for this one to point at: one
-        ready, or an older one being processed. Each copy records its digest as its
-        processing begins, so of two processed at once the younger finds the older (once it
-        has rendered, at the latest), and one processed after the other finds it ready,
-        older or not (the older's record may be added after the younger was processed):
-        exactly one survives. One being deleted (its original goes first) is passed over:
-        it would take this copy with it."""
+        """Another photo of this owner made ready from the same bytes, found by the
+        catalog's index of digests: what a photo kept before there were claims
+        (`_keeper`) is found by. One being deleted (its original goes first) is passed
+        over: it would take this copy with it."""
         for other in self._catalog.find_by_hash(photo.owner, digest):
-            if other.id == photo.id or other.status is PhotoStatus.DUPLICATE:
-                continue
-            older = (other.created_at, other.id) < (photo.created_at, photo.id)
-            if (older or other.status is PhotoStatus.READY) and (
-                self._originals.head(other.key) is not None
-            ):
+            if other.id != photo.id and other.status is PhotoStatus.READY and self._stored(other):
                 return other
         return None
+
+    def _keeper(self, photo: Photo, digest: str) -> Photo | None:
+        """The photo that keeps these bytes, if not this one. An index of digests may lag
+        (DynamoDB's does) and copies processed at once may each be looking before the other
+        has recorded anything: the catalog's claim makes exactly one of them the keeper,
+        before either renders. A keeper since deleted, being deleted, or itself a copy
+        passes its claim on."""
+        keeper_id = self._catalog.claim_bytes(photo.owner, digest, photo.id)
+        for _ in range(_SAVE_ATTEMPTS):
+            if keeper_id == photo.id:
+                return None
+            try:
+                keeper: Photo | None = self._catalog.get(keeper_id)
+            except NotFound:
+                keeper = None
+            if keeper and keeper.status is not PhotoStatus.DUPLICATE and self._stored(keeper):
+                return keeper
+            keeper_id = self._catalog.claim_bytes(
+                photo.owner, digest, photo.id, replacing=keeper_id
+            )
+        raise Conflict(f"photo {photo.id}: the keeper of its bytes kept changing")
+
+    def _stored(self, photo: Photo) -> bool:
+        return self._originals.head(photo.key) is not None
 
     def _mark_duplicate(self, photo: Photo, original: Photo, digest: str) -> Outcome:
         saved = self._save(
@@ -206,7 +217,7 @@ class Processor:
         )
         if saved is not None:
             # The record stays as a pointer for clients polling this id; the bytes are
-            # already kept once under the older photo.
+            # already kept once, under the photo that keeps them.
             self._originals.delete(photo.key)
             self._delete_variants(photo.variants, keep=())
         log.info("photo %s: duplicate of %s", photo.id, original.id)
