@@ -28,8 +28,9 @@ from darkroom.config import Settings
 from darkroom.domain import DeadLetter, JobState, PhotoStatus
 from darkroom.errors import DarkroomError, NotFound, Unsupported
 from darkroom.imaging import SNIFF_BYTES, detect, develop
-from darkroom.ports import DeadLetters
+from darkroom.ports import DeadLetters, DeliveredQueue
 from darkroom.services.gallery import LOCAL_OWNER
+from darkroom.services.reprocessing import Reprocessing
 
 app = typer.Typer(
     help="darkroom: a photo gallery with an event-driven image pipeline.",
@@ -186,39 +187,72 @@ def import_(
 
 
 @app.command()
-def reprocess(data: DataOption = None) -> None:
-    """Render every photo's variants again where the variant settings have changed. Exit
-    status 1 if any photo failed, or is left to its job's next attempt."""
+def reprocess(
+    wait: Annotated[
+        float,
+        typer.Option(
+            help="With a queue whose broker hands jobs to consumers of its own (SQS: the"
+            " processing function), seconds to wait for the next photo to be done before"
+            " giving up watching; the jobs stay queued."
+        ),
+    ] = 600.0,
+    data: DataOption = None,
+) -> None:
+    """Render every photo's variants again where the variant settings have changed (and
+    every failed photo). With an SQS queue the jobs are left to its consumers, and the
+    photos followed in the catalog. Exit status 1 if any photo failed, or is not done."""
     dr = _build(_settings(data))
+    reprocessing = Reprocessing(dr.catalog, dr.gallery, dr.processor.recipe)
     try:
-        started = datetime.now(UTC)
-        # A job each, not a call: what this run does not finish (it is stopped, a store or
-        # the catalog is away) is retried by the server's worker, never left `processing`.
-        # Read as the catalog gives them, never all held at once.
-        for photo in dr.catalog.every():
-            dr.gallery.enqueue(photo.id)
-        with _progress() as progress:
-            queued = dr.queue.count(frozenset({JobState.QUEUED}))[JobState.QUEUED]
-            task = progress.add_task("reprocessing", total=queued)
-            worker = dr.worker("reprocess")
-            while worker.run_once():
-                progress.advance(task)
-        unfinished = 0
-        # A second pass: a photo uploaded since the start is the server's, not this run's.
-        for photo in dr.catalog.every():
-            if photo.created_at > started:
-                continue
-            if photo.status is PhotoStatus.FAILED:
-                unfinished += 1
-                _say(f"{photo.id} {photo.filename}: failed: {photo.reason}")
-            elif photo.status in (PhotoStatus.PENDING, PhotoStatus.PROCESSING):
-                unfinished += 1
-                _say(f"{photo.id} {photo.filename}: not done yet; its job is queued (jobs --all)")
+        if isinstance(dr.queue, DeliveredQueue):
+            unfinished = _reprocess_delivered(reprocessing, wait)
+        else:
+            unfinished = _reprocess_here(dr, reprocessing)
     except DarkroomError as exc:
         _say(f"darkroom: {exc}; queued jobs are run by the server's worker", "red")
         raise typer.Exit(1) from None
     if unfinished:
         raise typer.Exit(1)
+
+
+def _reprocess_here(dr: Darkroom, reprocessing: Reprocessing) -> int:
+    """Runs the jobs in this process: how many photos failed or are left to a retry."""
+    started = datetime.now(UTC)
+    # A job each, not a call: what this run does not finish (it is stopped, a store or
+    # the catalog is away) is retried by the server's worker, never left `processing`.
+    reprocessing.queue()
+    with _progress() as progress:
+        queued = dr.queue.count(frozenset({JobState.QUEUED}))[JobState.QUEUED]
+        task = progress.add_task("reprocessing", total=queued)
+        worker = dr.worker("reprocess")
+        while worker.run_once():
+            progress.advance(task)
+    unfinished = 0
+    # A second pass: a photo uploaded since the start is the server's, not this run's.
+    for photo in dr.catalog.every():
+        if photo.created_at > started:
+            continue
+        if photo.status is PhotoStatus.FAILED:
+            unfinished += 1
+            _say(f"{photo.id} {photo.filename}: failed: {photo.reason}")
+        elif photo.status in (PhotoStatus.PENDING, PhotoStatus.PROCESSING):
+            unfinished += 1
+            _say(f"{photo.id} {photo.filename}: not done yet; its job is queued (jobs --all)")
+    return unfinished
+
+
+def _reprocess_delivered(reprocessing: Reprocessing, wait: float) -> int:
+    """Queues the jobs and leaves them to the queue's consumers, watching the catalog for
+    the photos queued alone: how many failed or were not done in time."""
+    queued = reprocessing.queue()
+    with _progress() as progress:
+        task = progress.add_task("reprocessing", total=len(queued))
+        watched = reprocessing.watch(queued, wait, lambda done: progress.advance(task, done))
+    for photo in watched.failed:
+        _say(f"{photo.id} {photo.filename}: failed: {photo.reason}")
+    for photo in watched.unfinished:
+        _say(f"{photo.id} {photo.filename}: not done yet; its job is queued (jobs --all)")
+    return len(watched.failed) + len(watched.unfinished)
 
 
 @app.command()

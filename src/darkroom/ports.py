@@ -208,6 +208,16 @@ class JobQueue(Protocol):
 
 
 @runtime_checkable
+class DeliveredQueue(Protocol):
+    """A queue whose broker hands its messages to consumers of its own (SQS to the
+    processing function): a command that queues jobs leaves them to those. Polling the
+    queue too, it would take messages that are not its own (S3 events, other uploads'
+    jobs) and race the consumers for its own."""
+
+    delivers_jobs: bool
+
+
+@runtime_checkable
 class DeadLetters(Protocol):
     """A queue whose broker keeps what it gave up on apart (SQS's dead-letter queue)."""
 

@@ -52,6 +52,9 @@ class SqsJobQueue:
     block has succeeded. Catalog writes in DynamoDB are not undone by a failed block; the
     S3 event of the original is the backstop that still gets the photo processed."""
 
+    delivers_jobs = True
+    """SQS hands the messages to the processing function (`ports.DeliveredQueue`)."""
+
     def __init__(
         self,
         queue_url: str,

@@ -1,0 +1,96 @@
+"""`darkroom reprocess`: a job for each photo whose variants are out of date and, where the
+queue's broker hands jobs to consumers of its own, a watch on those photos alone."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+
+from darkroom.domain import Photo, PhotoStatus
+from darkroom.ports import Catalog
+from darkroom.services.gallery import Gallery
+
+_NOTHING_TO_RENDER = frozenset({PhotoStatus.DUPLICATE, PhotoStatus.UPLOADING})
+_READ = 100
+"""Photos one catalog read of the watch asks for: one DynamoDB BatchGetItem."""
+_FIRST_PAUSE = 1.0
+_LONGEST_PAUSE = 30.0
+
+
+def _pause(seconds: float) -> None:
+    time.sleep(seconds)
+
+
+@dataclass(frozen=True, slots=True)
+class Watched:
+    failed: list[Photo]
+    unfinished: list[Photo]
+    """Neither done nor failed when the watch gave up."""
+
+
+class Reprocessing:
+    def __init__(self, catalog: Catalog, gallery: Gallery, recipe: str) -> None:
+        self._catalog = catalog
+        self._gallery = gallery
+        self._recipe = recipe
+
+    def queue(self) -> dict[str, int]:
+        """A job for each photo that has something to render again (a failed one too),
+        read as the catalog gives them; the versions of the photos queued, by id. A photo
+        ready with the variants of the current settings, a duplicate or an upload still
+        waiting for its bytes needs none."""
+        queued: dict[str, int] = {}
+        for photo in self._catalog.every():
+            if photo.status in _NOTHING_TO_RENDER or self._current(photo):
+                continue
+            self._gallery.enqueue(photo.id)
+            queued[photo.id] = photo.version
+        return queued
+
+    def watch(
+        self, queued: dict[str, int], patience: float, settled: Callable[[int], object]
+    ) -> Watched:
+        """Reads the photos `queued` not yet done, a hundred a read, until each is ready with
+        the current variants, a duplicate, failed anew, or deleted: every second while they
+        are being done, half as long again after each round in which none was, up to 30 s.
+        Gives up once none has been done for `patience` seconds. `settled` is told how many
+        each round saw done."""
+        waiting = dict(queued)
+        failed: list[Photo] = []
+        pause = _FIRST_PAUSE
+        last_done = time.monotonic()
+        while waiting:
+            done = 0
+            for photo_id, photo in self._read(list(waiting)):
+                if photo is None or self._settled(photo, waiting[photo_id]):
+                    del waiting[photo_id]
+                    done += 1
+                    if photo is not None and photo.status is PhotoStatus.FAILED:
+                        failed.append(photo)
+            now = time.monotonic()
+            if done:
+                settled(done)
+                last_done, pause = now, _FIRST_PAUSE
+            elif now - last_done >= patience:
+                break
+            if waiting:
+                _pause(min(pause, patience - (now - last_done)))
+                pause = min(pause * 1.5, _LONGEST_PAUSE)
+        unfinished = [p for _, p in self._read(list(waiting)) if p is not None]
+        return Watched(failed, unfinished)
+
+    def _read(self, photo_ids: list[str]) -> Iterable[tuple[str, Photo | None]]:
+        for at in range(0, len(photo_ids), _READ):
+            part = photo_ids[at : at + _READ]
+            found = self._catalog.get_many(part)
+            yield from ((photo_id, found.get(photo_id)) for photo_id in part)
+
+    def _settled(self, photo: Photo, queued_version: int) -> bool:
+        if photo.status is PhotoStatus.FAILED:
+            # Failed before it was queued, it stays so until its job begins.
+            return photo.version > queued_version
+        return photo.status is PhotoStatus.DUPLICATE or self._current(photo)
+
+    def _current(self, photo: Photo) -> bool:
+        return photo.status is PhotoStatus.READY and photo.recipe == self._recipe

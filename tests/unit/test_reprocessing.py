@@ -1,0 +1,73 @@
+"""`Reprocessing`: which photos get a job, and the watch on them while consumers elsewhere
+run the jobs (memory adapters; the worker stands for the processing function)."""
+
+from __future__ import annotations
+
+import pytest
+
+from darkroom.bootstrap import Darkroom
+from darkroom.domain import JobState, PhotoStatus
+from darkroom.services import reprocessing
+from darkroom.services.reprocessing import Reprocessing
+from tests.corpus import corpus
+from tests.unit.presigned import presigned
+
+JPEG = "S01_canon_sd300_2mp.jpg"
+
+
+def _library(dr: Darkroom) -> dict[str, str]:
+    """A photo of each status reprocess meets, by status."""
+    ready = dr.gallery.upload("ann", corpus(JPEG), "a.jpg").photo
+    broken = dr.gallery.upload("ann", b"\xff\xd8\xff" + b"\0" * 64, "b.jpg").photo
+    copy = presigned(dr, "ann", "c.jpg", corpus(JPEG))
+    dr.worker("test").drain()
+    waiting = dr.gallery.start_upload("ann", "d.jpg", "image/jpeg", None, "").photo
+    statuses = {p.id: p.status.value for p in dr.catalog.every()}
+    assert statuses == {
+        ready.id: "ready",
+        broken.id: "failed",
+        copy.id: "duplicate",
+        waiting.id: "uploading",
+    }
+    return {status: photo_id for photo_id, status in statuses.items()}
+
+
+def test_only_photos_with_something_to_render_again_are_queued(memory_darkroom: Darkroom) -> None:
+    dr = memory_darkroom
+    photos = _library(dr)
+    current = Reprocessing(dr.catalog, dr.gallery, dr.processor.recipe)
+    assert list(current.queue()) == [photos["failed"]]
+    changed = Reprocessing(dr.catalog, dr.gallery, "other settings")
+    assert sorted(changed.queue()) == sorted([photos["ready"], photos["failed"]])
+    assert dr.queue.count(frozenset({JobState.QUEUED})) == {JobState.QUEUED: 3}
+
+
+def test_the_watch_follows_the_photos_queued_until_each_is_done_or_failed_anew(
+    memory_darkroom: Darkroom, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    dr = memory_darkroom
+    photos = _library(dr)
+    ready = dr.catalog.get(photos["ready"])
+    dr.catalog.update(ready.evolve(recipe="older settings"))
+    watch = Reprocessing(dr.catalog, dr.gallery, dr.processor.recipe)
+    queued = watch.queue()
+    seen: list[int] = []
+    monkeypatch.setattr(reprocessing, "_pause", lambda seconds: dr.worker("elsewhere").drain())
+    watched = watch.watch(queued, 60, seen.append)
+    assert sum(seen) == 2 and watched.unfinished == []
+    assert [p.id for p in watched.failed] == [photos["failed"]]
+    assert dr.catalog.get(ready.id).recipe == dr.processor.recipe
+
+
+def test_the_watch_gives_up_on_photos_no_consumer_takes(
+    memory_darkroom: Darkroom, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    dr = memory_darkroom
+    photos = _library(dr)
+    watch = Reprocessing(dr.catalog, dr.gallery, "newer settings")
+    pauses: list[float] = []
+    monkeypatch.setattr(reprocessing, "_pause", pauses.append)
+    watched = watch.watch(watch.queue(), 0, lambda done: None)
+    assert watched.failed == [] and pauses == []
+    assert sorted(p.id for p in watched.unfinished) == sorted([photos["ready"], photos["failed"]])
+    assert {p.status for p in watched.unfinished} == {PhotoStatus.READY, PhotoStatus.FAILED}
