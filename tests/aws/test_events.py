@@ -82,7 +82,7 @@ def test_an_sqs_batch_carries_notifications_test_events_jobs_and_sns_envelopes()
         "not json",
         "[1, 2]",
         json.dumps({"hello": "world"}),
-        json.dumps({"Records": [{"eventSource": "aws:s3", "eventName": "ObjectCreated:Put"}]}),
+        json.dumps({"Records": "not a list"}),
     ],
 )
 def test_unreadable_messages_are_reported_one_by_one(body: str) -> None:
@@ -137,3 +137,73 @@ def test_an_events_receives_before_a_worker_passed_it_on_are_counted() -> None:
     passed, fresh = events.sqs_batch({"Records": [passed_on, sqs_record(body, "m2")]})
     assert not isinstance(passed, MalformedEvent) and passed.receive_count == 5
     assert not isinstance(fresh, MalformedEvent) and fresh.receive_count == 1
+
+
+def test_each_record_of_a_notification_is_read_on_its_own() -> None:
+    """A record without its key, one that is not an object, or a size that is not a number
+    costs no other record."""
+    body = json.dumps(
+        {
+            "Records": [
+                {"eventSource": "aws:s3", "eventName": "ObjectCreated:Put"},
+                "junk",
+                s3_record("ObjectCreated:Put", "a.jpg", size="big"),
+            ]
+        }
+    )
+    (record,) = events.sqs_batch({"Records": [sqs_record(body)]})
+    assert isinstance(record, events.QueuedRecord)
+    no_key, junk, fine = record.messages
+    assert isinstance(no_key, MalformedEvent) and "without bucket or key" in str(no_key)
+    assert isinstance(junk, MalformedEvent) and "not an object" in str(junk)
+    assert fine == ObjectEvent("created", "originals", "a.jpg")
+    s3_event = {"Records": [json.loads(body)["Records"][i] for i in (0, 2)]}
+    unread, read = events.direct(s3_event)
+    assert isinstance(unread, MalformedEvent) and read == fine
+
+
+EVENTBRIDGE = {
+    "version": "0",
+    "detail-type": "Object Created",
+    "source": "aws.s3",
+    "detail": {
+        "bucket": {"name": "originals"},
+        "object": {"key": "Été 2026/a+b.jpg", "size": 5, "etag": "e", "sequencer": "0A"},
+    },
+}
+
+
+def test_s3_events_through_eventbridge_keep_their_keys_as_they_are() -> None:
+    created = ObjectEvent("created", "originals", "Été 2026/a+b.jpg", 5, "e", "0A")
+    assert events.direct(EVENTBRIDGE) == [created]
+    assert events.messages(json.dumps(EVENTBRIDGE)) == (created,)
+    deleted = EVENTBRIDGE | {"detail-type": "Object Deleted"}
+    assert events.direct(deleted) == [
+        ObjectEvent("removed", "originals", "Été 2026/a+b.jpg", 5, "e", "0A")
+    ]
+    (other,) = events.direct(EVENTBRIDGE | {"detail-type": "Object Restore Completed"})
+    assert isinstance(other, MalformedEvent)
+
+
+def test_sns_messages_invoking_a_function_are_read_as_queue_messages() -> None:
+    notification = json.dumps({"Records": [s3_record("ObjectCreated:Put", "IMG+%C3%A9.jpg")]})
+    test_event = json.dumps({"Service": "Amazon S3", "Event": "s3:TestEvent"})
+    event = {
+        "Records": [
+            {"EventSource": "aws:sns", "Sns": {"Message": body}}
+            for body in (notification, test_event, "not json")
+        ]
+    }
+    created, unreadable = events.direct(event)
+    assert created == ObjectEvent("created", "originals", "IMG é.jpg")
+    assert isinstance(unreadable, MalformedEvent)
+
+
+@pytest.mark.parametrize(
+    "event",
+    [[1, 2], "text", {"Records": {"a": 1}}, {"Records": ["x"]}, {"hello": "world"}],
+)
+def test_an_event_of_no_known_shape_is_one_malformed_event(event: Any) -> None:
+    assert not events.is_sqs_batch(event) and not events.is_s3_event(event)
+    (read,) = events.direct(event)
+    assert isinstance(read, MalformedEvent)

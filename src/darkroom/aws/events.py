@@ -1,9 +1,12 @@
-"""Raw Lambda events (S3 notifications, direct or through SQS or SNS, and darkroom's own job
-messages) turned into plain values. No AWS client, no I/O.
+"""Raw Lambda events (S3 notifications, direct or through SQS or SNS, S3 events through
+EventBridge, and darkroom's own job messages) turned into plain values. No AWS client, no
+I/O. Nothing here raises for what an event holds: what cannot be read is a
+`MalformedEvent` in its place, for the caller to log, and the rest is read all the same.
 
-The traps handled here: keys are URL-encoded (`+` for a space), the first message of a
-new notification is an `s3:TestEvent`, and records may lack `sequencer`, `userIdentity`
-or `requestParameters` (moto, and some S3-compatible servers, leave them out).
+The traps handled here: notification keys are URL-encoded (`+` for a space; EventBridge's
+are not), the first message of a new notification is an `s3:TestEvent`, and records may
+lack `sequencer`, `userIdentity` or `requestParameters` (moto, and some S3-compatible
+servers, leave them out).
 """
 
 from __future__ import annotations
@@ -38,6 +41,12 @@ class JobMessage:
 
 
 Message = ObjectEvent | JobMessage
+Read = Message | MalformedEvent
+"""A message, or why one could not be read."""
+_EVENTBRIDGE_KINDS: dict[str, Literal["created", "removed"]] = {
+    "Object Created": "created",
+    "Object Deleted": "removed",
+}
 
 
 @dataclass(frozen=True, slots=True)
@@ -46,33 +55,66 @@ class QueuedRecord:
 
     message_id: str
     receive_count: int
-    messages: tuple[Message, ...]
+    messages: tuple[Read, ...]
 
 
-def is_sqs_batch(event: Mapping[str, Any]) -> bool:
-    records = event.get("Records") or []
-    return bool(records) and all(r.get("eventSource") == "aws:sqs" for r in records)
+def _records(event: object, source_field: str, source: str) -> list[Mapping[str, Any]]:
+    """The event's records, if it has some and each comes from `source`; else none."""
+    records = event.get("Records") if isinstance(event, Mapping) else None
+    if not records or not isinstance(records, list):
+        return []
+    if all(isinstance(r, Mapping) and r.get(source_field) == source for r in records):
+        return records
+    return []
+
+
+def is_sqs_batch(event: object) -> bool:
+    return bool(_records(event, "eventSource", "aws:sqs"))
 
 
 def sqs_batch(event: Mapping[str, Any]) -> list[QueuedRecord | MalformedEvent]:
     """Each record of an SQS batch, or why it cannot be read (one bad record must not stop
     the others)."""
     found: list[QueuedRecord | MalformedEvent] = []
-    for record in event.get("Records", []):
+    for record in _records(event, "eventSource", "aws:sqs"):
         try:
-            attributes = record.get("attributes", {})
+            attributes = record.get("attributes") or {}
             found.append(
                 QueuedRecord(
                     str(record["messageId"]),
                     int(attributes.get("ApproximateReceiveCount", "1")) + _earlier_receives(record),
-                    messages(record.get("body", "")),
+                    messages(str(record.get("body", ""))),
                 )
             )
         except MalformedEvent as exc:
             found.append(MalformedEvent(f"message {record.get('messageId')}: {exc}"))
-        except (KeyError, TypeError, ValueError) as exc:
+        except (AttributeError, KeyError, TypeError, ValueError) as exc:
             found.append(MalformedEvent(f"unreadable SQS record: {exc!r}"))
     return found
+
+
+def direct(event: object) -> list[Read]:
+    """What an event that invoked a function itself carries: S3 notifications, SNS messages
+    (each one as a queue message would be read) or an EventBridge event."""
+    if records := _records(event, "eventSource", "aws:s3"):
+        return s3_records({"Records": records})
+    if records := _records(event, "EventSource", "aws:sns"):
+        found: list[Read] = []
+        for record in records:
+            sns = record.get("Sns")
+            try:
+                if not isinstance(sns, Mapping):
+                    raise MalformedEvent("an SNS record without its message")
+                found.extend(messages(str(sns.get("Message", ""))))
+            except MalformedEvent as exc:
+                found.append(
+                    MalformedEvent(f"SNS message {record.get('EventSubscriptionArn')}: {exc}")
+                )
+        return found
+    if isinstance(event, Mapping) and event.get("source") == "aws.s3" and "detail" in event:
+        return [_eventbridge(event)]
+    fields = sorted(map(str, event))[:8] if isinstance(event, Mapping) else type(event).__name__
+    return [MalformedEvent(f"not an SQS, S3, SNS or EventBridge event (fields {fields})")]
 
 
 def _earlier_receives(record: Mapping[str, Any]) -> int:
@@ -85,8 +127,9 @@ def _earlier_receives(record: Mapping[str, Any]) -> int:
         return 0
 
 
-def messages(body: str) -> tuple[Message, ...]:
-    """What one queue message says: S3 records, an S3 test event, or a darkroom job."""
+def messages(body: str) -> tuple[Read, ...]:
+    """What one queue message says: S3 records, an S3 test event, an S3 event through
+    EventBridge, or a darkroom job. Raises `MalformedEvent` for a message of none of these."""
     try:
         parsed = json.loads(body)
     except ValueError:
@@ -102,7 +145,11 @@ def messages(body: str) -> tuple[Message, ...]:
     if parsed.get("Event") == "s3:TestEvent":
         return ()
     if "Records" in parsed:
+        if not isinstance(parsed["Records"], list):
+            raise MalformedEvent("its records are not a list")
         return tuple(s3_records(parsed))
+    if parsed.get("source") == "aws.s3" and "detail" in parsed:
+        return (_eventbridge(parsed),)
     job_id, photo_id = parsed.get("darkroom_job"), parsed.get("photo_id")
     if isinstance(job_id, str) and isinstance(photo_id, str) and job_id and photo_id:
         correlation_id = str(parsed.get("correlation_id") or "")
@@ -111,10 +158,14 @@ def messages(body: str) -> tuple[Message, ...]:
     raise MalformedEvent(f"unknown message with fields {sorted(parsed)[:8]}")
 
 
-def s3_records(event: Mapping[str, Any]) -> list[ObjectEvent]:
-    """The object events of an S3 notification; other kinds (restore, tagging) are left out."""
-    found = []
+def s3_records(event: Mapping[str, Any]) -> list[Read]:
+    """The object events of an S3 notification, each record on its own; other kinds
+    (restore, tagging) are left out."""
+    found: list[Read] = []
     for record in event.get("Records", []):
+        if not isinstance(record, Mapping):
+            found.append(MalformedEvent(f"an S3 record that is not an object: {record!r:.40}"))
+            continue
         if record.get("eventSource") != "aws:s3":
             continue
         name = str(record.get("eventName", ""))
@@ -131,13 +182,14 @@ def s3_records(event: Mapping[str, Any]) -> list[ObjectEvent]:
             obj = s3["object"]
             key = unquote_plus(str(obj["key"]))
         except (KeyError, TypeError):
-            raise MalformedEvent("an S3 record without bucket or key") from None
+            found.append(MalformedEvent(f"an S3 {name} record without bucket or key"))
+            continue
         found.append(
             ObjectEvent(
                 kind,
                 bucket,
                 key,
-                int(obj.get("size", 0) or 0),
+                _size(obj.get("size")),
                 str(obj.get("eTag", "")),
                 str(obj.get("sequencer", "")),
             )
@@ -145,6 +197,29 @@ def s3_records(event: Mapping[str, Any]) -> list[ObjectEvent]:
     return found
 
 
-def is_s3_event(event: Mapping[str, Any]) -> bool:
-    records = event.get("Records") or []
-    return bool(records) and all(r.get("eventSource") == "aws:s3" for r in records)
+def _eventbridge(event: Mapping[str, Any]) -> Read:
+    """An S3 event as EventBridge delivers it: its key is the object's own, not encoded."""
+    kind = _EVENTBRIDGE_KINDS.get(str(event.get("detail-type")))
+    if kind is None:
+        return MalformedEvent(f"an S3 event of type {str(event.get('detail-type'))[:40]!r}")
+    try:
+        detail = event["detail"]
+        bucket = str(detail["bucket"]["name"])
+        obj = detail["object"]
+        key = str(obj["key"])
+    except (KeyError, TypeError):
+        return MalformedEvent("an EventBridge S3 event without bucket or key")
+    size, etag, sequencer = _size(obj.get("size")), obj.get("etag"), obj.get("sequencer")
+    return ObjectEvent(kind, bucket, key, size, str(etag or ""), str(sequencer or ""))
+
+
+def _size(value: object) -> int:
+    """What a record says an object's size is; 0 where it says nothing readable."""
+    try:
+        return max(0, int(str(value)))
+    except ValueError:
+        return 0
+
+
+def is_s3_event(event: object) -> bool:
+    return bool(_records(event, "eventSource", "aws:s3"))

@@ -110,6 +110,11 @@ class Processor:
             if photo.status is PhotoStatus.UPLOADING:
                 log.info("photo %s: not uploaded yet", photo.id)
                 return Outcome.SKIPPED
+            if photo.status is PhotoStatus.READY:
+                # A late event for an original deleted since: its removal takes the photo
+                # (or `doctor` does), which must not be told it failed meanwhile.
+                log.info("photo %s: its original is gone; left to its removal", photo.id)
+                return Outcome.SKIPPED
             return self._fail(photo, "the original is missing from the store")
         digest = hashlib.sha256(data).hexdigest()
         # A photo made ready from these bytes is the copy others point at: rendered again,
