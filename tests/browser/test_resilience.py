@@ -665,6 +665,40 @@ def test_sharing_or_describing_a_photo_deleted_elsewhere_says_it_was(
     expect(viewer.locator("[data-part=form-error]")).to_be_empty()
 
 
+def test_downloading_a_photo_deleted_elsewhere_says_it_was(
+    server_with: Callable[[dict[str, str]], Server], open_page: Any
+) -> None:
+    """The viewer's "Download original" asks for the photo first: one that is there downloads
+    under its name; one deleted elsewhere (its image came before) leaves the grid and the
+    viewer, which shows the photo in its place and says why, where the download failed (or,
+    from a store elsewhere, the browser went to its bare "not found") and nothing was said."""
+    server = server_with({})
+    ids = []
+    for shade, name in enumerate(["oldest.jpg", "newest.jpg"]):
+        answer = httpx.post(
+            f"{server.url}/upload", files={"file": (name, jpeg((shade * 80, 150, 90)))}, timeout=60
+        )
+        assert answer.status_code == 201, answer.text
+        ids.append(answer.json()["id"])
+    page: Page = open_page(server, DESKTOP)
+    viewer = page.get_by_role("dialog")
+    download = viewer.get_by_role("link", name="Download original")
+    page.locator(f'#grid > li[data-id="{ids[1]}"] button').click()
+    expect(viewer.locator("[data-part=title]")).to_have_text("newest.jpg")
+    with page.expect_download() as downloaded:
+        download.click()
+    assert downloaded.value.suggested_filename == "newest.jpg"
+    assert downloaded.value.failure() is None
+
+    assert httpx.delete(f"{server.url}/photos/{ids[1]}", timeout=30).status_code == 204
+    download.click()
+    expect(viewer.locator("[data-announce]")).to_have_text("newest.jpg was deleted elsewhere.")
+    expect(page.locator("#grid > li")).to_have_count(1)
+    expect(viewer.locator("[data-part=title]")).to_have_text("oldest.jpg")
+    expect(viewer.locator("[data-part=position]")).to_have_text("Photo 1 of 1")
+    assert page.url == f"{server.url}/#photo={ids[0]}"
+
+
 def test_many_photos_being_processed_are_asked_about_together(
     server_with: Callable[[dict[str, str]], Server], open_page: Any
 ) -> None:

@@ -149,6 +149,14 @@ export class Viewer {
     p.input.addEventListener("keydown", (event) => {
       if (event.key === "Enter" && (event.ctrlKey || event.metaKey)) p.form.requestSubmit();
     });
+    p.download.addEventListener("click", (event) => {
+      // A click that opens a tab or a window is the browser's own.
+      if (event.button !== 0 || event.ctrlKey || event.metaKey || event.shiftKey || event.altKey) {
+        return;
+      }
+      event.preventDefault();
+      this.#download();
+    });
     p.delete.addEventListener("click", () => this.#showConfirm());
     p["confirm-no"].addEventListener("click", () => this.#hideConfirm(true));
     p["confirm-yes"].addEventListener("click", () => this.#remove());
@@ -334,6 +342,18 @@ export class Viewer {
     if (error.status !== 404) return false;
     await this.gallery.refresh(id);
     return !this.gallery.get(id);
+  }
+
+  /** The original, once the photo has been asked for again: deleted elsewhere (its image
+   * still showing from the browser's cache), the link would lead to the store's bare "not
+   * found" (or a failed download), where the photo leaves the gallery and the viewer says so;
+   * and the link is signed afresh. */
+  async #download() {
+    const id = this.id;
+    await this.gallery.refresh(id);
+    const photo = this.gallery.get(id);
+    if (id !== this.id || !photo?.original_url) return;
+    el("a", { href: photo.original_url, download: photo.filename || "" }).click();
   }
 
   #showConfirm() {
