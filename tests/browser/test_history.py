@@ -1,7 +1,7 @@
 """The viewer in the page's address (`#photo=ID`): opening a photo is a step in the browser's
 history that Back leaves and Forward takes again, paging replaces it, a reload or a link
-opens the viewer on the photo (one on a page not loaded yet too), and a link to a photo that
-is not there says so over the grid."""
+opens the viewer on the photo (one on a page not loaded yet at once), and a link to a photo
+that is not there says so over the grid."""
 
 from __future__ import annotations
 
@@ -25,12 +25,11 @@ def _listed(server: Server) -> list[dict[str, Any]]:
     return items
 
 
-def _two_a_page(route: Route) -> None:
-    """The grid's pages, two photos each."""
-    parts = urlsplit(route.request.url)
+def _two_a_page(url: str) -> str:
+    """The grid's page at `url`, two photos of it."""
+    parts = urlsplit(url)
     query = parse_qs(parts.query) | {"limit": ["2"]}
-    url = parts._replace(query="&".join(f"{k}={v[0]}" for k, v in query.items())).geturl()
-    route.continue_(url=url)
+    return parts._replace(query="&".join(f"{k}={v[0]}" for k, v in query.items())).geturl()
 
 
 def _is_list(url: str) -> bool:
@@ -86,21 +85,43 @@ def test_back_closes_the_viewer_forward_and_reload_open_it(seeded: Server, open_
     assert page.url == "about:blank"
 
 
-def test_a_link_to_a_photo_on_a_page_not_loaded_opens_it(seeded: Server, open_page: Any) -> None:
-    """Two photos a page: a link to the oldest photo loads the pages before it and opens the
-    viewer on it, in its place among the others."""
+def test_a_link_to_a_photo_far_down_opens_it_at_once(seeded: Server, open_page: Any) -> None:
+    """Two photos a page, the pages after the first held back: a link to the oldest photo
+    opens the viewer on it at once, where the page waited for every page before it; the
+    grid shows its first page, the viewer that the photo is further down, and ← loads the
+    pages up to it and shows the photo before it, in its place among the others."""
     listed = _listed(seeded)
     oldest = listed[-1]
-    page: Page = open_page(seeded, DESKTOP, before=lambda p: p.route(_is_list, _two_a_page))
+    held: list[tuple[Route, str]] = []
+    holding = [False]
+
+    def two_a_page(route: Route) -> None:
+        url = _two_a_page(route.request.url)
+        if "cursor=" in url and holding[0]:
+            held.append((route, url))
+        else:
+            route.continue_(url=url)
+
+    page: Page = open_page(seeded, DESKTOP, before=lambda p: p.route(_is_list, two_a_page))
     page.goto("about:blank")
+    holding[0] = True
     page.goto(f"{seeded.url}/#photo={oldest['id']}")
     page.wait_for_selector("html[data-ready]")
     viewer = page.get_by_role("dialog")
+    title = viewer.locator("[data-part=title]")
+    position = viewer.locator("[data-part=position]")
     expect(viewer).to_be_visible()
-    expect(viewer.locator("[data-part=title]")).to_have_text(oldest["filename"])
-    expect(viewer.locator("[data-part=position]")).to_have_text(f"Photo {len(SEED)} of {len(SEED)}")
+    expect(title).to_have_text(oldest["filename"])
+    expect(position).to_have_text("Further down than the 2 photos loaded")
+    expect(page.locator("#grid > li")).to_have_count(2)
+    assert len(held) <= 1  # the end of the grid in view asks for the second page, as ever
+
     page.keyboard.press("ArrowLeft")
-    expect(viewer.locator("[data-part=title]")).to_have_text(listed[-2]["filename"])
+    holding[0] = False
+    for route, url in held:
+        route.continue_(url=url)
+    expect(title).to_have_text(listed[-2]["filename"])
+    expect(position).to_have_text(f"Photo {len(SEED) - 1} of {len(SEED)}")
     page.keyboard.press("Escape")
     expect(viewer).to_be_hidden()
     expect(page.locator(f'#grid > li[data-id="{listed[-2]["id"]}"] button')).to_be_focused()

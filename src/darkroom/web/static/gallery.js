@@ -59,6 +59,9 @@ export class Gallery extends EventTarget {
     Object.assign(this, { grid, more, sentinel, empty, error, pageSize });
     this.photos = [];
     this.tiles = new Map();
+    /** Photos a link opened before the pages up to them were loaded, by id: kept up to date
+     * for the viewer, without a tile, until their page brings them. */
+    this.beyond = new Map();
     /** Photos followed until processing ends: id → {promise, resolve, reject}. */
     this.watches = new Map();
     /** Those still to ask about, with the status last heard ("" before the first). */
@@ -101,7 +104,7 @@ export class Gallery extends EventTarget {
     let ok = false;
     try {
       const page = await api.photos(this.cursor, this.pageSize);
-      for (const photo of page.items) this.upsert(photo, true);
+      for (const photo of page.items) this.upsert(photo, { fromPage: true });
       this.cursor = page.next_cursor;
       this.finished = !page.next_cursor;
       this.loaded = true;
@@ -129,20 +132,21 @@ export class Gallery extends EventTarget {
     return this.photos.findIndex((photo) => photo.id === id);
   }
 
+  /** A photo of the pages loaded, or one a link opened further down. */
   get(id) {
-    return this.photos[this.indexOf(id)];
+    return this.photos[this.indexOf(id)] ?? this.beyond.get(id);
   }
 
   tile(id) {
     return this.tiles.get(id)?.querySelector("button") || null;
   }
 
-  /** Loads pages until the photo is among them (a link may name one far down the gallery):
-   * true once it is, false if it is not to be shown (deleted, someone else's, an upload not
-   * finished, a copy). Throws when a page could not be loaded. */
+  /** The photo a link names, asked for on its own: a link may name one far down the
+   * gallery, which the pages loaded reach later, if ever. True once it is known, false if it
+   * is not to be shown (deleted, someone else's, an upload not finished, a copy). Throws when
+   * it could not be asked for. */
   async seek(id) {
     if (this.get(id)) return true;
-    // Asked for first: a photo that is not there is not looked for through every page.
     let photo;
     try {
       photo = await api.photo(id);
@@ -151,11 +155,17 @@ export class Gallery extends EventTarget {
       throw error;
     }
     if (UNSHOWN.has(photo.status)) return false;
-    while (!this.get(id) && !this.finished) {
-      await this.loadMore();
-      if (this.failed) throw new Error(this.error.textContent);
-    }
+    this.upsert(photo, { linked: true });
     return Boolean(this.get(id));
+  }
+
+  /** Loads pages until a photo a link opened further down is among them: its neighbours
+   * come with it. */
+  async reach(id) {
+    while (this.beyond.has(id) && !this.finished) {
+      await this.loadMore();
+      if (this.failed) return;
+    }
   }
 
   /** Asks for a photo again: its signed URLs expire (in an hour by default), and it may have
@@ -175,8 +185,10 @@ export class Gallery extends EventTarget {
     this.refresh(id);
   }
 
-  /** Adds or replaces a photo's tile, in its place (newest first). */
-  upsert(photo, fromPage = false) {
+  /** Adds or replaces a photo's tile, in its place (newest first). `fromPage`: listed in a
+   * page of the grid; `linked`: one a link opened, kept beyond the pages loaded if its place
+   * is further down. */
+  upsert(photo, { fromPage = false, linked = false } = {}) {
     if (UNSHOWN.has(photo.status)) {
       // A tile listed while processing may turn out to be a copy of another photo.
       this.remove(photo.id);
@@ -184,6 +196,17 @@ export class Gallery extends EventTarget {
     }
     photo = { ...photo, fetchedAt: Date.now() };
     const at = this.indexOf(photo.id);
+    const before = at < 0 ? this.photos.findIndex((other) => newerFirst(photo, other) < 0) : at;
+    if (before < 0 && !fromPage && this.loaded && !this.finished) {
+      // Older than every loaded photo while more pages remain: its page will bring it. One a
+      // link opened is kept for the viewer meanwhile.
+      if (!linked && !this.beyond.has(photo.id)) return;
+      this.beyond.set(photo.id, photo);
+      this.#watchUnfinished(photo);
+      this.dispatchEvent(new CustomEvent("change", { detail: { id: photo.id } }));
+      return;
+    }
+    this.beyond.delete(photo.id);
     const tile = this.#tile(photo);
     if (at >= 0) {
       const old = this.tiles.get(photo.id);
@@ -191,28 +214,35 @@ export class Gallery extends EventTarget {
       old.replaceWith(tile);
       this.photos[at] = photo;
       if (hadFocus) tile.querySelector("button").focus();
+    } else if (before < 0) {
+      this.photos.push(photo);
+      this.grid.append(tile);
     } else {
-      const before = this.photos.findIndex((other) => newerFirst(photo, other) < 0);
-      // Older than every loaded photo while more pages remain: its page will bring it.
-      if (before < 0 && !fromPage && this.loaded && !this.finished) return;
-      if (before < 0) {
-        this.photos.push(photo);
-        this.grid.append(tile);
-      } else {
-        this.tiles.get(this.photos[before].id).before(tile);
-        this.photos.splice(before, 0, photo);
-      }
+      this.tiles.get(this.photos[before].id).before(tile);
+      this.photos.splice(before, 0, photo);
     }
     this.tiles.set(photo.id, tile);
-    // A tile keeps the last state it was told when following it fails for good; an upload
-    // waiting on the same photo says why.
-    if (!FINAL.has(photo.status)) this.watch(photo.id).catch(() => {});
+    this.#watchUnfinished(photo);
     this.#refresh();
     this.dispatchEvent(new CustomEvent("change", { detail: { id: photo.id } }));
   }
 
+  /** A photo still being processed is followed until it is done. */
+  #watchUnfinished(photo) {
+    // A tile keeps the last state it was told when following it fails for good; an upload
+    // waiting on the same photo says why.
+    if (!FINAL.has(photo.status)) this.watch(photo.id).catch(() => {});
+  }
+
+  /** Takes a photo away; its `index` in the change told is -1 for one beyond the pages
+   * loaded. */
   remove(id) {
     const at = this.indexOf(id);
+    const beyond = this.beyond.get(id);
+    if (beyond) {
+      this.beyond.delete(id);
+      this.dispatchEvent(new CustomEvent("change", { detail: { id, removed: beyond, index: -1 } }));
+    }
     if (at < 0) return;
     const [removed] = this.photos.splice(at, 1);
     this.tiles.get(id).remove();

@@ -63,8 +63,9 @@ export class Viewer {
     this.#present(id);
   }
 
-  /** The photo the address names (a link, a reload, Back or Forward): loaded however far
-   * down the gallery it is; one that is not there is said to be missing, over the grid. */
+  /** The photo the address names (a link, a reload, Back or Forward): shown at once,
+   * however far down the gallery it is; one that is not there is said to be missing, over
+   * the grid. */
   async follow(id) {
     this.missing.hidden = true;
     let found;
@@ -122,7 +123,10 @@ export class Viewer {
     const aim = this.aim ? { ...this.aim, by: this.aim.by + delta } : { from: this.id, by: delta };
     this.aim = aim;
     const target = () => this.gallery.indexOf(aim.from) + aim.by;
-    if (target() >= this.gallery.photos.length && !this.gallery.finished) {
+    // A photo a link opened further down than the pages loaded: its neighbours come with
+    // its own page.
+    await this.gallery.reach(aim.from);
+    if (this.aim === aim && target() >= this.gallery.photos.length && !this.gallery.finished) {
       await this.gallery.loadMore();
     }
     if (this.aim !== aim) return; // a later press, or another photo shown, took over
@@ -290,8 +294,17 @@ export class Viewer {
   #renderPlace() {
     const { p } = this;
     const index = this.gallery.indexOf(this.id);
-    if (index < 0) return;
     const count = this.gallery.photos.length;
+    if (index < 0) {
+      if (!this.photo) return;
+      // Opened by a link before the pages up to it were loaded: its place is told once they
+      // are, and either arrow loads them.
+      p.position.textContent =
+        `Further down than the ${count} ${count === 1 ? "photo" : "photos"} loaded`;
+      p.prev.setAttribute("aria-disabled", "false");
+      p.next.setAttribute("aria-disabled", "false");
+      return;
+    }
     p.position.textContent = `Photo ${index + 1} of ${count}${this.gallery.finished ? "" : "+"}`;
     p.prev.setAttribute("aria-disabled", String(index === 0));
     p.next.setAttribute("aria-disabled", String(index === count - 1 && this.gallery.finished));
@@ -376,8 +389,8 @@ export class Viewer {
     const { p } = this;
     const photo = this.photo;
     // Its place, taken now: while the deletion is sent, following the photo may hear it is
-    // gone and take it out of the gallery first.
-    const index = Math.max(0, this.gallery.indexOf(photo.id));
+    // gone and take it out of the gallery first. One beyond the pages loaded has none (-1).
+    const index = this.gallery.indexOf(photo.id);
     p["confirm-yes"].disabled = true;
     this.deleting = true;
     try {
@@ -401,12 +414,14 @@ export class Viewer {
   }
 
   /** The photo shown left the gallery: the one now in its place is shown, or, if none is
-   * left, the viewer closes. */
+   * left or its place was not known (`index` -1), the viewer closes. */
   #showInstead(index, said) {
     const photos = this.gallery.photos;
-    if (!photos.length) {
+    if (index < 0 || !photos.length) {
+      // None is left, or none is known in its place (one a link opened further down than the
+      // pages loaded).
       this.close();
-      announce(`${said} The gallery is empty.`);
+      announce(index < 0 ? said : `${said} The gallery is empty.`);
       return;
     }
     this.show(photos[Math.min(index, photos.length - 1)].id);
