@@ -5,6 +5,7 @@ their turn, photos are followed through a restart and let go once deleted, and a
 from __future__ import annotations
 
 import re
+import time
 from collections.abc import Callable
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
@@ -757,3 +758,109 @@ def test_many_photos_being_processed_are_asked_about_together(
     # Nothing is left to follow: the page stops asking (it would ask again within 1.5 s).
     page.wait_for_timeout(3000)
     assert len(asked) == made
+
+
+def _paused(page: Page) -> None:
+    """Stops the page's clock (installed before it loaded) where it is: its timers fire only
+    as the test moves it on (`page.clock.run_for`)."""
+    page.clock.pause_at(page.evaluate("Date.now()") + 1)
+
+
+def test_a_photo_done_soon_after_the_first_look_shows_soon(
+    server_with: Callable[[dict[str, str]], Server], open_page: Any
+) -> None:
+    """On the page's own clock: one photo uploaded is first asked about within a quarter of a
+    second, and, processed just after that, is asked about again and shown half a second
+    later, where the page asked right away (finding it pending, as a photo just uploaded
+    is) and then only a second later."""
+    server = server_with(NO_WORKERS)
+    asked: list[Request] = []
+
+    def record(request: Request) -> None:
+        if _is_status(request):
+            asked.append(request)
+
+    page: Page = open_page(server, DESKTOP, before=lambda p: p.clock.install())
+    page.on("request", record)
+    _paused(page)
+    row = _picked(page, "quick.jpg", (250, 120, 10))
+    expect(row).to_have_attribute("data-state", "processing")
+    waited = 0
+    while not asked and waited < 2000:
+        page.clock.run_for(10)
+        waited += 10
+    assert asked, "the photo was not asked about"
+    assert waited <= 300, f"first asked about {waited} ms after it was uploaded"
+    first = asked[0].response()
+    assert first is not None and first.json()["items"][0]["status"] == "pending"
+
+    server.stop()
+    server.env = {}
+    server.start()
+    photo_id = first.json()["items"][0]["id"]
+    for _ in range(300):  # a guard: the worker takes a fraction of a second
+        status = httpx.get(f"{server.url}/photos/{photo_id}/status", timeout=30).json()
+        if status["status"] == "ready":
+            break
+        time.sleep(0.1)
+    assert status["status"] == "ready", status
+    page.clock.run_for(600)
+    expect(row).to_have_attribute("data-state", "done")
+    expect(row).to_contain_text("Added")
+    assert len(asked) == 2
+
+
+def test_a_batch_of_uploads_is_asked_about_once_a_second_or_so(
+    server_with: Callable[[dict[str, str]], Server], open_page: Any
+) -> None:
+    """On the page's own clock, fifty photos land one every quarter of a second (each
+    transfer held back until its turn): however soon after it lands each is first asked
+    about, the page makes one status request a second on average, three at once at most
+    beyond that (asking a quarter of a second after each landed made one every 0.25 s)."""
+    server = server_with(NO_WORKERS)
+    asked: list[list[str]] = []
+    held: list[Route] = []
+
+    def record(request: Request) -> None:
+        url = urlsplit(request.url)
+        if url.path == "/photos/status":
+            asked.append(parse_qs(url.query)["ids"][0].split(","))
+
+    def hold(route: Route) -> None:
+        if _is_transfer(route.request):
+            held.append(route)
+        else:
+            route.continue_()
+
+    def before(page: Page) -> None:
+        page.clock.install()
+        page.on("request", record)
+        page.route("**/files/**", hold)
+
+    page: Page = open_page(server, DESKTOP, before=before)
+    _paused(page)
+    files: list[FilePayload] = [
+        {"name": f"IMG_{n:04d}.jpg", "mimeType": "image/jpeg", "buffer": jpeg((n * 5, 60, 200))}
+        for n in range(50)
+    ]
+    page.locator("#picker").set_input_files(files)
+    processing = page.locator("li.upload[data-state=processing]")
+    for landed in range(1, len(files) + 1):
+        for _ in range(600):  # a guard: the next transfer starts as soon as one ends
+            if held:
+                break
+            page.wait_for_timeout(10)
+        held.pop(0).continue_()
+        expect(processing).to_have_count(landed)
+        page.clock.run_for(250)
+    elapsed = len(files) * 250
+    assert len(asked) <= elapsed / 1000 + 3, f"{len(asked)} status requests in {elapsed} ms"
+
+    photos = httpx.get(f"{server.url}/photos", params={"limit": 100}, timeout=30).json()["items"]
+    assert len(photos) == len(files)
+    for _ in range(20):
+        if all(any(p["id"] in request for request in asked) for p in photos):
+            break
+        page.clock.run_for(1000)
+        page.wait_for_timeout(25)
+    assert all(any(p["id"] in request for request in asked) for p in photos)

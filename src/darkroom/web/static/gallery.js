@@ -9,11 +9,18 @@ import {
 
 /** Photos one status request asks about: the server answers for 100 at most. */
 const STATUS_BATCH = 100;
-/** Between two rounds of asking for the photos being processed: 1 s, half as long again after
- * each round in which none of them changed, at most 10 s (and 10 s while the page is
- * hidden); back to 1 s as soon as one changes or another is added. */
-const ASK_FIRST = 1000;
+/** Between two rounds of asking for the photos being processed: a quarter of a second after a
+ * photo is added (or the page is shown again), twice as long after each round up to 1 s (a
+ * small photo is often done within a fraction of a second); then 1 s while their statuses
+ * change, half as long again after each round in which none did, at most 10 s (and 10 s while
+ * the page is hidden). */
+const ASK_SOON = 250;
+const ASK_STEADY = 1000;
 const ASK_MOST = 10_000;
+/** However often photos are added (a batch of uploads landing one after another), the rounds
+ * are one a second on average: each spends a second of credit, which builds up with time to
+ * at most this many rounds' worth. */
+const ASK_BURST = 3;
 
 /** Not shown as tiles: an upload still in flight, or a second copy of a photo. */
 const UNSHOWN = new Set(["uploading", "duplicate"]);
@@ -68,7 +75,9 @@ export class Gallery extends EventTarget {
     this.following = new Map();
     /** The rounds of asking under way, if any. */
     this.follower = null;
-    this.delay = ASK_FIRST;
+    this.delay = ASK_SOON;
+    this.credit = ASK_BURST * ASK_STEADY;
+    this.creditAt = Date.now();
     /** Ends the pause between two rounds sooner, when one is under way. */
     this.hurry = null;
     document.addEventListener("visibilitychange", () => document.hidden || this.#nudge());
@@ -270,8 +279,8 @@ export class Gallery extends EventTarget {
   /** Something to ask about sooner: a photo added, the page shown again. */
   #nudge() {
     if (!this.following.size) return;
-    this.delay = ASK_FIRST;
-    this.hurry?.(ASK_FIRST);
+    this.delay = ASK_SOON;
+    this.hurry?.(ASK_SOON);
     this.follower ||= this.#follow();
   }
 
@@ -285,11 +294,13 @@ export class Gallery extends EventTarget {
   }
 
   async #follow() {
-    // Photos added in the same turn (a page of the grid) go in the first request together.
-    await sleep(0);
     let failures = 0;
     try {
+      // The first round waits its moment too: photos added together (a page of the grid,
+      // uploads landing) go in one request, and a photo just uploaded may be done by then.
+      await this.#pause(this.delay);
       while (this.following.size) {
+        await this.#spend();
         const ids = [...this.following.keys()];
         let changed = false;
         try {
@@ -309,13 +320,26 @@ export class Gallery extends EventTarget {
           await this.#pause((error.retryAfter || Math.min(2 ** failures++, 30)) * 1000);
           continue;
         }
-        this.delay = changed ? ASK_FIRST : Math.min(this.delay * 1.5, ASK_MOST);
+        if (this.delay < ASK_STEADY) this.delay *= 2;
+        else this.delay = changed ? ASK_STEADY : Math.min(this.delay * 1.5, ASK_MOST);
         if (this.following.size) await this.#pause(document.hidden ? ASK_MOST : this.delay);
       }
     } finally {
       // In the same turn as the last look at `following`: a photo added later starts anew.
       this.follower = null;
     }
+  }
+
+  /** Waits until the credit allows a round, and spends it. */
+  async #spend() {
+    for (;;) {
+      const now = Date.now();
+      this.credit = Math.min(ASK_BURST * ASK_STEADY, this.credit + now - this.creditAt);
+      this.creditAt = now;
+      if (this.credit >= ASK_STEADY) break;
+      await sleep(ASK_STEADY - this.credit);
+    }
+    this.credit -= ASK_STEADY;
   }
 
   /** Waits `ms`, or less when `hurry(most)` asks for at most `most` from its start. */
