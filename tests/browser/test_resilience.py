@@ -60,6 +60,21 @@ def _pending(server: Server, name: str, shade: int) -> str:
     return photo_id
 
 
+def _uploaded(server: Server, names: list[str], size: tuple[int, int] = (640, 480)) -> list[str]:
+    """The ids of photos of those names, each of its own colour, uploaded and processed in
+    turn (the first is the oldest)."""
+    ids = []
+    for shade, name in enumerate(names):
+        answer = httpx.post(
+            f"{server.url}/upload",
+            files={"file": (name, jpeg((shade * 80, 60, 90), size))},
+            timeout=60,
+        )
+        assert answer.status_code == 201, answer.text
+        ids.append(answer.json()["id"])
+    return ids
+
+
 def _picked(page: Page, name: str, colour: tuple[int, int, int]) -> Locator:
     """The upload row of a JPEG of `colour` picked as `name`."""
     picked: FilePayload = {"name": name, "mimeType": "image/jpeg", "buffer": jpeg(colour)}
@@ -503,15 +518,7 @@ def test_a_photo_deleted_in_another_tab_leaves_the_viewer_and_the_grid(
     show: the page asks the server again, hears the photo is gone, takes its tile away and
     shows the photo now in its place, saying why, where it showed a broken image for good."""
     server = server_with({})
-    ids = []
-    for shade, name in enumerate(["oldest.jpg", "deleted.jpg", "newest.jpg"]):
-        answer = httpx.post(
-            f"{server.url}/upload",
-            files={"file": (name, jpeg((shade * 80, 60, 90), (2000, 1500)))},
-            timeout=60,
-        )
-        assert answer.status_code == 201, answer.text
-        ids.append(answer.json()["id"])
+    ids = _uploaded(server, ["oldest.jpg", "deleted.jpg", "newest.jpg"], (2000, 1500))
     page: Page = open_page(server, DESKTOP)
     tiles = page.locator("#grid > li")
     expect(tiles).to_have_count(3)
@@ -588,13 +595,7 @@ def test_the_viewers_place_follows_a_photo_added_before_it(
     "Photo 2 of 2" becomes "Photo 3 of 3", where it stayed as it was until the viewer
     showed another photo."""
     server = server_with({})
-    ids = []
-    for shade, name in enumerate(["older.jpg", "newer.jpg"]):
-        answer = httpx.post(
-            f"{server.url}/upload", files={"file": (name, jpeg((shade * 90, 90, 30)))}, timeout=60
-        )
-        assert answer.status_code == 201, answer.text
-        ids.append(answer.json()["id"])
+    ids = _uploaded(server, ["older.jpg", "newer.jpg"])
     held: list[Route] = []
 
     def hold(route: Route) -> None:
@@ -625,13 +626,7 @@ def test_sharing_or_describing_a_photo_deleted_elsewhere_says_it_was(
     and shows the one in its place, saying why, where it showed the server's "not found"
     beside a photo that was gone."""
     server = server_with({})
-    ids = []
-    for shade, name in enumerate(["oldest.jpg", "middle.jpg", "newest.jpg"]):
-        answer = httpx.post(
-            f"{server.url}/upload", files={"file": (name, jpeg((shade * 80, 30, 90)))}, timeout=60
-        )
-        assert answer.status_code == 201, answer.text
-        ids.append(answer.json()["id"])
+    ids = _uploaded(server, ["oldest.jpg", "middle.jpg", "newest.jpg"])
     page: Page = open_page(server, DESKTOP)
     viewer = page.get_by_role("dialog")
     title = viewer.locator("[data-part=title]")
@@ -674,13 +669,7 @@ def test_downloading_a_photo_deleted_elsewhere_says_it_was(
     viewer, which shows the photo in its place and says why, where the download failed (or,
     from a store elsewhere, the browser went to its bare "not found") and nothing was said."""
     server = server_with({})
-    ids = []
-    for shade, name in enumerate(["oldest.jpg", "newest.jpg"]):
-        answer = httpx.post(
-            f"{server.url}/upload", files={"file": (name, jpeg((shade * 80, 150, 90)))}, timeout=60
-        )
-        assert answer.status_code == 201, answer.text
-        ids.append(answer.json()["id"])
+    ids = _uploaded(server, ["oldest.jpg", "newest.jpg"])
     page: Page = open_page(server, DESKTOP)
     viewer = page.get_by_role("dialog")
     download = viewer.get_by_role("link", name="Download original")
