@@ -21,6 +21,7 @@ from playwright.sync_api import (
     Browser,
     BrowserContext,
     ConsoleMessage,
+    Error,
     Page,
     Request,
     Route,
@@ -188,11 +189,17 @@ def serve_document(page: Page, server: Server, path: str, prefix: str) -> None:
 
     def handle(route: Route) -> None:
         url = route.request.url
-        response = route.fetch(url=server.url + url[len(server.url + prefix) :])
-        headers = response.headers
-        if url == document:
-            headers = headers | {"content-security-policy": CSP}
-        route.fulfill(response=response, headers=headers)
+        try:
+            response = route.fetch(url=server.url + url[len(server.url + prefix) :])
+            headers = response.headers
+            if url == document:
+                headers = headers | {"content-security-policy": CSP}
+            route.fulfill(response=response, headers=headers)
+        except Error as error:
+            # A reload or a navigation while this request was on its way cancelled it: it
+            # has nobody left to answer.
+            if "disposed" not in str(error) and "closed" not in str(error):
+                raise
 
     page.route(f"{server.url}{prefix}/**" if prefix else document, handle)
 
