@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import io
 import struct
+import subprocess
+import sys
 import zlib
 from dataclasses import dataclass
 from functools import cache
@@ -260,19 +262,58 @@ def png_claiming(width: int, height: int, bit_depth: int = 8, colour_type: int =
 def png_bomb(side: int = 30_000) -> bytes:
     """A complete, valid 1-bit greyscale PNG of side×side pixels, all zero: a few hundred
     kilobytes that decode to side² pixels (900 MB for 30000)."""
-    row = b"\x00" * (1 + (side + 7) // 8)  # filter byte + packed bits
+    return png_flat(side, side, b"\x00" * ((side + 7) // 8), bit_depth=1, colour_type=0)
+
+
+def png_flat(
+    width: int, height: int, row: bytes, bit_depth: int = 8, colour_type: int = 6
+) -> bytes:
+    """A complete, valid PNG of `width`×`height` pixels, every row `row` (its samples,
+    packed): a few hundred kilobytes however many pixels it has."""
+    line = b"\x00" + row  # filter byte
     compressor = zlib.compressobj(9)
-    chunk_rows = 1000
-    parts = [compressor.compress(row * chunk_rows) for _ in range(side // chunk_rows)]
-    parts.append(compressor.compress(row * (side % chunk_rows)))
+    chunk_rows = max(1, 1_000_000 // len(line))
+    parts = [compressor.compress(line * chunk_rows) for _ in range(height // chunk_rows)]
+    parts.append(compressor.compress(line * (height % chunk_rows)))
     parts.append(compressor.flush())
-    ihdr = struct.pack(">IIBBBBB", side, side, 1, 0, 0, 0, 0)
+    ihdr = struct.pack(">IIBBBBB", width, height, bit_depth, colour_type, 0, 0, 0)
     return (
         b"\x89PNG\r\n\x1a\n"
         + png_chunk(b"IHDR", ihdr)
         + png_chunk(b"IDAT", b"".join(parts))
         + png_chunk(b"IEND", b"")
     )
+
+
+@dataclass(frozen=True, slots=True)
+class Developing:
+    peak_mb: int
+    """VmHWM, the peak of the process's memory."""
+    outcome: str
+    """"ready", or the error's class and message."""
+
+
+def develop_apart(data: bytes) -> Developing:
+    """`develop()` of `data` with the default variants, in a fresh interpreter. VmHWM, not
+    getrusage's peak: that would be the test run's too, as the child began as a copy of it."""
+    script = (
+        "import re, sys\n"
+        "from darkroom.errors import DarkroomError\n"
+        "from darkroom.imaging import develop\n"
+        "try:\n"
+        "    develop(sys.stdin.buffer.read())\n"
+        "    outcome = 'ready'\n"
+        "except DarkroomError as exc:\n"
+        "    outcome = f'{type(exc).__name__}: {exc}'\n"
+        "status = open('/proc/self/status').read()\n"
+        "print(int(re.search(r'VmHWM:\\s+(\\d+)', status)[1]) // 1024)\n"
+        "print(outcome)\n"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", script], input=data, capture_output=True, check=True, timeout=120
+    )
+    peak, outcome = done.stdout.decode().split("\n", 1)
+    return Developing(int(peak), outcome.strip())
 
 
 _SOF_MARKERS = frozenset({0xC0, 0xC1, 0xC2, 0xC3, 0xC5, 0xC6, 0xC7, 0xC9, 0xCA, 0xCB, 0xCD})

@@ -51,12 +51,30 @@ def from_array(pixels: Pixels) -> pyvips.Image:
     return pyvips.Image.new_from_memory(source.data, width, height, bands, "uchar")
 
 
+def premultiplied(image: pyvips.Image) -> pyvips.Image:
+    """A 4-band `image` premultiplied by its alpha, 8 bits a sample as Pillow resamples RGBA
+    (libvips resamples floats several times slower), held in memory. Its alpha is the
+    image's; where that is opaque throughout, so are its colours."""
+    made: pyvips.Image = (image.premultiply(max_alpha=255) + 0.5).cast("uchar").copy_memory()
+    return made
+
+
+def flattened_premultiplied(image: pyvips.Image) -> pyvips.Image:
+    """A `premultiplied` image on white: each colour plus the white its transparency lets
+    through, as `flatten` blends an image that is not premultiplied (rounded where
+    `flatten` truncates: a level lighter at most)."""
+    colours, alpha = image.extract_band(0, n=3), image.extract_band(3)
+    white: pyvips.Image = (colours + (255 - alpha)).cast("uchar")
+    return white
+
+
 def cascade(
     start: pyvips.Image,
     sizes: Sequence[tuple[int, int]],
     orientation: int = 1,
     sequential: bool = False,
     convert: Callable[[Pixels], Pixels] | None = None,
+    premultiplied_start: bool = False,
 ) -> list[Pixels]:
     """`start` (8-bit, 1, 3 or 4 bands), stored as the EXIF `orientation` says, resized to
     each upright (width, height) of `sizes`, in the order given, through `convert` (a colour
@@ -68,7 +86,8 @@ def cascade(
     `sequential` start (a decoder read top to bottom, once) streams into its only variant,
     or is held in memory when several need it; only a decoder's image may be `sequential`:
     libvips' `copy_memory` of an image already in memory (`from_array`'s) hands back that
-    memory without the reference that keeps the array alive."""
+    memory without the reference that keeps the array alive. A transparent start is
+    premultiplied here, into a copy in memory, unless it is `premultiplied_start` already."""
     width, height, bands = start.width, start.height, start.bands
     alpha = bands == 4
     turn = _UPRIGHT.get(orientation)
@@ -78,10 +97,8 @@ def cascade(
         sizes,
         _ALPHA_SOURCE_RATIO if alpha else SOURCE_RATIO,
     )
-    if alpha:
-        # 8-bit premultiplied, as Pillow resamples RGBA: libvips resamples floats several
-        # times slower. Made once, in memory: every variant starts from it.
-        start = (start.premultiply(max_alpha=255) + 0.5).cast("uchar").copy_memory()
+    if alpha and not premultiplied_start:
+        start = premultiplied(start)  # made once: every variant starts from it
     elif sequential and sum(1 for _, base in steps if base == 0) > 1:
         start = start.copy_memory()
     # Upright sizes beside each image (pyvips reads every attribute from libvips); only the
