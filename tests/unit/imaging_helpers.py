@@ -342,6 +342,28 @@ def gif_with_screen(data: bytes, width: int, height: int) -> bytes:
     return bytes(patched)
 
 
+def webp_animation(canvas: tuple[int, int], frames: list[tuple[int, int, Image.Image]]) -> bytes:
+    """An animated WebP of `canvas` size whose frames are the images given, each placed at
+    its (left, top) (even numbers, as the format stores halves)."""
+
+    def chunk(kind: bytes, payload: bytes) -> bytes:
+        return kind + struct.pack("<I", len(payload)) + payload + b"\0" * (len(payload) & 1)
+
+    def u24(value: int) -> bytes:
+        return value.to_bytes(3, "little")
+
+    body = b"WEBP" + chunk(b"VP8X", b"\x12\0\0\0" + u24(canvas[0] - 1) + u24(canvas[1] - 1))
+    body += chunk(b"ANIM", struct.pack("<IH", 0, 0))
+    for left, top, image in frames:
+        still = encode(image, "WEBP", lossless=True)
+        (length,) = struct.unpack_from("<I", still, 16)
+        assert still[12:16] == b"VP8L", "a lossless still is one VP8L chunk"
+        place = u24(left // 2) + u24(top // 2) + u24(image.width - 1) + u24(image.height - 1)
+        frame = place + u24(100) + b"\0" + still[12 : 20 + length + (length & 1)]
+        body += chunk(b"ANMF", frame)
+    return b"RIFF" + struct.pack("<I", len(body)) + body
+
+
 def flip_middle(data: bytes, count: int = 16, at: float = 0.5) -> bytes:
     """`data` with `count` bytes inverted at fraction `at` of the file."""
     start = int(len(data) * at)

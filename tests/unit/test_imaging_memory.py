@@ -3,7 +3,20 @@ fresh interpreter (see `develop_apart`); what would need more is refused as too 
 
 from __future__ import annotations
 
-from tests.unit.imaging_helpers import develop_apart, png_flat
+import pyvips
+from PIL import Image
+
+from darkroom.domain import VariantSpec
+from darkroom.imaging import develop
+from tests.unit.imaging_helpers import (
+    decode,
+    develop_apart,
+    flatten,
+    mean_abs_diff,
+    png_flat,
+    sample_image,
+    webp_animation,
+)
 
 SIDE = 10_000
 """100 MP, the default pixel limit."""
@@ -16,3 +29,29 @@ def test_a_transparent_png_is_held_once() -> None:
     developing = develop_apart(png)
     assert developing.outcome == "ready"
     assert developing.peak_mb < 750
+
+
+def test_an_animation_is_scaled_whatever_its_first_frame_covers() -> None:
+    """libvips neither scales an animated WebP whose first frame is smaller than its canvas
+    nor reads it in one pass: a 2×2 frame on a 10000×10000 canvas took 993 MB; decoded
+    alone and placed on a scaled canvas, 118."""
+    webp = webp_animation((SIDE, SIDE), [(0, 0, Image.new("RGBA", (2, 2), (255, 0, 0, 128)))])
+    assert len(webp) < 200
+    developing = develop_apart(webp)
+    assert developing.outcome == "ready"
+    assert developing.peak_mb < 400
+
+
+def test_a_first_frame_smaller_than_its_canvas_shows_where_it_is_placed() -> None:
+    """As libvips composes it: the frame where it is placed, transparent around it (here
+    decoded at 0.43 of its size)."""
+    frame = sample_image((1000, 600), "RGBA")
+    webp = webp_animation(
+        (3000, 2250), [(1000, 800, frame), (0, 0, Image.new("RGBA", (3000, 2250), "blue"))]
+    )
+    composed = pyvips.Image.new_from_buffer(webp, "").numpy()
+    expected = Image.fromarray(composed).resize((640, 480), Image.Resampling.LANCZOS)
+    (variant,) = develop(webp, (VariantSpec("w640", 640, format="webp"),)).variants
+    shown = decode(variant.data)
+    assert shown.size == (640, 480)
+    assert mean_abs_diff(flatten(shown), flatten(expected)) < 1.5

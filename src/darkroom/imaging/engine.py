@@ -194,7 +194,7 @@ def _decode(
         # CMYK, and sampling factors libjpeg-turbo decodes only through libjpeg's own API
         image.draft(image.mode if image.mode == "CMYK" else None, widest)
     if fmt is WEBP:
-        return vipsload.load(data, _decode_scale(image.size, sizes, _WEBP_HEADROOM))
+        return vipsload.load_webp(data, _decode_scale(image.size, sizes, _WEBP_HEADROOM))
     if fmt is PNG and _streams(fmt, data):
         return vipsload.load(data)
     if fmt is HEIF:

@@ -5,6 +5,9 @@ And the TIFFs Pillow cannot read, or reads wrong."""
 
 from __future__ import annotations
 
+import struct
+from typing import NamedTuple
+
 import numpy as np
 import pyvips
 
@@ -29,6 +32,94 @@ def load(data: bytes, scale: float = 1.0) -> tuple[pyvips.Image, bytes | None]:
     if image.bands == 2:  # grey and alpha
         image = image.colourspace("srgb")
     return image, icc
+
+
+def load_webp(data: bytes, scale: float) -> tuple[pyvips.Image, bytes | None]:
+    """A WebP's first frame as `load` gives it, `scale` of its size. That of an animation
+    whose first frame is smaller than its canvas is decoded alone and placed on a
+    transparent canvas at that scale: libvips neither scales such an animation nor reads
+    it in one pass (a 140-byte file with a 2×2 first frame on a 10000×10000 canvas took
+    819 MB: the canvas, and a copy)."""
+    frame = _partial_first_frame(data)
+    if frame is None:
+        return load(data, scale)
+    canvas = [max(1, round(side * scale)) for side in frame.canvas]
+    if min(frame.size) * scale >= 1:
+        image, icc = load(frame.still, scale)
+    else:  # a frame libwebp would scale to nothing across: decoded whole, a few rows
+        image, icc = load(frame.still)
+        image = image.copy_memory().resize(scale)
+    if image.bands == 3:
+        image = image.bandjoin(255)
+    placed = image.embed(
+        round(frame.left * scale),
+        round(frame.top * scale),
+        *canvas,
+        extend="background",
+        background=[0, 0, 0, 0],
+    )
+    return placed, icc
+
+
+class _Frame(NamedTuple):
+    still: bytes
+    """The frame as a WebP of its own, with the animation's colour profile."""
+    left: int
+    top: int
+    size: tuple[int, int]
+    canvas: tuple[int, int]
+
+
+_VP8X_ANIMATED, _VP8X_ALPHA, _VP8X_ICC = 0x02, 0x10, 0x20
+
+
+def _partial_first_frame(data: bytes) -> _Frame | None:
+    """The first frame of an animated WebP where it does not cover the canvas; None for
+    anything else, or a file whose chunks do not read as that (libvips judges it)."""
+    chunks = dict[bytes, tuple[int, int]]()
+    pos = 12
+    while pos + 8 <= len(data):
+        kind = data[pos : pos + 4]
+        (length,) = struct.unpack_from("<I", data, pos + 4)
+        chunks.setdefault(kind, (pos + 8, length))
+        if kind == b"ANMF":
+            break
+        pos += 8 + length + (length & 1)
+    if b"VP8X" not in chunks or b"ANMF" not in chunks:
+        return None
+    start, length = chunks[b"VP8X"]
+    if length < 10 or not data[start] & _VP8X_ANIMATED:
+        return None
+    canvas = (_u24(data, start + 4) + 1, _u24(data, start + 7) + 1)
+    start, length = chunks[b"ANMF"]
+    if length < 16:
+        return None
+    left, top = 2 * _u24(data, start), 2 * _u24(data, start + 3)
+    size = (_u24(data, start + 6) + 1, _u24(data, start + 9) + 1)
+    if (left, top) == (0, 0) and size == canvas:
+        return None
+    flags = _VP8X_ALPHA
+    profile = b""
+    if b"ICCP" in chunks:
+        at, icc_length = chunks[b"ICCP"]
+        profile = _chunk(b"ICCP", data[at : at + icc_length])
+        flags |= _VP8X_ICC
+    header = bytes((flags, 0, 0, 0)) + _u24_bytes(size[0] - 1) + _u24_bytes(size[1] - 1)
+    body = b"WEBP" + _chunk(b"VP8X", header) + profile + data[start + 16 : start + length]
+    still = b"RIFF" + struct.pack("<I", len(body)) + body
+    return _Frame(still, left, top, size, canvas)
+
+
+def _u24(data: bytes, at: int) -> int:
+    return int.from_bytes(data[at : at + 3], "little")
+
+
+def _u24_bytes(value: int) -> bytes:
+    return value.to_bytes(3, "little")
+
+
+def _chunk(kind: bytes, payload: bytes) -> bytes:
+    return kind + struct.pack("<I", len(payload)) + payload + b"\0" * (len(payload) & 1)
 
 
 _DEVICE_SPACES = frozenset({"b-w", "grey16", "srgb", "rgb16"})
