@@ -3,15 +3,21 @@ fresh interpreter (see `develop_apart`); what would need more is refused as too 
 
 from __future__ import annotations
 
+import pytest
 import pyvips
 from PIL import Image
 
 from darkroom.domain import VariantSpec
-from darkroom.imaging import develop
+from darkroom.errors import TooLarge
+from darkroom.imaging import Limits, develop
+from darkroom.imaging.formats import JPEG
+from darkroom.imaging.integrity import check_container
 from tests.unit.imaging_helpers import (
     decode,
     develop_apart,
+    encode,
     flatten,
+    jpeg_with_size,
     mean_abs_diff,
     png_flat,
     sample_image,
@@ -55,3 +61,24 @@ def test_a_first_frame_smaller_than_its_canvas_shows_where_it_is_placed() -> Non
     shown = decode(variant.data)
     assert shown.size == (640, 480)
     assert mean_abs_diff(flatten(shown), flatten(expected)) < 1.5
+
+
+def test_a_progressive_jpeg_whose_coefficients_outgrow_the_budget_is_refused() -> None:
+    """libjpeg holds every DCT coefficient of a progressive JPEG: a 1.5 MB 100 MP CMYK one
+    took 911 MB. Its 800 MB of coefficients are refused from the header, over the 600 MB a
+    three-channel image at the 100 MP limit may take; 75 MP of CMYK are not."""
+    small = encode(Image.new("CMYK", (64, 64), (10, 20, 30, 40)), "JPEG", progressive=True)
+    claimed = jpeg_with_size(small, SIDE, SIDE)
+    with pytest.raises(TooLarge, match="progressive JPEG needs 800 MB to decode"):
+        develop(claimed)
+    check_container(jpeg_with_size(small, SIDE, SIDE * 3 // 4), JPEG, 1, Limits().memory_budget)
+
+
+def test_a_progressive_camera_jpeg_at_the_pixel_limit_is_developed() -> None:
+    """4:2:0, as cameras write them: 300 MB of coefficients at 100 MP."""
+    image = Image.effect_noise((SIDE // 10, SIDE // 10), 40).convert("RGB").resize((SIDE, SIDE))
+    jpeg = encode(image, "JPEG", progressive=True, subsampling=2, quality=85)
+    del image
+    developing = develop_apart(jpeg)
+    assert developing.outcome == "ready"
+    assert developing.peak_mb < 600

@@ -25,6 +25,13 @@ class Limits:
     max_frames: int = 1000
     max_side: int = 65_500
 
+    @property
+    def memory_budget(self) -> int:
+        """Bytes a decoder may hold on its own, beyond the pixels it gives: what an image of
+        three channels at the pixel limit needs at 16 bits a sample (600 MB at 100 MP), as
+        a progressive JPEG's coefficients of three unsubsampled channels do."""
+        return self.max_pixels * 6
+
 
 @dataclass(frozen=True, slots=True)
 class ImageInfo:

@@ -280,7 +280,7 @@ def _open(data: bytes, limits: Limits) -> tuple[Image.Image, Format]:
     fmt = detect(data[:SNIFF_BYTES])
     # Before Pillow reads the header: some headers alone take it seconds (see `integrity`).
     with _decoding(fmt, "cannot read the structure of"):
-        check_container(data, fmt, limits.max_frames)
+        check_container(data, fmt, limits.max_frames, limits.memory_budget)
     fields = tiff_first_values(data) if fmt is TIFF else {}
     unread = _UNREAD_COMPRESSIONS.get(fields.get(_COMPRESSION, 1))
     if fmt is TIFF and unread is not None:

@@ -51,14 +51,17 @@ _BMP_MAX_RLE_BYTES = 8 * 1024 * 1024
 """Pillow decodes RLE bitmaps in Python, about 8 MB a second."""
 
 
-def check_container(data: bytes, fmt: Format, max_frames: int) -> None:
+def check_container(
+    data: bytes, fmt: Format, max_frames: int, memory_budget: int | None = None
+) -> None:
     """Raise `InvalidImage` if `data` is cut short or fails a checksum its format carries,
-    `TooLarge` if its structure asks for more work than any photo needs (see above) or it
+    `TooLarge` if its structure asks for more work than any photo needs (see above), for
+    more memory than `memory_budget` bytes beyond the pixels it gives (see `_jpeg`), or it
     has more than `max_frames` frames or pages."""
     if fmt is PNG:
         _png(data)
     elif fmt is JPEG:
-        _jpeg(data)
+        _jpeg(data, memory_budget)
     elif fmt is GIF:
         _gif(data, max_frames)
     elif fmt is TIFF:
@@ -160,13 +163,17 @@ def _sub_blocks(data: bytes, pos: int) -> tuple[int, int]:
             return pos, count
 
 
-def _jpeg(data: bytes) -> None:
+def _jpeg(data: bytes, memory_budget: int | None) -> None:
     """The segments before the first scan: none lossless, not too many, no stray bytes
-    between them; and a progressive image's scans. The rest is left to the decoders."""
+    between them; and a progressive image's scans and the memory its coefficients take
+    (libjpeg holds every one of them until the last scan: 2 bytes for each sample of each
+    component, 800 MB for a 100 MP CMYK image, however few bytes the file has). The rest
+    is left to the decoders."""
     size = len(data)
     pos = 2  # after SOI
     segments = 0
     progressive = False
+    coefficients = 0
     while True:
         if pos + 4 > size:
             return
@@ -184,6 +191,8 @@ def _jpeg(data: bytes) -> None:
         if marker in _JPEG_FRAMES and pos + 4 < size and data[pos + 4] != 8:
             raise Unsupported(f"{data[pos + 4]}-bit JPEG (as in medical images) is not read")
         progressive = progressive or marker in _JPEG_PROGRESSIVE
+        if marker in _JPEG_FRAMES:
+            coefficients = max(coefficients, _jpeg_coefficient_bytes(data, pos))
         if marker == 0xFF:  # fill byte
             pos += 1
         elif marker in (0x00, 0x01) or 0xD0 <= marker <= 0xD9:  # no length follows
@@ -196,6 +205,11 @@ def _jpeg(data: bytes) -> None:
             pos += 2 + length
     if not progressive:
         return
+    if memory_budget is not None and coefficients > memory_budget:
+        raise TooLarge(
+            f"this progressive JPEG needs {coefficients / 1e6:,.0f} MB to decode;"
+            f" the limit is {memory_budget / 1e6:,.0f} MB"
+        )
     # Coded data never holds FF DA or FF D9 (an FF there is followed by 00 or a restart
     # marker): the image ends at the first FF D9, and what follows (a motion photo's video,
     # a second picture) is not its scans. NumPy finds them four times faster than
@@ -206,6 +220,25 @@ def _jpeg(data: bytes) -> None:
     scans = int(np.count_nonzero(coded[marks + 1] == 0xDA))
     if scans > _JPEG_MAX_SCANS:
         raise TooLarge(f"the JPEG file has {scans} scans; the limit is {_JPEG_MAX_SCANS}")
+
+
+def _jpeg_coefficient_bytes(data: bytes, sof: int) -> int:
+    """What libjpeg allocates for the DCT coefficients of the frame whose SOF segment
+    starts at `sof`: 2 bytes for each sample of each component (at its sampling); its
+    blocks are rounded up to whole MCUs too, which adds under 1 % to a large image and is
+    left out, so that no image of three full channels within the pixel limit is over the
+    budget. 0 where the segment is cut short."""
+    if sof + 10 > len(data):
+        return 0
+    height, width, count = struct.unpack_from(">HHB", data, sof + 5)
+    factors = [
+        (data[at] >> 4, data[at] & 15)
+        for at in range(sof + 11, min(sof + 10 + 3 * count, len(data)), 3)
+    ]
+    if not factors or min(min(f) for f in factors) < 1:
+        return 0
+    most_h, most_v = max(h for h, _ in factors), max(v for _, v in factors)
+    return sum(-(-width * h // most_h) * -(-height * v // most_v) * 2 for h, v in factors)
 
 
 def _tiff(data: bytes, max_frames: int) -> None:
