@@ -12,6 +12,7 @@ from PIL import Image, ImageCms
 
 from darkroom.domain import VariantSpec
 from darkroom.imaging import develop
+from tests.unit.imaging_helpers import develop_apart
 
 _SPEC = (VariantSpec("w320", width=320),)
 _COLOURS = [(200, 100, 50), (30, 160, 220), (128, 128, 128), (64, 64, 64), (230, 230, 200)]
@@ -134,3 +135,31 @@ def test_a_profile_of_another_colour_space_is_ignored(mode: str, profile: bytes)
     image = _patches(mode)
     got = _centres(_rendered(_saved(image, "PNG", profile)))
     assert np.abs(got - _centres(image)).max() <= 3
+
+
+def _lookup_profile(grid: int) -> bytes:
+    """An RGB profile whose colours go through a lookup table of grid³ entries, each a dark
+    grey (black in sRGB): 6 × grid³ bytes."""
+    identity = struct.pack(">HH", 0, 65535)  # two-entry curves, in and out
+    matrix = b"".join(_fixed(v) for v in (1, 0, 0, 0, 1, 0, 0, 0, 1))
+    table = np.full(grid**3 * 3, 0.1 * 32768, ">u2").tobytes()
+    lut = b"mft2\0\0\0\0" + bytes((3, 3, grid, 0)) + matrix + struct.pack(">HH", 2, 2)
+    return _profile(b"RGB ", "lookup", [(b"A2B0", lut + identity * 3 + table + identity * 3)])
+
+
+def test_a_profile_over_4_mb_is_ignored_as_firefox_ignores_it() -> None:
+    """LittleCMS took 150 MB more to read a 41 MB profile (a 190³ table) than the same
+    photo needed without it."""
+    image = _patches("RGB")
+    small, large = _lookup_profile(60), _lookup_profile(190)
+    assert len(small) < 4 * 1024 * 1024 < len(large)
+    assert _centres(_rendered(_saved(image, "TIFF", small))).max() <= 40  # the table's grey
+    assert np.abs(_centres(_rendered(_saved(image, "TIFF", large))) - _centres(image)).max() <= 3
+
+
+def test_a_large_profile_costs_no_more_than_its_bytes() -> None:
+    """A 64×64 TIFF that carries a 41 MB profile: 373 MB at its peak when LittleCMS read the
+    profile, 212 MB with the profile ignored (the file held by Pillow and libvips)."""
+    developing = develop_apart(_saved(_patches("RGB"), "TIFF", _lookup_profile(190)))
+    assert developing.outcome == "ready"
+    assert developing.peak_mb < 300

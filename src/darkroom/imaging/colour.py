@@ -17,6 +17,11 @@ from PIL import Image, ImageCms
 from darkroom.imaging.resample import Pixels
 
 _SRGB = ImageCms.createProfile("sRGB")
+_MAX_PROFILE_BYTES = 4 * 1024 * 1024
+"""Firefox's colour management (qcms) reads no larger profile, and shows the image as if it
+had none. Camera and editor profiles take a few kilobytes, printers' up to a megabyte or
+two; a 41 MB one (a 190³ lookup table) took LittleCMS 150 MB more to read, to build a
+transform of nothing a photo needs."""
 _KEPT_TRANSFORMS = 16
 _TRANSFORMS: OrderedDict[tuple[bytes, str], ImageCms.ImageCmsTransform | None] = OrderedDict()
 _TRANSFORMS_LOCK = threading.Lock()
@@ -31,8 +36,9 @@ def srgb_transform(icc: bytes | None, mode: str) -> ImageCms.ImageCmsTransform |
     Kept for the next photo from the same camera (building one costs several
     milliseconds), under the profile's digest: the profile is the upload's to choose, and
     may be megabytes. Built without LittleCMS's one-pixel cache, which would make sharing
-    it between threads unsafe."""
-    if not icc:
+    it between threads unsafe. A profile over `_MAX_PROFILE_BYTES` is ignored, as
+    Firefox ignores it."""
+    if not icc or len(icc) > _MAX_PROFILE_BYTES:
         return None
     key = (hashlib.sha256(icc).digest(), mode)
     with _TRANSFORMS_LOCK:
