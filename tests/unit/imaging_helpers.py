@@ -293,13 +293,17 @@ class Developing:
     """"ready", or the error's class and message."""
 
 
-def develop_apart(data: bytes) -> Developing:
-    """`develop()` of `data` with the default variants, in a fresh interpreter. VmHWM, not
-    getrusage's peak: that would be the test run's too, as the child began as a copy of it."""
+def develop_apart(data: bytes, data_limit_mb: int | None = None) -> Developing:
+    """`develop()` of `data` with the default variants, in a fresh interpreter, its data
+    (`RLIMIT_DATA`) bounded to `data_limit_mb` if given. VmHWM, not getrusage's peak: that
+    would be the test run's too, as the child began as a copy of it."""
     script = (
-        "import re, sys\n"
+        "import re, resource, sys\n"
         "from darkroom.errors import DarkroomError\n"
         "from darkroom.imaging import develop\n"
+        "if int(sys.argv[1]):\n"
+        "    bound = int(sys.argv[1]) * 2**20\n"
+        "    resource.setrlimit(resource.RLIMIT_DATA, (bound, resource.RLIM_INFINITY))\n"
         "try:\n"
         "    develop(sys.stdin.buffer.read())\n"
         "    outcome = 'ready'\n"
@@ -310,7 +314,11 @@ def develop_apart(data: bytes) -> Developing:
         "print(outcome)\n"
     )
     done = subprocess.run(
-        [sys.executable, "-c", script], input=data, capture_output=True, check=True, timeout=120
+        [sys.executable, "-c", script, str(data_limit_mb or 0)],
+        input=data,
+        capture_output=True,
+        check=True,
+        timeout=120,
     )
     peak, outcome = done.stdout.decode().split("\n", 1)
     return Developing(int(peak), outcome.strip())

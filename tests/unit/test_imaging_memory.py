@@ -82,3 +82,17 @@ def test_a_progressive_camera_jpeg_at_the_pixel_limit_is_developed() -> None:
     developing = develop_apart(jpeg)
     assert developing.outcome == "ready"
     assert developing.peak_mb < 600
+
+
+@pytest.mark.parametrize("fmt", ["JPEG", "PNG"])
+def test_a_decoder_that_runs_out_of_memory_refuses_the_image_as_too_large(fmt: str) -> None:
+    """libjpeg and libvips say so in words of their own, not as MemoryError: libjpeg's
+    "Insufficient memory" failed the photo as damaged."""
+    image = Image.new("RGB", (SIDE, SIDE // 2), (40, 90, 160))
+    data = encode(image, fmt, progressive=True) if fmt == "JPEG" else encode(image, fmt)
+    del image
+    developing = develop_apart(data, data_limit_mb=200)
+    assert (
+        developing.outcome
+        == f"TooLarge: this {fmt.replace('JPEG', 'JPG')} image needs too much memory"
+    )

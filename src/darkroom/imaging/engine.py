@@ -66,12 +66,14 @@ def _decoding(fmt: Format, what: str) -> Iterator[None]:
         raise
     except MemoryError:
         raise TooLarge(f"this {fmt.extension.upper()} image needs too much memory") from None
-    except pyvips.Error as exc:
-        if "out of memory" in str(exc):  # libvips' own allocations are not MemoryError
-            raise TooLarge(f"this {fmt.extension.upper()} image needs too much memory") from None
-        raise InvalidImage(f"{what} this {fmt.extension.upper()} image: {exc}") from None
     except Exception as exc:
+        if any(words in str(exc) for words in _OUT_OF_MEMORY):
+            raise TooLarge(f"this {fmt.extension.upper()} image needs too much memory") from None
         raise InvalidImage(f"{what} this {fmt.extension.upper()} image: {_said(exc)}") from None
+
+
+_OUT_OF_MEMORY = ("out of memory", "Insufficient memory")
+"""What libvips and libjpeg say of an allocation that failed (neither is a MemoryError)."""
 
 
 _PILLOW_STATUS = re.compile(r"decoder error -?[0-9]+")
