@@ -13,20 +13,22 @@ import time
 from collections.abc import Iterator, Sequence
 from pathlib import Path
 
+import numpy as np
 import pytest
 
-from darkroom.adapters.child_process import ChildProcesses
+from darkroom.adapters.child_process import ChildProcesses, data_limit
 from darkroom.bootstrap import build
 from darkroom.config import Settings
-from darkroom.domain import VariantSpec
-from darkroom.errors import InvalidImage
+from darkroom.domain import DEFAULT_VARIANTS, VariantSpec
+from darkroom.errors import InvalidImage, TooLarge
 from darkroom.imaging import Developed, Limits, Watermark, develop
-from tests.unit.imaging_helpers import corpus_bytes
+from tests.unit.imaging_helpers import corpus_bytes, png_flat
 
 pytestmark = pytest.mark.timeout(120)
 
 SPECS = (VariantSpec("w150", 150),)
 CRASH = b"crash me"
+GREEDY = b"take it all"
 
 
 def _develop_or_crash(
@@ -36,9 +38,14 @@ def _develop_or_crash(
     include_gps: bool,
     watermark: Watermark | None,
 ) -> Developed:
-    """As a decoder with a bug would: the process ends at once, without a Python error."""
+    """As a decoder with a bug would: the process ends at once, without a Python error. Or,
+    for `GREEDY`, as one the engine's limits did not foresee: it maps 1 GB more than the
+    child may take (without touching it: nothing is at stake where nothing bounds it)."""
     if data == CRASH:
         os.kill(os.getpid(), signal.SIGSEGV)
+    if data == GREEDY:
+        memory = np.empty(data_limit(limits) + 2**30, np.uint8)
+        raise InvalidImage(f"mapped {memory.nbytes} bytes")
     return develop(data, specs, limits, include_gps, watermark)
 
 
@@ -59,6 +66,25 @@ def test_a_child_renders_what_this_process_would(children: ChildProcesses) -> No
 def test_an_image_error_comes_back_as_itself(children: ChildProcesses) -> None:
     with pytest.raises(InvalidImage, match="damaged"):
         children(b"\xff\xd8\xff" + b"\x00" * 100, SPECS, Limits(), False, None)
+
+
+def test_a_render_past_the_childs_memory_is_too_large_and_the_next_renders(
+    children: ChildProcesses,
+) -> None:
+    with pytest.raises(TooLarge, match="needs more than the 2,419 MB it may take"):
+        children(GREEDY, SPECS, Limits(), False, None)
+    data = corpus_bytes("L01_issue266_22mp.jpg")
+    assert children(data, SPECS, Limits(), False, None).variants[0].width == 150
+
+
+def test_a_photo_at_the_pixel_limit_renders_within_the_childs_memory(
+    children: ChildProcesses,
+) -> None:
+    """libvips' threads and NumPy under the child's bound: a 100 MP transparent PNG."""
+    png = png_flat(10_000, 10_000, bytes((200, 100, 50, 128)) * 10_000)
+    developed = children(png, DEFAULT_VARIANTS, Limits(), False, None)
+    assert developed.info.has_alpha
+    assert [v.width for v in developed.variants] == [100, 150, 320, 640, 1024, 600]
 
 
 def test_a_crash_fails_that_photo_and_the_next_one_renders(children: ChildProcesses) -> None:
@@ -170,12 +196,13 @@ def test_a_signal_to_the_servers_process_group_leaves_the_render_to_finish(
 
 _PARENT = """
 import multiprocessing, sys, time
-from darkroom.adapters.child_process import ChildProcesses
+import numpy as np
+from darkroom.adapters.child_process import ChildProcesses, data_limit
 from darkroom.bootstrap import build
 from darkroom.config import Settings
 from darkroom.domain import VariantSpec
 from darkroom.imaging import Limits
-from tests.unit.imaging_helpers import corpus_bytes
+from tests.unit.imaging_helpers import corpus_bytes, png_flat
 children = ChildProcesses()
 children(corpus_bytes("S01_canon_sd300_2mp.jpg"), (VariantSpec("a", 100),), Limits(), False, None)
 print(*(child.pid for child in multiprocessing.active_children()), flush=True)

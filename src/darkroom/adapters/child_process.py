@@ -5,6 +5,10 @@ server whose worker threads asked for it.
 Each worker thread has a child of its own, so a child's end is blamed on the one photo it
 was rendering. Children are started afresh (`spawn`): forking a process that runs threads
 copies locks some thread may hold.
+
+A child's memory is bounded (see `data_limit`): a decode the engine's own limits did not
+foresee fails that photo as too large, or as one that cannot be decoded, where it would
+have taken the machine's memory, and the kernel would have killed whatever it chose.
 """
 
 from __future__ import annotations
@@ -14,6 +18,7 @@ import logging
 import multiprocessing
 import multiprocessing.connection
 import os
+import resource
 import signal
 import threading
 from collections.abc import Sequence
@@ -21,7 +26,7 @@ from concurrent.futures import ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
 
 from darkroom.domain import VariantSpec
-from darkroom.errors import InvalidImage, Unavailable
+from darkroom.errors import InvalidImage, TooLarge, Unavailable
 from darkroom.imaging import Developed, Limits, Watermark, develop
 from darkroom.ports import Developer
 
@@ -46,7 +51,8 @@ class ChildProcesses:
     ) -> Developed:
         pool = self._pool()
         try:
-            job = pool.submit(self._developer, data, specs, limits, include_gps, watermark)
+            work = (data, specs, limits, include_gps, watermark)
+            job = pool.submit(_within_memory, data_limit(limits), self._developer, work)
             return job.result()
         except BrokenProcessPool:
             self._discard(pool)
@@ -95,6 +101,41 @@ class ChildProcesses:
             if pool in self._pools:
                 self._pools.remove(pool)
         pool.shutdown(wait=False, cancel_futures=True)
+
+
+_DATA_BASE = 512 * 1024 * 1024
+_DATA_PER_PIXEL = 20
+"""The data a child may map (`RLIMIT_DATA`: its heap and private memory, where libvips, NumPy
+and the decoders allocate): 2.5 GB at the default 100 MP limit. A photo at the pixel limit
+takes under 1 GB at its peak (a 100 MP AVIF 943 MB, a 16-bit interlaced RGBA PNG 900 MB, a
+progressive 4:4:4 JPEG 704 MB): more than twice as much is left to each."""
+
+
+def data_limit(limits: Limits) -> int:
+    """The memory a child may take while it renders a photo within `limits`."""
+    return _DATA_BASE + _DATA_PER_PIXEL * limits.max_pixels
+
+
+_Work = tuple[bytes, Sequence[VariantSpec], Limits, bool, Watermark | None]
+"""A `Developer`'s arguments."""
+
+
+def _within_memory(limit: int, developer: Developer, work: _Work) -> Developed:
+    """In the child: `developer`'s rendering of `work`, with the child's data bounded to
+    `limit` bytes (never above a bound it was started with). Beyond it an allocation fails:
+    Python's as `MemoryError`, libvips' and libjpeg's with their own errors, which the
+    engine makes `TooLarge`; a library that aborts on a failed allocation (GLib's) ends the
+    child, which fails the photo as a crash does."""
+    _, hard = resource.getrlimit(resource.RLIMIT_DATA)
+    if hard != resource.RLIM_INFINITY:
+        limit = min(limit, hard)
+    resource.setrlimit(resource.RLIMIT_DATA, (limit, hard))
+    try:
+        return developer(*work)
+    except MemoryError:
+        raise TooLarge(
+            f"rendering this image needs more than the {limit // 2**20:,} MB it may take"
+        ) from None
 
 
 def _started() -> int:
