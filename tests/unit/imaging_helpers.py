@@ -372,6 +372,66 @@ def webp_animation(canvas: tuple[int, int], frames: list[tuple[int, int, Image.I
     return b"RIFF" + struct.pack("<I", len(body)) + body
 
 
+def heic_grid(tiles: list[Image.Image], columns: int, rows: int) -> bytes:
+    """A HEIC whose primary image is a grid of `columns`×`rows` cells of the size of the
+    first tile, filled with `tiles` in turn: one tile for every cell if only one is given."""
+
+    def box(kind: bytes, body: bytes) -> bytes:
+        return struct.pack(">I", 8 + len(body)) + kind + body
+
+    def full(kind: bytes, version: int, body: bytes) -> bytes:
+        return box(kind, bytes((version, 0, 0, 0)) + body)
+
+    def boxes(data: bytes) -> dict[bytes, bytes]:
+        found: dict[bytes, bytes] = {}
+        pos = 0
+        while pos + 8 <= len(data):
+            length, kind = struct.unpack_from(">I4s", data, pos)
+            found.setdefault(kind, data[pos + 8 : pos + length])
+            pos += length
+        return found
+
+    coded, parameters = [], b""
+    for tile in tiles:
+        single = boxes(encode(tile, "HEIF", quality=90))  # one item, its data all of `mdat`
+        parameters = boxes(boxes(boxes(single[b"meta"][4:])[b"iprp"])[b"ipco"])[b"hvcC"]
+        coded.append(single[b"mdat"])
+    width, height = tiles[0].size
+    ids = list(range(2, 2 + len(tiles)))
+    cells = [ids[cell % len(ids)] for cell in range(columns * rows)]
+    items = [full(b"infe", 2, struct.pack(">HH", 1, 0) + b"grid\0")]
+    items += [full(b"infe", 2, struct.pack(">HH", item, 0) + b"hvc1\0") for item in ids]
+    grid = bytes((0, 0, rows - 1, columns - 1)) + struct.pack(">HH", width * columns, height * rows)
+    ipco = box(
+        b"ipco",
+        box(b"hvcC", parameters)
+        + full(b"ispe", 0, struct.pack(">II", width, height))
+        + full(b"ispe", 0, struct.pack(">II", width * columns, height * rows)),
+    )
+    associations = struct.pack(">HBB", 1, 1, 3)
+    associations += b"".join(struct.pack(">HBBB", item, 2, 0x81, 2) for item in ids)
+    fixed = (
+        box(b"hdlr", b"\0" * 8 + b"pict" + b"\0" * 13)
+        + full(b"pitm", 0, struct.pack(">H", 1))
+        + full(b"iinf", 0, struct.pack(">H", len(items)) + b"".join(items))
+        + full(b"iref", 0, box(b"dimg", struct.pack(f">HH{len(cells)}H", 1, len(cells), *cells)))
+        + box(b"iprp", ipco + full(b"ipma", 0, struct.pack(">I", 1 + len(ids)) + associations))
+        + box(b"idat", grid)
+    )
+    ftyp = box(b"ftyp", b"heic\0\0\0\0mif1heic")
+
+    def located(start: int) -> bytes:
+        entries = struct.pack(">HHHHII", 1, 1, 0, 1, 0, len(grid))  # in `idat`
+        for item, data in zip(ids, coded, strict=True):
+            entries += struct.pack(">HHHHII", item, 0, 0, 1, start, len(data))
+            start += len(data)
+        iloc = full(b"iloc", 1, b"\x44\x00" + struct.pack(">H", 1 + len(ids)) + entries)
+        return ftyp + full(b"meta", 0, fixed + iloc)
+
+    head = located(0)
+    return located(len(head) + 8) + box(b"mdat", b"".join(coded))
+
+
 def flip_middle(data: bytes, count: int = 16, at: float = 0.5) -> bytes:
     """`data` with `count` bytes inverted at fraction `at` of the file."""
     start = int(len(data) * at)

@@ -70,6 +70,7 @@ def check_container(
         _bmp(data)
     elif fmt is HEIF or fmt is AVIF:
         _iso_boxes(data, fmt)
+        avif.check_cells(data, fmt.extension.upper())
         if fmt is AVIF:
             avif.check_sizes(data)
     elif fmt is WEBP:
