@@ -108,23 +108,11 @@ def develop(
         sizes = [fit(info.width, info.height, spec) for spec in specs]
         stored = [_as_stored(size, orientation) for size in sizes]
         with _decoding(fmt, "cannot decode"):
-            start, icc = _decode(image, data, fmt, stored, _headroom(info))
+            decoded, icc = _decode(image, data, fmt, stored, _headroom(info))
     # PNG and WebP stream from their decoder (`vipsload`): what it finds damaged on the way
     # surfaces while resizing.
     with _decoding(fmt, "cannot decode"):
-        sequential = _streams(fmt, data)
-        premultiplied = False
-        if start.bands == 4:
-            # A decoder's image is read whole for the check, premultiplied as it is read:
-            # every transparent variant starts from that, and its alpha is the decoder's (one
-            # copy in memory, where the image as decoded and then premultiplied took two:
-            # 800 MB at 100 MP). An array's is in memory already: libvips would hand back
-            # the same memory, without the reference that keeps the array alive.
-            if sequential:
-                start, sequential, premultiplied = resample.premultiplied(start), False, True
-            if start.extract_band(3).min() == 255:
-                # Opaque: premultiplied colours are the colours.
-                start, premultiplied = start.extract_band(0, n=3), False
+        start, sequential, premultiplied = _start(decoded, _streams(fmt, data))
         alpha = start.bands == 4
         # Colour is converted on the variants, a fraction of the decoded pixels; a grey
         # image's through its grey profile (Photoshop's "Dot Gain 20%", "Gray Gamma 1.8").
@@ -153,6 +141,32 @@ def develop(
     )
 
 
+def _start(decoded: pyvips.Image | Pixels, sequential: bool) -> tuple[pyvips.Image, bool, bool]:
+    """The image the variants start from, whether it is still `sequential`, and whether it
+    is premultiplied: an opaque image without its alpha, a transparent one premultiplied
+    once, in memory, as every transparent variant starts from it. Without a second copy of
+    the pixels (800 MB at 100 MP, where the decoded image and its premultiplied copy took
+    1.2 GB with a 45-byte GIF): a decoder's image is premultiplied as it is read, and its
+    alpha checked on that (it is the decoder's); an array of the decode's own, in place.
+    (libvips' `copy_memory` of an array's image would hand back the same memory, without
+    the reference that keeps the array alive.)"""
+    if isinstance(decoded, np.ndarray):
+        start = from_array(decoded)
+        if start.bands == 4 and decoded.flags.writeable and decoded[:, :, 3].min() < 255:
+            resample.premultiply_in_place(decoded, _BAND_BYTES)
+            return start, False, True
+    else:
+        start = decoded
+        if start.bands == 4 and sequential:
+            start, sequential = resample.premultiplied(start), False
+            if start.extract_band(3).min() < 255:
+                return start, False, True
+    if start.bands == 4 and start.extract_band(3).min() == 255:
+        # Opaque: premultiplied colours are the colours.
+        return start.extract_band(0, n=3), sequential, False
+    return start, sequential, False
+
+
 _CMS_MODES = {1: "L", 3: "RGB", 4: "RGBA"}
 """LittleCMS's name for the pixels `_decode` gives, by their number of bands."""
 
@@ -178,10 +192,11 @@ def _decode(
     fmt: Format,
     sizes: Sequence[tuple[int, int]],
     headroom: float,
-) -> tuple[pyvips.Image, bytes | None]:
-    """The first frame as 8-bit grey, RGB or RGBA, and the ICC profile it is still in.
-    Decoded with as few pixels as the largest size needs (times a headroom) where the format
-    can scale while decoding (JPEG, WebP), all of them otherwise."""
+) -> tuple[pyvips.Image | Pixels, bytes | None]:
+    """The first frame as 8-bit grey, RGB or RGBA (a decoder's image, or an array), and the
+    ICC profile it is still in. Decoded with as few pixels as the largest size needs (times
+    a headroom) where the format can scale while decoding (JPEG, WebP), all of them
+    otherwise."""
     icc = image.info.get("icc_profile")
     if fmt is JPEG and sizes:
         widest = (
@@ -192,7 +207,7 @@ def _decode(
             progressive = bool(image.info.get("progressive") or image.info.get("progression"))
             scaled = decode_scaled(data, image.mode, widest, progressive)
             if scaled is not None:
-                return from_array(scaled), icc
+                return scaled, icc
         # CMYK, and sampling factors libjpeg-turbo decodes only through libjpeg's own API
         image.draft(image.mode if image.mode == "CMYK" else None, widest)
     if fmt is WEBP:
@@ -202,15 +217,15 @@ def _decode(
     if fmt is HEIF:
         # pillow-heif hands its buffer over without the copy Pillow's would cost.
         heif = pillow_heif.open_heif(data, convert_hdr_to_8bit=True)
-        return from_array(np.asarray(heif)), heif.info.get("icc_profile")
+        return np.asarray(heif), heif.info.get("icc_profile")
     image.seek(0)
     image.load()
     if image.mode in _PIXELWISE_MODES:
-        return from_array(_pixels(image, _normalise)), icc
+        return _pixels(image, _normalise), icc
     normal = _normalise(image)
     if normal.mode == "CMYK":  # no CMYK past this point: converted here, whole
-        return from_array(_pixels(cmyk_to_srgb(normal, icc))), None
-    return from_array(_pixels(normal)), icc
+        return _pixels(cmyk_to_srgb(normal, icc)), None
+    return _pixels(normal), icc
 
 
 def _streams(fmt: Format, data: bytes) -> bool:

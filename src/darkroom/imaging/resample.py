@@ -59,6 +59,17 @@ def premultiplied(image: pyvips.Image) -> pyvips.Image:
     return made
 
 
+def premultiply_in_place(pixels: Pixels, band_bytes: int) -> None:
+    """`pixels` (height × width × 4) made `premultiplied`, in their own memory, a band of
+    about `band_bytes` at a time."""
+    height, width = pixels.shape[:2]
+    rows = max(1, band_bytes // (width * 4))
+    for top in range(0, height, rows):
+        band = pixels[top : top + rows]
+        made = premultiplied(from_array(band)).write_to_memory()
+        band[...] = np.frombuffer(made, np.uint8).reshape(band.shape)
+
+
 def flattened_premultiplied(image: pyvips.Image) -> pyvips.Image:
     """A `premultiplied` image on white: each colour plus the white its transparency lets
     through, as `flatten` blends an image that is not premultiplied (rounded where
