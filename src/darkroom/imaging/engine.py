@@ -112,21 +112,22 @@ def develop(
     # PNG and WebP stream from their decoder (`vipsload`): what it finds damaged on the way
     # surfaces while resizing.
     with _decoding(fmt, "cannot decode"):
-        start, sequential, premultiplied = _start(decoded, _streams(fmt, data))
+        # Every variant is to be flattened onto white. Flattening first commutes with
+        # resizing (both are linear in premultiplied colour), and the flattened image is
+        # resampled as an opaque one: not each variant from the full image, premultiplied.
+        # Not where colours are converted: white is blended in sRGB, as a page shows it.
+        flattens = (
+            _bands(decoded) == 4 and _only_jpeg(specs) and srgb_transform(icc, "RGBA") is None
+        )
+        start, sequential, premultiplied = _start(
+            decoded, _streams(fmt, data), premultiply=not flattens
+        )
         alpha = start.bands == 4
+        if alpha and flattens:
+            start = start.flatten(background=[255, 255, 255], max_alpha=255).copy_memory()
         # Colour is converted on the variants, a fraction of the decoded pixels; a grey
         # image's through its grey profile (Photoshop's "Dot Gain 20%", "Gray Gamma 1.8").
         to_srgb = srgb_transform(icc, _CMS_MODES[start.bands])
-        if alpha and to_srgb is None and _only_jpeg(specs):
-            # Every variant is to be flattened onto white. Flattening first commutes with
-            # resizing (both are linear in premultiplied colour), and the flattened image is
-            # resampled as an opaque one: not each variant from the full image, premultiplied.
-            # Not where colours are converted: white is blended in sRGB, as a page shows it.
-            if premultiplied:
-                start = resample.flattened_premultiplied(start).copy_memory()
-            else:
-                start = start.flatten(background=[255, 255, 255], max_alpha=255).copy_memory()
-            premultiplied = False
         convert = None if to_srgb is None else functools.partial(converted, transform=to_srgb)
         variants = cascade(start, sizes, orientation, sequential, convert, premultiplied)
     finished = [
@@ -141,30 +142,49 @@ def develop(
     )
 
 
-def _start(decoded: pyvips.Image | Pixels, sequential: bool) -> tuple[pyvips.Image, bool, bool]:
+def _start(
+    decoded: pyvips.Image | Pixels, sequential: bool, premultiply: bool
+) -> tuple[pyvips.Image, bool, bool]:
     """The image the variants start from, whether it is still `sequential`, and whether it
-    is premultiplied: an opaque image without its alpha, a transparent one premultiplied
-    once, in memory, as every transparent variant starts from it. Without a second copy of
-    the pixels (800 MB at 100 MP, where the decoded image and its premultiplied copy took
-    1.2 GB with a 45-byte GIF): a decoder's image is premultiplied as it is read, and its
-    alpha checked on that (it is the decoder's); an array of the decode's own, in place.
-    (libvips' `copy_memory` of an array's image would hand back the same memory, without
-    the reference that keeps the array alive.)"""
+    is premultiplied: an opaque image without its alpha; a transparent one, where asked to
+    `premultiply`, premultiplied once, in memory, as every transparent variant starts from
+    it. Without a second copy of the pixels (800 MB at 100 MP, where the decoded image and
+    its premultiplied copy took 1.2 GB with a 45-byte GIF): a decoder's image is
+    premultiplied as it is read, and its alpha checked on that (it is the decoder's); an
+    array of the decode's own, in place. One to be flattened is not premultiplied: read
+    whole for the check, it is flattened from memory in one pass. (libvips' `copy_memory`
+    of an array's image would hand back the same memory, without the reference that keeps
+    the array alive.)"""
     if isinstance(decoded, np.ndarray):
         start = from_array(decoded)
-        if start.bands == 4 and decoded.flags.writeable and decoded[:, :, 3].min() < 255:
+        if (
+            premultiply
+            and start.bands == 4
+            and decoded.flags.writeable
+            and decoded[:, :, 3].min() < 255
+        ):
             resample.premultiply_in_place(decoded, _BAND_BYTES)
             return start, False, True
     else:
         start = decoded
         if start.bands == 4 and sequential:
-            start, sequential = resample.premultiplied(start), False
-            if start.extract_band(3).min() < 255:
-                return start, False, True
+            sequential = False
+            if not premultiply:
+                start = start.copy_memory()
+            else:
+                start = resample.premultiplied(start)
+                if start.extract_band(3).min() < 255:
+                    return start, False, True
     if start.bands == 4 and start.extract_band(3).min() == 255:
         # Opaque: premultiplied colours are the colours.
         return start.extract_band(0, n=3), sequential, False
     return start, sequential, False
+
+
+def _bands(decoded: pyvips.Image | Pixels) -> int:
+    if isinstance(decoded, np.ndarray):
+        return 1 if decoded.ndim == 2 else int(decoded.shape[2])
+    return int(decoded.bands)
 
 
 _CMS_MODES = {1: "L", 3: "RGB", 4: "RGBA"}

@@ -70,15 +70,6 @@ def premultiply_in_place(pixels: Pixels, band_bytes: int) -> None:
         band[...] = np.frombuffer(made, np.uint8).reshape(band.shape)
 
 
-def flattened_premultiplied(image: pyvips.Image) -> pyvips.Image:
-    """A `premultiplied` image on white: each colour plus the white its transparency lets
-    through, as `flatten` blends an image that is not premultiplied (rounded where
-    `flatten` truncates: a level lighter at most)."""
-    colours, alpha = image.extract_band(0, n=3), image.extract_band(3)
-    white: pyvips.Image = (colours + (255 - alpha)).cast("uchar")
-    return white
-
-
 def cascade(
     start: pyvips.Image,
     sizes: Sequence[tuple[int, int]],
