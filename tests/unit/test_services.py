@@ -369,6 +369,29 @@ def test_a_claim_left_by_a_photo_gone_or_being_deleted_passes_on(
     assert dr.catalog.claim_bytes("ann", digest, "another") == copy.id
 
 
+def test_a_copy_of_a_photo_that_failed_is_rendered_on_its_own(
+    memory_darkroom: Darkroom,
+) -> None:
+    """The photo that claimed the bytes failed (its store away at every attempt): the same
+    bytes sent again are rendered, where they became a pointer to the failure and their
+    original was dropped."""
+    dr = memory_darkroom
+    first = presigned(dr, "ann", "a.jpg", corpus(JPEG))
+
+    def store_away() -> None:
+        raise Unavailable("the store is away")
+
+    with pytest.raises(Unavailable):
+        dr.processor.developing_with(_rendering_while(store_away)).process(first.id)
+    dr.processor.fail(first.id, "gave up after 5 attempts: the store is away")
+    assert dr.catalog.get(first.id).status is PhotoStatus.FAILED
+    copy = presigned(dr, "ann", "b.jpg", corpus(JPEG))
+    assert dr.processor.process(copy.id) is Outcome.READY
+    assert dr.originals.get(copy.key) == corpus(JPEG)
+    assert dr.processor.process(first.id) is Outcome.DUPLICATE
+    assert dr.catalog.get(first.id).duplicate_of == copy.id
+
+
 def _rendering_while(meanwhile: Callable[[], object]) -> Developer:
     """The engine, with `meanwhile` happening as it renders."""
 

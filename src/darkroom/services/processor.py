@@ -27,6 +27,8 @@ log = logging.getLogger(__name__)
 
 _SAVE_ATTEMPTS = 8
 _SETTLED = frozenset({PhotoStatus.READY, PhotoStatus.FAILED, PhotoStatus.DUPLICATE})
+_NOT_KEEPING = frozenset({PhotoStatus.FAILED, PhotoStatus.DUPLICATE})
+"""Photos a claim on bytes may name that keep no rendering of them for a copy to share."""
 
 
 class Outcome(StrEnum):
@@ -192,8 +194,10 @@ class Processor:
         """The photo that keeps these bytes, if not this one. An index of digests may lag
         (DynamoDB's does) and copies processed at once may each be looking before the other
         has recorded anything: the catalog's claim makes exactly one of them the keeper,
-        before either renders. A keeper since deleted, being deleted, or itself a copy
-        passes its claim on."""
+        before either renders. A keeper since deleted, being deleted, itself a copy, or
+        failed passes its claim on: a copy pointing at a failure would lose its bytes with
+        nothing made of them, where they may render now (the failure may have been the
+        store's, or the limits' of the time)."""
         keeper_id = self._catalog.claim_bytes(photo.owner, digest, photo.id)
         for _ in range(_SAVE_ATTEMPTS):
             if keeper_id == photo.id:
@@ -202,7 +206,7 @@ class Processor:
                 keeper: Photo | None = self._catalog.get(keeper_id)
             except NotFound:
                 keeper = None
-            if keeper and keeper.status is not PhotoStatus.DUPLICATE and self._stored(keeper):
+            if keeper and keeper.status not in _NOT_KEEPING and self._stored(keeper):
                 return keeper
             keeper_id = self._catalog.claim_bytes(
                 photo.owner, digest, photo.id, replacing=keeper_id
