@@ -24,6 +24,7 @@ from tests.corpus import corpus
 from tests.unit.presigned import presigned
 
 JPEG = "S01_canon_sd300_2mp.jpg"
+OTHER_JPEG = "C01_cmyk_canon300d.jpg"
 
 
 def _process_all(dr: Darkroom) -> int:
@@ -390,6 +391,23 @@ def test_a_copy_of_a_photo_that_failed_is_rendered_on_its_own(
     assert dr.originals.get(copy.key) == corpus(JPEG)
     assert dr.processor.process(first.id) is Outcome.DUPLICATE
     assert dr.catalog.get(first.id).duplicate_of == copy.id
+
+
+def test_a_copy_of_bytes_whose_photo_has_other_bytes_since_is_kept(
+    memory_darkroom: Darkroom,
+) -> None:
+    """The photo that claimed the bytes was given others since (its key written again, by
+    its upload URL used twice or `aws s3 cp`): a copy of the first bytes is their only
+    one, where it became a pointer to the photo and the bytes were lost."""
+    dr = memory_darkroom
+    first = presigned(dr, "ann", "a.jpg", corpus(JPEG))
+    assert dr.processor.process(first.id) is Outcome.READY
+    dr.originals.put(first.key, corpus(OTHER_JPEG), "image/jpeg")
+    assert dr.processor.process(first.id) is Outcome.READY
+    copy = presigned(dr, "ann", "b.jpg", corpus(JPEG))
+    assert dr.processor.process(copy.id) is Outcome.READY
+    assert dr.originals.get(copy.key) == corpus(JPEG)
+    assert dr.catalog.get(first.id).status is PhotoStatus.READY
 
 
 def _rendering_while(meanwhile: Callable[[], object]) -> Developer:

@@ -194,10 +194,11 @@ class Processor:
         """The photo that keeps these bytes, if not this one. An index of digests may lag
         (DynamoDB's does) and copies processed at once may each be looking before the other
         has recorded anything: the catalog's claim makes exactly one of them the keeper,
-        before either renders. A keeper since deleted, being deleted, itself a copy, or
-        failed passes its claim on: a copy pointing at a failure would lose its bytes with
-        nothing made of them, where they may render now (the failure may have been the
-        store's, or the limits' of the time)."""
+        before either renders. A keeper since deleted, being deleted, itself a copy,
+        failed, or given other bytes since passes its claim on: a copy pointing at a
+        failure would lose its bytes with nothing made of them, where they may render now
+        (the failure may have been the store's, or the limits' of the time), and one
+        pointing at other bytes would lose them altogether."""
         keeper_id = self._catalog.claim_bytes(photo.owner, digest, photo.id)
         for _ in range(_SAVE_ATTEMPTS):
             if keeper_id == photo.id:
@@ -206,12 +207,21 @@ class Processor:
                 keeper: Photo | None = self._catalog.get(keeper_id)
             except NotFound:
                 keeper = None
-            if keeper and keeper.status not in _NOT_KEEPING and self._stored(keeper):
+            if keeper and self._keeps(keeper, digest):
                 return keeper
             keeper_id = self._catalog.claim_bytes(
                 photo.owner, digest, photo.id, replacing=keeper_id
             )
         raise Conflict(f"photo {photo.id}: the keeper of its bytes kept changing")
+
+    def _keeps(self, keeper: Photo, digest: str) -> bool:
+        # A digest not recorded yet is a presigned upload's whose processing claimed the
+        # bytes and has not saved it: these bytes, as far as anything can tell.
+        return (
+            keeper.status not in _NOT_KEEPING
+            and keeper.sha256 in ("", digest)
+            and self._stored(keeper)
+        )
 
     def _stored(self, photo: Photo) -> bool:
         return self._originals.head(photo.key) is not None
