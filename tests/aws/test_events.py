@@ -83,6 +83,7 @@ def test_an_sqs_batch_carries_notifications_test_events_jobs_and_sns_envelopes()
         "[1, 2]",
         json.dumps({"hello": "world"}),
         json.dumps({"Records": "not a list"}),
+        "[" * 100_000,  # nested deeper than the JSON decoder recurses
     ],
 )
 def test_unreadable_messages_are_reported_one_by_one(body: str) -> None:

@@ -134,6 +134,8 @@ def messages(body: str) -> tuple[Read, ...]:
         parsed = json.loads(body)
     except ValueError:
         raise MalformedEvent("the body is not JSON") from None
+    except RecursionError:
+        raise MalformedEvent("the body nests deeper than any message does") from None
     if not isinstance(parsed, dict):
         raise MalformedEvent("the body is not a JSON object")
     if parsed.get("Type") == "Notification" and isinstance(parsed.get("Message"), str):
