@@ -96,6 +96,34 @@ def test_a_count_that_fails_aside_leaves_the_old_one(
     assert counts.get() is not first
 
 
+def test_a_count_that_cannot_be_put_aside_is_tried_again(store: MemoryBlobStore) -> None:
+    """No thread to be had (a process at its limit of threads or pids): the kept count is
+    shown, where the caller got an error and no count was ever made again."""
+    clock, aside = Clock(), Aside()
+    refused: list[Callable[[], None]] = []
+
+    def no_thread(work: Callable[[], None]) -> None:
+        if not refused:
+            refused.append(work)
+            raise RuntimeError("can't start new thread")
+        aside(work)
+
+    counts = KeptCounts(
+        MemoryCatalog(),
+        {"originals": store},
+        wall=lambda: datetime.fromtimestamp(clock.now, UTC),
+        clock=clock,
+        aside=no_thread,
+    )
+    first = counts.get()
+    store.put("a", b"x", "image/jpeg")
+    clock.now += 60
+    assert counts.get() is first and refused and not aside.waiting
+    assert counts.get() is first and len(aside.waiting) == 1
+    aside.run()
+    assert counts.get().stores[0].objects == 1
+
+
 def test_callers_of_the_first_count_share_it(
     store: MemoryBlobStore, monkeypatch: pytest.MonkeyPatch
 ) -> None:

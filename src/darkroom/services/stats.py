@@ -146,13 +146,22 @@ class KeptCounts:
             if self._kept is not None:
                 made, counts = self._kept
                 if self._clock() - made >= self.kept_for and not self._refreshing:
-                    self._refreshing = True
-                    self._aside(self._refresh)
+                    self._refreshing = self._put_aside()
                 return counts
         with self._first:
             if self._kept is None:
                 self._kept = self._count()
             return self._kept[1]
+
+    def _put_aside(self) -> bool:
+        """Whether a count was put aside to replace the kept one."""
+        try:
+            self._aside(self._refresh)
+        except RuntimeError:
+            # No thread to be had: the kept figures are shown, and the next caller tries again.
+            log.exception("counting stores and catalog aside failed to start")
+            return False
+        return True
 
     def _refresh(self) -> None:
         try:
