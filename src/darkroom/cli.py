@@ -165,9 +165,7 @@ def import_(
             progress.advance(task)
     with _progress() as progress:
         # every job that is due, this import's and any left from before
-        now = datetime.now(UTC)
-        queued = dr.queue.jobs(frozenset({JobState.QUEUED}), 100_000)
-        due = sum(job.run_at <= now for job in queued)
+        due = dr.queue.count_due(datetime.now(UTC))
         task = progress.add_task("processing", total=due)
         worker = dr.worker("import")
         while worker.run_once():

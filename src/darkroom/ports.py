@@ -199,6 +199,11 @@ class JobQueue(Protocol):
         reading every job (a `reprocess` of a large library queues one per photo)."""
         ...
 
+    def count_due(self, now: datetime) -> int:
+        """How many queued jobs are due by `now` (what a worker would run before it found
+        nothing to claim), counted by the backend like `count`."""
+        ...
+
     def retry(self, job_id: str, run_at: datetime) -> Job:
         """Make a dead (or waiting) job due again with a fresh attempt count.
 

@@ -187,6 +187,18 @@ def test_jobs_are_counted_by_state(queue: JobQueue) -> None:
     assert queue.count(frozenset()) == {}
 
 
+def test_due_jobs_are_counted_without_those_waiting_or_taken(queue: JobQueue) -> None:
+    for name, due_in in (("j1", -60), ("j2", -60), ("j3", -30), ("later", 3600)):
+        queue.enqueue(make(name, due_in))
+    queue.claim("w1", 60)
+    queue.claim("w1", 60)
+    queue.fail("j2", "boom", None)
+    now = datetime.now(UTC)
+    assert queue.count_due(now) == 1  # j3: j1 is running, j2 dead, `later` not due yet
+    assert queue.count_due(now + timedelta(hours=2)) == 2
+    assert queue.count_due(now - timedelta(hours=1)) == 0
+
+
 def claim_concurrently(queues: list[JobQueue], threads_per_queue: int) -> list[str]:
     claimed: list[list[str]] = []
     errors: list[BaseException] = []

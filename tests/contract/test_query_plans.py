@@ -184,3 +184,13 @@ def test_the_photos_waiting_for_a_job_are_looked_up_by_their_ids(
     if db.engine.dialect.name != "sqlite":
         assert rows_read(db, lambda: queue.with_jobs(asked, PROCESS)) <= len(asked)
     assert queue.with_jobs(asked, PROCESS) == {f"{index:032x}" for index in (1, 2)}
+
+
+def test_the_due_jobs_are_counted_from_the_index(sql_database: SqlDatabase) -> None:
+    """What `import` shows as the work ahead: it read up to 100 000 queued jobs to count
+    the due ones (1.7 s and 51 MB with 100 000 waiting on SQLite)."""
+    db = sql_database
+    queue = _queued(db)
+    [plan] = plans(db, lambda: queue.count_due(datetime.now(UTC)))
+    assert "ix_jobs_state_run_at" in plan and not reads_whole_table(plan), plan
+    assert queue.count_due(datetime.now(UTC)) == sum(1 for i in range(ROWS) if i % 3)

@@ -94,6 +94,27 @@ def test_reprocess_cut_short_leaves_each_photo_to_a_job(tmp_path: Path) -> None:
     assert [p.name[:4] for p in (data / "variants").rglob("*") if p.is_file()] == ["big-"]
 
 
+def test_import_counts_its_jobs_behind_many_queued_for_later(tmp_path: Path) -> None:
+    """The due jobs are counted by the queue: read from the 100 000 oldest queued jobs, the
+    import's own, newer, went uncounted ("1/0")."""
+    data = tmp_path / "data"
+    build(Settings(data_dir=data, secret="cli-secret-0123456789"))
+    older = (datetime.now(UTC) - timedelta(days=1)).strftime("%Y-%m-%d %H:%M:%S.%f")
+    later = (datetime.now(UTC) + timedelta(days=1)).strftime("%Y-%m-%d %H:%M:%S.%f")
+    with sqlite3.connect(data / "darkroom.db") as db:
+        db.executemany(
+            "insert into jobs (id, photo_id, state, attempts, last_error, created_at, run_at)"
+            " values (?, ?, 'queued', 1, 'away', ?, ?)",
+            ((f"q{n}", f"p{n}", older, later) for n in range(100_000)),
+        )
+    photo = tmp_path / "a.jpg"
+    shutil.copy(CORPUS / "S01_canon_sd300_2mp.jpg", photo)
+    result = darkroom(data, "import", str(photo))
+    assert result.returncode == 0, result.stderr
+    processing = [line for line in result.stderr.splitlines() if line.startswith("processing")]
+    assert processing and " 1/1 " in processing[-1], result.stderr[-300:]
+
+
 def test_jobs_lists_and_retries_dead_jobs(tmp_path: Path) -> None:
     data = tmp_path / "data"
     assert "no failed or dead jobs" in darkroom(data, "jobs").stdout

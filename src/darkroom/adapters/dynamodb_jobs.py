@@ -120,6 +120,18 @@ class DynamoDbJobLedger(TableUser):
             for state in states
         }
 
+    def count_due(self, now: datetime) -> int:
+        """The queued jobs' index read through, their `due` compared by DynamoDB: only the
+        count comes back."""
+        query = _in_state(JobState.QUEUED) | {
+            "Select": "COUNT",
+            "FilterExpression": "due <= :now",
+        }
+        query["ExpressionAttributeValues"] = query["ExpressionAttributeValues"] | {
+            ":now": _value(now.timestamp())
+        }
+        return sum(answer["Count"] for answer in self._pages(query, "due"))
+
     def _pages(
         self, query: dict[str, Any], which: str, limit: int | None = None
     ) -> Iterator[QueryOutputTypeDef]:

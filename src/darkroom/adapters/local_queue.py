@@ -138,6 +138,12 @@ class LocalJobQueue:
             found = {JobState(state): int(n) for state, n in conn.execute(query)}
         return {state: found.get(state, 0) for state in states}
 
+    def count_due(self, now: datetime) -> int:
+        c = jobs_table.c
+        query = select(func.count()).where(c.state == JobState.QUEUED.value, c.run_at <= now)
+        with self._db.connection(write=False) as conn:
+            return int(conn.execute(query).scalar_one())
+
     def retry(self, job_id: str, run_at: datetime) -> Job:
         with self._db.atomic():
             if not self._set(job_id, state=JobState.QUEUED.value, attempts=0, run_at=run_at):

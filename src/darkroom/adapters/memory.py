@@ -248,6 +248,11 @@ class MemoryJobQueue:
         found = [j.state for j in list(self._jobs.values())]
         return {state: found.count(state) for state in states}
 
+    def count_due(self, now: datetime) -> int:
+        return sum(
+            j.state is JobState.QUEUED and j.run_at <= now for j in list(self._jobs.values())
+        )
+
     def retry(self, job_id: str, run_at: datetime) -> Job:
         with self._lock:
             job = self._jobs.get(job_id)

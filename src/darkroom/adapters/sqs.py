@@ -173,6 +173,9 @@ class SqsJobQueue:
     def count(self, states: frozenset[JobState]) -> dict[JobState, int]:
         return self.ledger.count(states)
 
+    def count_due(self, now: datetime) -> int:
+        return self.ledger.count_due(now)
+
     def retry(self, job_id: str, run_at: datetime) -> Job:
         job = self.ledger.retry(job_id, run_at)
         self._message(job, run_at)
