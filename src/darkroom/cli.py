@@ -267,6 +267,8 @@ def process(data: DataOption = None) -> None:
 
 
 _LISTED_JOBS = 10_000
+_RETRIED_AT_ONCE = 1000
+"""Dead jobs `jobs retry --all` reads at once."""
 
 
 @jobs_app.callback(invoke_without_command=True)
@@ -320,24 +322,38 @@ def jobs_retry(
             _say(f"dead letter {letter.id} ({letter.subject}) sent back")
             if letter.id in ids:
                 ids.remove(letter.id)
-    if all_dead:
-        ids += [j.id for j in dr.queue.jobs(frozenset({JobState.DEAD}), 10_000)]
-    elif not ids and not job_ids:
+    if not all_dead and not ids and not job_ids:
         _say("name jobs to retry, or --all")
         raise typer.Exit(2)
-    else:
+    if not all_dead:
         for job_id in ids:
             if not _retryable(dr, job_id):
                 _say(f"darkroom: no dead job, nor one waiting to retry, is {job_id!r}", "red")
                 raise typer.Exit(1)
     now = datetime.now(UTC)
-    for job_id in ids:
-        try:
+    try:
+        for job_id in ids:
             dr.queue.retry(job_id, now)
-        except DarkroomError as exc:
-            _say(str(exc), "red")
-            raise typer.Exit(1) from None
-        _say(f"job {job_id} queued again")
+            _say(f"job {job_id} queued again")
+        if all_dead:
+            _say(f"{_retry_every_dead(dr, now)} dead jobs queued again")
+    except DarkroomError as exc:
+        _say(str(exc), "red")
+        raise typer.Exit(1) from None
+
+
+def _retry_every_dead(dr: Darkroom, now: datetime) -> int:
+    """Every dead job made due again, a page at a time, oldest first; how many. Each page
+    starts after the last job of the one before: a job retried here that dies again before
+    the end is not retried twice."""
+    retried = 0
+    last = None
+    while page := dr.queue.jobs(frozenset({JobState.DEAD}), _RETRIED_AT_ONCE, after=last):
+        for job in page:
+            dr.queue.retry(job.id, now)
+        retried += len(page)
+        last = page[-1]
+    return retried
 
 
 def _retryable(dr: Darkroom, job_id: str) -> bool:

@@ -186,7 +186,12 @@ class JobQueue(Protocol):
         """One job, whatever its state, read by its id alone. Raises `NotFound`."""
         ...
 
-    def jobs(self, states: frozenset[JobState], limit: int = 100) -> list[Job]: ...
+    def jobs(
+        self, states: frozenset[JobState], limit: int = 100, after: Job | None = None
+    ) -> list[Job]:
+        """Jobs in these states, oldest first (by `created_at`, then id); with `after`, those
+        that come after it: the next page, however the jobs before it changed since."""
+        ...
 
     def with_jobs(self, photo_ids: Collection[str], kind: str) -> set[str]:
         """Those of `photo_ids` that a queued or running job of `kind` is for, found by photo

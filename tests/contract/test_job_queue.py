@@ -169,6 +169,19 @@ def test_jobs_filters_by_state_oldest_first(queue: JobQueue) -> None:
     assert queue.jobs(frozenset()) == []
 
 
+def test_jobs_are_listed_a_page_at_a_time_after_the_last_one_read(queue: JobQueue) -> None:
+    now = datetime.now(UTC)
+    for job_id, created in (("b", 0), ("a", 0), ("c", 5), ("d", 9)):
+        queue.enqueue(Job(job_id, "p1", now + timedelta(seconds=created), now))
+    first = queue.jobs(frozenset({JobState.QUEUED}), limit=2)
+    assert [j.id for j in first] == ["a", "b"]
+    queue.claim("w1", 60)  # `a`, gone from the queued ones: the next page starts all the same
+    after_b = queue.jobs(frozenset({JobState.QUEUED}), limit=2, after=first[-1])
+    assert [j.id for j in after_b] == ["c", "d"]
+    assert queue.jobs(frozenset({JobState.QUEUED}), limit=2, after=after_b[-1]) == []
+    assert [j.id for j in queue.jobs(ALL_STATES, after=first[0])] == ["b", "c", "d"]
+
+
 def test_jobs_are_counted_by_state(queue: JobQueue) -> None:
     for name in ("j1", "j2", "j3", "j4", "j5"):
         queue.enqueue(make(name))

@@ -173,6 +173,27 @@ def test_a_dead_job_behind_many_older_dead_ones_is_retried(tmp_path: Path) -> No
     assert (job.state, job.attempts) == (JobState.QUEUED, 0)
 
 
+def test_every_dead_job_is_retried_and_counted(tmp_path: Path) -> None:
+    """`retry --all` read the 10 000 oldest dead jobs and left the others dead, unsaid."""
+    data = tmp_path / "data"
+    queue = build(Settings(data_dir=data, secret="cli-secret-0123456789")).queue
+    older = (datetime.now(UTC) - timedelta(days=1)).strftime("%Y-%m-%d %H:%M:%S.%f")
+    with sqlite3.connect(data / "darkroom.db") as db:
+        db.executemany(
+            "insert into jobs (id, photo_id, state, attempts, last_error, created_at, run_at)"
+            " values (?, ?, 'dead', 5, 'boom', ?, ?)",
+            ((f"d{n}", f"p{n}", older, older) for n in range(12_345)),
+        )
+    retried = darkroom(data, "jobs", "retry", "--all")
+    assert retried.returncode == 0, retried.stderr
+    assert "12345 dead jobs queued again" in retried.stderr, retried.stderr[-300:]
+    assert queue.count(frozenset({JobState.DEAD, JobState.QUEUED})) == {
+        JobState.DEAD: 0,
+        JobState.QUEUED: 12_345,
+    }
+    assert queue.get("d0").attempts == 0
+
+
 def test_a_job_listing_piped_keeps_whole_ids(tmp_path: Path) -> None:
     data = tmp_path / "data"
     queue = build(Settings(data_dir=data, secret="cli-secret-0123456789")).queue

@@ -83,10 +83,16 @@ class DynamoDbJobLedger(TableUser):
         extra = {"attempts": 0, "run_at": run_at.astimezone(UTC).isoformat()}
         return self._state(job_id, JobState.QUEUED, extra | {"due": run_at.timestamp()})
 
-    def jobs(self, states: frozenset[JobState], limit: int) -> list[Job]:
+    def jobs(self, states: frozenset[JobState], limit: int, after: Job | None = None) -> list[Job]:
         found: list[Job] = []
         for state in states:
-            for answer in self._pages(_in_state(state) | {"Limit": limit}, state.value, limit):
+            query = _in_state(state) | {"Limit": limit}
+            if after is not None:
+                query["KeyConditionExpression"] += " AND gsi1sk > :after"
+                query["ExpressionAttributeValues"] = query["ExpressionAttributeValues"] | {
+                    ":after": {"S": position(after.created_at, after.id)}
+                }
+            for answer in self._pages(query, state.value, limit):
                 found.extend(_job(item) for item in answer.get("Items", []))
         return sorted(found, key=lambda job: (job.created_at, job.id))[:limit]
 

@@ -12,7 +12,7 @@ from collections.abc import Collection
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import Row, and_, delete, func, insert, select, update
+from sqlalchemy import Row, and_, delete, func, insert, or_, select, update
 
 from darkroom.adapters.sql import SqlDatabase, jobs_table
 from darkroom.domain import Job, JobState
@@ -98,7 +98,9 @@ class LocalJobQueue:
             raise NotFound(f"no job {job_id!r}")
         return _job(row)
 
-    def jobs(self, states: frozenset[JobState], limit: int = 100) -> list[Job]:
+    def jobs(
+        self, states: frozenset[JobState], limit: int = 100, after: Job | None = None
+    ) -> list[Job]:
         c = jobs_table.c
         query = (
             select(jobs_table)
@@ -106,6 +108,13 @@ class LocalJobQueue:
             .order_by(c.created_at, c.id)
             .limit(limit)
         )
+        if after is not None:
+            query = query.where(
+                or_(
+                    c.created_at > after.created_at,
+                    and_(c.created_at == after.created_at, c.id > after.id),
+                )
+            )
         with self._db.connection(write=False) as conn:
             return [_job(row) for row in conn.execute(query)]
 

@@ -229,9 +229,16 @@ class MemoryJobQueue:
             raise NotFound(f"no job {job_id!r}")
         return job
 
-    def jobs(self, states: frozenset[JobState], limit: int = 100) -> builtins.list[Job]:
+    def jobs(
+        self, states: frozenset[JobState], limit: int = 100, after: Job | None = None
+    ) -> builtins.list[Job]:
+        start = (after.created_at, after.id) if after is not None else None
         found = sorted(
-            (j for j in self._jobs.values() if j.state in states),
+            (
+                j
+                for j in list(self._jobs.values())
+                if j.state in states and (start is None or (j.created_at, j.id) > start)
+            ),
             key=lambda j: (j.created_at, j.id),
         )
         return found[:limit]

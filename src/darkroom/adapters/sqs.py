@@ -164,8 +164,10 @@ class SqsJobQueue:
             raise NotFound(f"no job {job_id!r}")
         return found[0]
 
-    def jobs(self, states: frozenset[JobState], limit: int = 100) -> list[Job]:
-        return self.ledger.jobs(states, limit) if states else []
+    def jobs(
+        self, states: frozenset[JobState], limit: int = 100, after: Job | None = None
+    ) -> list[Job]:
+        return self.ledger.jobs(states, limit, after) if states else []
 
     def with_jobs(self, photo_ids: Collection[str], kind: str) -> set[str]:
         return self.ledger.with_jobs(photo_ids, kind)
