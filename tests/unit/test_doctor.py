@@ -11,7 +11,7 @@ from pathlib import Path
 from darkroom import keys
 from darkroom.bootstrap import Darkroom, build
 from darkroom.config import Settings
-from darkroom.domain import BlobInfo, JobState, PhotoStatus
+from darkroom.domain import BlobInfo, JobState, Photo, PhotoStatus
 from darkroom.services.doctor import Finding, Problem
 from darkroom.services.gallery import utcnow
 from tests.corpus import corpus
@@ -170,3 +170,51 @@ def test_a_photo_processed_while_the_doctor_looks_keeps_its_variants(
     doctor.repair(Finding(Problem.ORPHAN_VARIANT, live.key))  # found before it was named
     assert dr.variants.head(live.key) is not None
     assert doctor.examine(grace=0) == []
+
+
+def _lost_job(dr: Darkroom, name: str = JPEG) -> tuple[str, Finding]:
+    """A photo waiting for a job that died, as the doctor finds it."""
+    photo_id = dr.gallery.upload("ann", corpus(name), name).photo.id
+    (job,) = dr.queue.jobs(frozenset({JobState.QUEUED}))
+    assert dr.queue.claim("test", 60) is not None
+    dr.queue.fail(job.id, "lost", None)
+    (finding,) = dr.doctor().examine(grace=0)
+    assert finding == Finding(Problem.NO_JOB, photo_id)
+    return job.id, finding
+
+
+def test_a_photo_done_or_deleted_since_the_examination_is_not_queued_again(
+    memory_darkroom: Darkroom,
+) -> None:
+    dr = memory_darkroom
+    job_id, done_since = _lost_job(dr)
+    dr.queue.retry(job_id, utcnow())  # its job retried and run after the doctor looked
+    assert dr.worker().drain() == 1
+    ready = dr.catalog.get(done_since.subject)
+    _, deleted_since = _lost_job(dr, PNG)
+    dr.gallery.delete("ann", deleted_since.subject)
+
+    for finding in (done_since, deleted_since):
+        dr.doctor().repair(finding)
+    assert dr.catalog.get(done_since.subject) == ready
+    assert dr.queue.count_due(utcnow()) == 0
+
+
+def test_a_photo_done_while_the_doctor_repairs_it_is_not_queued_again(
+    memory_darkroom: Darkroom,
+) -> None:
+    dr = memory_darkroom
+    job_id, finding = _lost_job(dr)
+    read = dr.catalog.get
+
+    def done_right_after(photo_id: str) -> Photo:
+        photo = read(photo_id)
+        dr.catalog.get = read  # type: ignore[method-assign]
+        dr.queue.retry(job_id, utcnow())  # run by a worker between the repair's read and write
+        dr.worker().drain()
+        return photo
+
+    dr.catalog.get = done_right_after  # type: ignore[method-assign]
+    dr.doctor().repair(finding)
+    assert dr.catalog.get(finding.subject).status is PhotoStatus.READY
+    assert dr.queue.count_due(utcnow()) == 0

@@ -11,7 +11,7 @@ from __future__ import annotations
 import contextlib
 import logging
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from enum import StrEnum
 
@@ -59,6 +59,9 @@ class Finding:
     problem: Problem
     subject: str
     """The object's key or the photo's id."""
+    version: int | None = field(default=None, compare=False)
+    """The version of the photo the examination saw, where the repair rewrites the photo:
+    a photo written since (processed, deleted) is left as it is now."""
 
 
 class Doctor:
@@ -101,6 +104,7 @@ class Doctor:
                     if photo.status is PhotoStatus.UPLOADING
                     else Problem.NO_JOB,
                     photo.id,
+                    photo.version,
                 )
                 for photo in photos
                 if photo.id not in queued
@@ -142,7 +146,7 @@ class Doctor:
             ):
                 self._cleanup.remove_duplicate(photo)
         elif problem in (Problem.MISSING_VARIANT, Problem.NO_JOB):
-            self._requeue(subject)
+            self._requeue(subject, finding.version)
         elif problem is Problem.UNCOMPLETED_UPLOAD:
             photo = self._photo(subject)
             if photo is not None:
@@ -234,22 +238,24 @@ class Doctor:
                 waiting.append(photo)
         elif photo.status is PhotoStatus.READY:
             if any(self._variants.head(v.key) is None for v in photo.variants):
-                yield Finding(Problem.MISSING_VARIANT, photo.id)
+                yield Finding(Problem.MISSING_VARIANT, photo.id, photo.version)
         elif photo.status in IN_FLIGHT and photo.updated_at < settled:
             waiting.append(photo)
 
-    def _requeue(self, photo_id: str) -> None:
+    def _requeue(self, photo_id: str, seen: int | None) -> None:
+        """Queues the photo again if it is still the version the examination saw: the write
+        of the record, conditional on that version, is what the job waits for, so a photo
+        processed or deleted in between (by a job that finished after the queue was asked)
+        is left alone, never taken back to `pending` or queued for nothing."""
         photo = self._photo(photo_id)
-        if photo is None:
+        if photo is None or (seen is not None and photo.version != seen):
             return
-        if photo.status is PhotoStatus.READY:
-            # The processor skips a ready photo whose original it already rendered.
-            try:
-                self._catalog.update(
-                    photo.evolve(status=PhotoStatus.PENDING, updated_at=self._now())
-                )
-            except (Conflict, NotFound):
-                return
+        # The processor skips a ready photo whose original it already rendered.
+        status = PhotoStatus.PENDING if photo.status is PhotoStatus.READY else photo.status
+        try:
+            self._catalog.update(photo.evolve(status=status, updated_at=self._now()))
+        except (Conflict, NotFound):
+            return
         self._gallery.enqueue(photo_id)
 
     def _photo(self, photo_id: str) -> Photo | None:
