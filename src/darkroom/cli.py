@@ -9,6 +9,7 @@ import signal
 import stat
 import sys
 import threading
+import time
 from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
@@ -25,12 +26,12 @@ from rich.table import Column, Table
 from darkroom import logs
 from darkroom.bootstrap import ConfigError, Darkroom, build
 from darkroom.config import Settings
-from darkroom.domain import DeadLetter, JobState, PhotoStatus
+from darkroom.domain import PROCESS, DeadLetter, JobState, PhotoStatus
 from darkroom.errors import DarkroomError, NotFound, Unsupported
 from darkroom.imaging import SNIFF_BYTES, detect, develop
 from darkroom.ports import DeadLetters, DeliveredQueue
 from darkroom.services.gallery import LOCAL_OWNER
-from darkroom.services.reprocessing import Reprocessing
+from darkroom.services.reprocessing import Reprocessing, Watched
 
 app = typer.Typer(
     help="darkroom: a photo gallery with an event-driven image pipeline.",
@@ -189,23 +190,25 @@ def reprocess(
     wait: Annotated[
         float,
         typer.Option(
-            help="With a queue whose broker hands jobs to consumers of its own (SQS: the"
-            " processing function), seconds to wait for the next photo to be done before"
-            " giving up watching; the jobs stay queued."
+            help="Seconds to wait for the next photo to be done by the queue's consumers (SQS:"
+            " the processing function) or another worker (a server's) before giving up"
+            " watching; the jobs stay queued."
         ),
     ] = 600.0,
     data: DataOption = None,
 ) -> None:
     """Render every photo's variants again where the variant settings have changed (and
     every failed photo). With an SQS queue the jobs are left to its consumers, and the
-    photos followed in the catalog. Exit status 1 if any photo failed, or is not done."""
+    photos followed in the catalog; with the local queue this process runs them, and
+    follows those another worker (a server's) is on. Exit status 1 if any photo failed, or
+    is not done."""
     dr = _build(_settings(data))
     reprocessing = Reprocessing(dr.catalog, dr.gallery, dr.processor.recipe)
     try:
         if isinstance(dr.queue, DeliveredQueue):
             unfinished = _reprocess_delivered(reprocessing, wait)
         else:
-            unfinished = _reprocess_here(dr, reprocessing)
+            unfinished = _reprocess_here(dr, reprocessing, wait)
     except DarkroomError as exc:
         _say(f"darkroom: {exc}; queued jobs are run by the server's worker", "red")
         raise typer.Exit(1) from None
@@ -213,30 +216,38 @@ def reprocess(
         raise typer.Exit(1)
 
 
-def _reprocess_here(dr: Darkroom, reprocessing: Reprocessing) -> int:
-    """Runs the jobs in this process: how many photos failed or are left to a retry."""
-    started = datetime.now(UTC)
+def _reprocess_here(dr: Darkroom, reprocessing: Reprocessing, wait: float) -> int:
+    """Runs the jobs in this process, then follows the photos queued that another worker (a
+    server's, on the same data) took, running what falls due meanwhile: how many failed or
+    are left to a retry."""
     # A job each, not a call: what this run does not finish (it is stopped, a store or
     # the catalog is away) is retried by the server's worker, never left `processing`.
-    reprocessing.queue()
+    queued = reprocessing.queue()
+    worker = dr.worker("reprocess")
+
+    def run_due(seconds: float) -> None:
+        started = time.monotonic()
+        while worker.run_once():
+            pass
+        time.sleep(max(0.0, seconds - (time.monotonic() - started)))
+
+    def taken(photo_ids: list[str]) -> set[str]:
+        return dr.queue.with_jobs(photo_ids, PROCESS, frozenset({JobState.RUNNING}))
+
     with _progress() as progress:
-        queued = dr.queue.count(frozenset({JobState.QUEUED}))[JobState.QUEUED]
-        task = progress.add_task("reprocessing", total=queued)
-        worker = dr.worker("reprocess")
+        task = progress.add_task("reprocessing", total=len(queued))
         while worker.run_once():
             progress.advance(task)
-    unfinished = 0
-    # A second pass: a photo uploaded since the start is the server's, not this run's.
-    for photo in dr.catalog.every():
-        if photo.created_at > started:
-            continue
-        if photo.status is PhotoStatus.FAILED:
-            unfinished += 1
-            _say(f"{photo.id} {photo.filename}: failed: {photo.reason}")
-        elif photo.status in (PhotoStatus.PENDING, PhotoStatus.PROCESSING):
-            unfinished += 1
-            _say(f"{photo.id} {photo.filename}: not done yet; its job is queued (jobs --all)")
-    return unfinished
+        # The photos counted again, as done, from the first read on.
+        progress.update(task, completed=0)
+        watched = reprocessing.watch(
+            queued,
+            wait,
+            lambda done: progress.advance(task, done),
+            between=run_due,
+            working=taken,
+        )
+    return _report(watched)
 
 
 def _reprocess_delivered(reprocessing: Reprocessing, wait: float) -> int:
@@ -246,6 +257,10 @@ def _reprocess_delivered(reprocessing: Reprocessing, wait: float) -> int:
     with _progress() as progress:
         task = progress.add_task("reprocessing", total=len(queued))
         watched = reprocessing.watch(queued, wait, lambda done: progress.advance(task, done))
+    return _report(watched)
+
+
+def _report(watched: Watched) -> int:
     for photo in watched.failed:
         _say(f"{photo.id} {photo.filename}: failed: {photo.reason}")
     for photo in watched.unfinished:

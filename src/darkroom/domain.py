@@ -39,6 +39,10 @@ class JobState(StrEnum):
     DEAD = "dead"
 
 
+LIVE_JOBS = frozenset({JobState.QUEUED, JobState.RUNNING})
+"""The states of a job that is still to finish."""
+
+
 @dataclass(frozen=True, slots=True)
 class VariantSpec:
     """One rendition to make of every photo: fit within `width`×`height`, never upscale.

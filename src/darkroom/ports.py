@@ -12,6 +12,7 @@ from datetime import datetime
 from typing import TYPE_CHECKING, BinaryIO, Protocol, runtime_checkable
 
 from darkroom.domain import (
+    LIVE_JOBS,
     BlobInfo,
     DeadLetter,
     Job,
@@ -193,10 +194,12 @@ class JobQueue(Protocol):
         that come after it: the next page, however the jobs before it changed since."""
         ...
 
-    def with_jobs(self, photo_ids: Collection[str], kind: str) -> set[str]:
-        """Those of `photo_ids` that a queued or running job of `kind` is for, found by photo
-        id: never by reading every job (a `reprocess` of a large library queues one per
-        photo)."""
+    def with_jobs(
+        self, photo_ids: Collection[str], kind: str, states: frozenset[JobState] = LIVE_JOBS
+    ) -> set[str]:
+        """Those of `photo_ids` that a job of `kind` in `states` (queued or running) is for,
+        found by photo id: never by reading every job (a `reprocess` of a large library
+        queues one per photo)."""
         ...
 
     def count(self, states: frozenset[JobState]) -> dict[JobState, int]:

@@ -154,6 +154,9 @@ def test_the_photos_with_a_live_job_of_a_kind_are_found_by_photo_id(queue: JobQu
     assert queue.with_jobs(asked, PROCESS) == {"running", "queued", "again"}
     assert queue.with_jobs(asked, "notify:log") == {"told"}
     assert queue.with_jobs(set(), PROCESS) == set()
+    running = frozenset({JobState.RUNNING})
+    assert queue.with_jobs(asked, PROCESS, running) == {"running"}
+    assert queue.with_jobs(asked, PROCESS, frozenset({JobState.DEAD})) == {"dead"}
 
 
 def test_jobs_filters_by_state_oldest_first(queue: JobQueue) -> None:

@@ -37,6 +37,19 @@ def darkroom(
     )
 
 
+def _old_jobs(data: Path, state: str, count: int, due_in: timedelta = timedelta()) -> None:
+    """`count` jobs in `state` made a day ago (`d0`, `d1`… or `q0`…), written straight into
+    the database, due `due_in` after (as many through the queue would take minutes)."""
+    older = datetime.now(UTC) - timedelta(days=1)
+    made, due = (f"{t:%Y-%m-%d %H:%M:%S.%f}" for t in (older, older + due_in))
+    with sqlite3.connect(data / "darkroom.db") as db:
+        db.executemany(
+            "insert into jobs (id, photo_id, state, attempts, last_error, created_at, run_at)"
+            " values (?, ?, ?, 5, 'boom', ?, ?)",
+            ((f"{state[0]}{n}", f"p{n}", state, made, due) for n in range(count)),
+        )
+
+
 def test_import_skips_what_is_not_an_image_then_reprocess(tmp_path: Path) -> None:
     folder = tmp_path / "photos"
     (folder / "nested").mkdir(parents=True)
@@ -99,14 +112,7 @@ def test_import_counts_its_jobs_behind_many_queued_for_later(tmp_path: Path) -> 
     import's own, newer, went uncounted ("1/0")."""
     data = tmp_path / "data"
     build(Settings(data_dir=data, secret="cli-secret-0123456789"))
-    older = (datetime.now(UTC) - timedelta(days=1)).strftime("%Y-%m-%d %H:%M:%S.%f")
-    later = (datetime.now(UTC) + timedelta(days=1)).strftime("%Y-%m-%d %H:%M:%S.%f")
-    with sqlite3.connect(data / "darkroom.db") as db:
-        db.executemany(
-            "insert into jobs (id, photo_id, state, attempts, last_error, created_at, run_at)"
-            " values (?, ?, 'queued', 1, 'away', ?, ?)",
-            ((f"q{n}", f"p{n}", older, later) for n in range(100_000)),
-        )
+    _old_jobs(data, "queued", 100_000, due_in=timedelta(days=2))  # due tomorrow
     photo = tmp_path / "a.jpg"
     shutil.copy(CORPUS / "S01_canon_sd300_2mp.jpg", photo)
     result = darkroom(data, "import", str(photo))
@@ -160,13 +166,7 @@ def test_a_dead_job_behind_many_older_dead_ones_is_retried(tmp_path: Path) -> No
     queue.enqueue(Job("newest", "p-newest", now, now))
     assert queue.claim("test", 60) is not None
     queue.fail("newest", "Unavailable: store down", None)
-    older = (now - timedelta(days=1)).strftime("%Y-%m-%d %H:%M:%S.%f")
-    with sqlite3.connect(data / "darkroom.db") as db:
-        db.executemany(
-            "insert into jobs (id, photo_id, state, attempts, last_error, created_at, run_at)"
-            " values (?, ?, 'dead', 5, 'boom', ?, ?)",
-            ((f"d{n}", f"p{n}", older, older) for n in range(100_000)),
-        )
+    _old_jobs(data, "dead", 100_000)
     retried = darkroom(data, "jobs", "retry", "newest")
     assert retried.returncode == 0 and "job newest queued again" in retried.stderr, retried.stderr
     job = queue.get("newest")
@@ -177,13 +177,7 @@ def test_every_dead_job_is_retried_and_counted(tmp_path: Path) -> None:
     """`retry --all` read the 10 000 oldest dead jobs and left the others dead, unsaid."""
     data = tmp_path / "data"
     queue = build(Settings(data_dir=data, secret="cli-secret-0123456789")).queue
-    older = (datetime.now(UTC) - timedelta(days=1)).strftime("%Y-%m-%d %H:%M:%S.%f")
-    with sqlite3.connect(data / "darkroom.db") as db:
-        db.executemany(
-            "insert into jobs (id, photo_id, state, attempts, last_error, created_at, run_at)"
-            " values (?, ?, 'dead', 5, 'boom', ?, ?)",
-            ((f"d{n}", f"p{n}", older, older) for n in range(12_345)),
-        )
+    _old_jobs(data, "dead", 12_345)
     retried = darkroom(data, "jobs", "retry", "--all")
     assert retried.returncode == 0, retried.stderr
     assert "12345 dead jobs queued again" in retried.stderr, retried.stderr[-300:]

@@ -3,16 +3,23 @@ run the jobs (memory adapters; the worker stands for the processing function).""
 
 from __future__ import annotations
 
+import threading
+from pathlib import Path
+
 import pytest
 
-from darkroom.bootstrap import Darkroom
-from darkroom.domain import JobState, PhotoStatus
+from darkroom import cli
+from darkroom.bootstrap import Darkroom, build
+from darkroom.config import Settings
+from darkroom.domain import Job, JobState, PhotoStatus
 from darkroom.services import reprocessing
 from darkroom.services.reprocessing import Reprocessing
 from tests.corpus import corpus
 from tests.unit.presigned import presigned
 
 JPEG = "S01_canon_sd300_2mp.jpg"
+PNG = "N01_png16_724x1024.png"
+SECRET = "test-secret-of-sixteen+"
 
 
 def _library(dr: Darkroom) -> dict[str, str]:
@@ -71,3 +78,47 @@ def test_the_watch_gives_up_on_photos_no_consumer_takes(
     assert watched.failed == [] and pauses == []
     assert sorted(p.id for p in watched.unfinished) == sorted([photos["ready"], photos["failed"]])
     assert {p.status for p in watched.unfinished} == {PhotoStatus.READY, PhotoStatus.FAILED}
+
+
+def test_a_local_reprocess_follows_the_photos_a_servers_worker_took(tmp_path: Path) -> None:
+    """Run where a server's worker works on the same data, it found no job left to claim
+    and looked at the catalog once: the photo that worker was on was "not done yet" (exit
+    status 1) once the worker had begun it, and not reported at all before (exit status 0,
+    its old variants still there)."""
+    before = build(Settings(data_dir=tmp_path, secret=SECRET, workers=0))
+    for name in (JPEG, PNG):
+        before.gallery.upload("ann", corpus(name), name)
+    before.worker("test").drain()
+    changed = Settings(data_dir=tmp_path, secret=SECRET, workers=0, variants="thumb:100x100")
+    here, server = build(changed), build(changed)
+    server_took, go_on = threading.Event(), threading.Event()
+    claim_here, claim_there = here.queue.claim, server.queue.claim
+
+    def taken_then_held(worker: str, lease_seconds: float) -> Job | None:
+        job = claim_there(worker, lease_seconds)
+        server_took.set()
+        go_on.wait(60)  # the server renders once this process has found nothing left
+        return job
+
+    def claimed_here(worker: str, lease_seconds: float) -> Job | None:
+        if not server_took.is_set():
+            serving.start()
+            server_took.wait(60)
+        job = claim_here(worker, lease_seconds)
+        if job is None:
+            go_on.set()
+        return job
+
+    server.queue.claim = taken_then_held  # type: ignore[method-assign]
+    here.queue.claim = claimed_here  # type: ignore[method-assign]
+    serving = threading.Thread(target=server.worker("server").run_once)
+    reprocessing = Reprocessing(here.catalog, here.gallery, here.processor.recipe)
+    try:
+        assert cli._reprocess_here(here, reprocessing, wait=60) == 0
+        # done when it says so, the server's photo too
+        assert {(p.status, p.recipe) for p in here.catalog.every()} == {
+            (PhotoStatus.READY, here.processor.recipe)
+        }
+    finally:
+        go_on.set()
+        serving.join(60)

@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, Any
 
 from darkroom.adapters.aws import translated
 from darkroom.adapters.dynamodb_table import TableUser, position
-from darkroom.domain import PROCESS, Job, JobState
+from darkroom.domain import LIVE_JOBS, PROCESS, Job, JobState
 from darkroom.errors import Conflict, NotFound
 
 if TYPE_CHECKING:
@@ -96,21 +96,22 @@ class DynamoDbJobLedger(TableUser):
                 found.extend(_job(item) for item in answer.get("Items", []))
         return sorted(found, key=lambda job: (job.created_at, job.id))[:limit]
 
-    def with_jobs(self, photo_ids: Collection[str], kind: str) -> set[str]:
+    def with_jobs(
+        self, photo_ids: Collection[str], kind: str, states: frozenset[JobState] = LIVE_JOBS
+    ) -> set[str]:
         """One query of `gsi2` a photo: each has a job or two, not the library's."""
+        if not states:
+            return set()
+        wanted = {f":{state.value}": {"S": state.value} for state in states}
         found: set[str] = set()
         for photo_id in photo_ids:
             query = {
                 "IndexName": "gsi2",
                 "KeyConditionExpression": "gsi2pk = :pk",
-                "FilterExpression": "#s IN (:queued, :running) AND #k = :kind",
+                "FilterExpression": f"#s IN ({', '.join(sorted(wanted))}) AND #k = :kind",
                 "ExpressionAttributeNames": {"#s": "state", "#k": "kind"},
-                "ExpressionAttributeValues": {
-                    ":pk": {"S": f"JOBS_OF#{photo_id}"},
-                    ":queued": {"S": JobState.QUEUED.value},
-                    ":running": {"S": JobState.RUNNING.value},
-                    ":kind": {"S": kind},
-                },
+                "ExpressionAttributeValues": wanted
+                | {":pk": {"S": f"JOBS_OF#{photo_id}"}, ":kind": {"S": kind}},
                 "Select": "COUNT",
             }
             if any(answer["Count"] for answer in self._pages(query, f"photo {photo_id}'s")):

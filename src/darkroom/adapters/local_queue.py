@@ -15,7 +15,7 @@ from typing import Any
 from sqlalchemy import Row, and_, delete, func, insert, or_, select, update
 
 from darkroom.adapters.sql import SqlDatabase, jobs_table
-from darkroom.domain import Job, JobState
+from darkroom.domain import LIVE_JOBS, Job, JobState
 from darkroom.errors import NotFound
 
 MAX_ERROR_LENGTH = 2000
@@ -23,7 +23,6 @@ _CLAIM_TRIES = 10
 """Each lost race means another worker took a job, so giving up after a few is safe."""
 _IDS_ASKED = 500
 """Photo ids asked about in one statement, well inside every backend's parameter limit."""
-_LIVE = (JobState.QUEUED.value, JobState.RUNNING.value)
 
 
 class LocalJobQueue:
@@ -118,7 +117,9 @@ class LocalJobQueue:
         with self._db.connection(write=False) as conn:
             return [_job(row) for row in conn.execute(query)]
 
-    def with_jobs(self, photo_ids: Collection[str], kind: str) -> set[str]:
+    def with_jobs(
+        self, photo_ids: Collection[str], kind: str, states: frozenset[JobState] = LIVE_JOBS
+    ) -> set[str]:
         c = jobs_table.c
         wanted = sorted(photo_ids)
         found: set[str] = set()
@@ -129,7 +130,7 @@ class LocalJobQueue:
                     .distinct()
                     .where(
                         c.photo_id.in_(wanted[at : at + _IDS_ASKED]),
-                        c.state.in_(_LIVE),
+                        c.state.in_(sorted(s.value for s in states)),
                         c.kind == kind,
                     )
                 )

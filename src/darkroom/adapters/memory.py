@@ -17,6 +17,7 @@ from datetime import UTC, datetime
 from typing import BinaryIO, TypeVar
 
 from darkroom.domain import (
+    LIVE_JOBS,
     BlobInfo,
     Job,
     JobState,
@@ -243,12 +244,13 @@ class MemoryJobQueue:
         )
         return found[:limit]
 
-    def with_jobs(self, photo_ids: Collection[str], kind: str) -> set[str]:
-        live = (JobState.QUEUED, JobState.RUNNING)
+    def with_jobs(
+        self, photo_ids: Collection[str], kind: str, states: frozenset[JobState] = LIVE_JOBS
+    ) -> set[str]:
         return {
             j.photo_id
             for j in list(self._jobs.values())
-            if j.photo_id in photo_ids and j.state in live and j.kind == kind
+            if j.photo_id in photo_ids and j.state in states and j.kind == kind
         }
 
     def count(self, states: frozenset[JobState]) -> dict[JobState, int]:

@@ -20,7 +20,7 @@ from urllib.parse import unquote_plus
 
 from darkroom.adapters.aws import client, translated
 from darkroom.adapters.dynamodb_jobs import DynamoDbJobLedger
-from darkroom.domain import PROCESS, DeadLetter, Job, JobState
+from darkroom.domain import LIVE_JOBS, PROCESS, DeadLetter, Job, JobState
 from darkroom.errors import DarkroomError, NotFound
 
 if TYPE_CHECKING:
@@ -169,8 +169,10 @@ class SqsJobQueue:
     ) -> list[Job]:
         return self.ledger.jobs(states, limit, after) if states else []
 
-    def with_jobs(self, photo_ids: Collection[str], kind: str) -> set[str]:
-        return self.ledger.with_jobs(photo_ids, kind)
+    def with_jobs(
+        self, photo_ids: Collection[str], kind: str, states: frozenset[JobState] = LIVE_JOBS
+    ) -> set[str]:
+        return self.ledger.with_jobs(photo_ids, kind, states)
 
     def count(self, states: frozenset[JobState]) -> dict[JobState, int]:
         return self.ledger.count(states)

@@ -49,25 +49,39 @@ class Reprocessing:
         return queued
 
     def watch(
-        self, queued: dict[str, int], patience: float, settled: Callable[[int], object]
+        self,
+        queued: dict[str, int],
+        patience: float,
+        settled: Callable[[int], object],
+        *,
+        between: Callable[[float], object] | None = None,
+        working: Callable[[list[str]], set[str]] | None = None,
     ) -> Watched:
         """Reads the photos `queued` not yet done, a hundred a read, until each is ready with
         the current variants, a duplicate, failed anew, or deleted: every second while they
-        are being done, half as long again after each round in which none was, up to 30 s.
-        Gives up once none has been done for `patience` seconds. `settled` is told how many
-        each round saw done."""
+        are being done, half as long again after each round in which none was, up to 30 s,
+        calling `between` with the seconds to wait (sleeping them, without it). Gives up
+        once none has been done for `patience` seconds. `settled` is told how many each
+        round saw done. With `working` (those of the ids a worker is on now, asked before
+        each read), a photo not done that no worker is on is no longer waited for: its job
+        waits for a retry."""
         waiting = dict(queued)
         failed: list[Photo] = []
+        idle: list[Photo] = []
         pause = _FIRST_PAUSE
         last_done = time.monotonic()
         while waiting:
             done = 0
+            busy = None if working is None else working(list(waiting))
             for photo_id, photo in self._read(list(waiting)):
                 if photo is None or self._settled(photo, waiting[photo_id]):
                     del waiting[photo_id]
                     done += 1
                     if photo is not None and photo.status is PhotoStatus.FAILED:
                         failed.append(photo)
+                elif busy is not None and photo_id not in busy:
+                    del waiting[photo_id]
+                    idle.append(photo)
             now = time.monotonic()
             if done:
                 settled(done)
@@ -75,10 +89,10 @@ class Reprocessing:
             elif now - last_done >= patience:
                 break
             if waiting:
-                _pause(min(pause, patience - (now - last_done)))
+                (between or _pause)(min(pause, patience - (now - last_done)))
                 pause = min(pause * 1.5, _LONGEST_PAUSE)
         unfinished = [p for _, p in self._read(list(waiting)) if p is not None]
-        return Watched(failed, unfinished)
+        return Watched(failed, idle + unfinished)
 
     def _read(self, photo_ids: list[str]) -> Iterable[tuple[str, Photo | None]]:
         for at in range(0, len(photo_ids), _READ):
