@@ -222,6 +222,16 @@ def test_a_photo_with_nothing_to_show_gets_no_share_link(client: TestClient) -> 
     assert refused.status_code == 409 and "not been uploaded" in refused.json()["message"]
 
 
+def test_a_share_link_is_made_without_a_body(client: TestClient) -> None:
+    photo = client.post("/upload", json={"content": _b64(corpus(JPEG))}).json()
+    made = client.post(f"/photos/{photo['id']}/shares")
+    assert made.status_code == 201, made.text
+    lives = datetime.fromisoformat(made.json()["expires_at"]) - datetime.fromisoformat(
+        made.json()["created_at"]
+    )
+    assert lives == timedelta(days=7)
+
+
 def test_wrong_content_types_and_bodies(client: TestClient) -> None:
     assert (
         client.post(
