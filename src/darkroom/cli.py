@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import json
 import math
 import signal
+import socket
 import stat
 import sys
 import threading
@@ -103,9 +105,10 @@ def serve(
     from darkroom.web.app import create_app
 
     settings = _settings(data, host=host, port=port)
+    listener = _listener(settings.host, settings.port)
     dr = _build(settings)
     _say(f"darkroom on http://{settings.host}:{settings.port}  (data: {settings.data_dir})")
-    uvicorn.run(
+    config = uvicorn.Config(
         create_app(dr),
         host=settings.host,
         port=settings.port,
@@ -114,6 +117,26 @@ def serve(
         log_config=None,
         timeout_graceful_shutdown=10,
     )
+    server = uvicorn.Server(config)
+    with listener, contextlib.suppress(KeyboardInterrupt):
+        server.run(sockets=[listener])
+    if not server.started:
+        raise typer.Exit(3)  # the application's startup failed: uvicorn's own exit status
+
+
+def _listener(host: str, port: int) -> socket.socket:
+    """The server's socket, bound before anything starts: left to uvicorn, an address in use
+    was one log line among the others, after the application (and its worker) had started,
+    and exit status 3. Here it is a one-line message and exit status 2, like a bad setting."""
+    sock = socket.socket(socket.AF_INET6 if ":" in host else socket.AF_INET)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    try:
+        sock.bind((host, port))
+    except OSError as exc:
+        sock.close()
+        _say(f"darkroom: cannot listen on {host}:{port}: {exc.strerror or exc}", "red")
+        raise typer.Exit(2) from None
+    return sock
 
 
 @app.command("import")

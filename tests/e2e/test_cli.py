@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import os
 import shutil
+import socket
 import sqlite3
 import subprocess
 import sys
@@ -319,6 +320,19 @@ def test_a_data_directory_that_is_a_file_is_said_so(tmp_path: Path) -> None:
     result = darkroom(tmp_path / "data", "stats")
     assert result.returncode == 2
     assert result.stderr.strip() == f"darkroom: cannot use {tmp_path / 'data'}: it is a file"
+
+
+def test_serve_on_a_port_in_use_says_so_in_one_line(tmp_path: Path) -> None:
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        result = darkroom(tmp_path / "data", "serve", "--port", str(port))
+    assert result.returncode == 2, result.stderr
+    assert result.stderr.strip() == (
+        f"darkroom: cannot listen on 127.0.0.1:{port}: Address already in use"
+    )
+    assert result.stdout == ""  # nothing started: no server, no worker, no log line
 
 
 def _render(*args: str, cwd: Path) -> subprocess.CompletedProcess[str]:
