@@ -80,6 +80,20 @@ def test_the_viewer_of_a_long_name_fits_a_phone(server: Server, open_page: Any) 
         assert box is not None and box["x"] + box["width"] <= SMALL_PHONE.width, (name, box)
 
 
+def test_close_viewer_keeps_its_size_beside_a_long_name_on_a_phone(
+    server: Server, open_page: Any
+) -> None:
+    """The "Close viewer" button stays a 44 px square however long the name beside it, where
+    the name took the row and squeezed the button to the width of its "×"."""
+    _share(server)
+    page: Page = open_page(server, SMALL_PHONE)
+    page.locator("#grid > li button").click()
+    close = page.get_by_role("dialog", name=NAME).get_by_role("button", name="Close viewer")
+    expect(close).to_be_visible()
+    box = close.bounding_box()
+    assert box is not None and box["width"] == box["height"] == 44, box
+
+
 RTL_NAME = "שוק הכרמל.jpg"
 RTL_DESCRIPTION = "דוכן פירות בשוק, בבוקר!"
 """Hebrew: written right to left, the "!" ends the sentence on the left."""
