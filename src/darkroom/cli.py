@@ -12,7 +12,7 @@ import stat
 import sys
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Annotated
@@ -30,7 +30,7 @@ from darkroom.bootstrap import ConfigError, Darkroom, build
 from darkroom.config import Settings
 from darkroom.domain import PROCESS, DeadLetter, JobState, PhotoStatus
 from darkroom.errors import DarkroomError, NotFound, Unsupported
-from darkroom.imaging import SNIFF_BYTES, detect, develop
+from darkroom.imaging import SNIFF_BYTES, Rendered, detect, develop
 from darkroom.ports import DeadLetters, DeliveredQueue
 from darkroom.services.gallery import LOCAL_OWNER
 from darkroom.services.reprocessing import Reprocessing, Watched
@@ -45,6 +45,8 @@ app.add_typer(jobs_app, name="jobs")
 console = Console(stderr=True)
 SLOW_COUNT = 1.0
 """Seconds of counting after which `stats` says how long it took."""
+NAME_MAX = 255
+"""Bytes in one file name on Linux's file systems (and macOS's)."""
 
 DataOption = Annotated[
     Path | None, typer.Option("--data", help="Data directory (DARKROOM_DATA_DIR).")
@@ -427,7 +429,7 @@ def render(
             failed += 1
             _say(f"{_shown(path)}: {_why(exc)}")
             continue
-        name = _unique(path.stem, names)
+        name = _unique(_fitting(path.stem, variants), names)
         try:
             for variant in variants:
                 (out / f"{name}.{variant.name}.{variant.extension}").write_bytes(variant.data)
@@ -438,6 +440,13 @@ def render(
         _say(f"{_shown(path)}: {sizes}" + ("" if name == path.stem else f" (as {_shown(name)})"))
     if failed:
         raise typer.Exit(1)
+
+
+def _fitting(stem: str, variants: Sequence[Rendered]) -> str:
+    """`stem`, cut short (between characters) where `STEM-NNNN.VARIANT.EXT` would not fit in
+    a file name: a long one, that fitted as the image's own name, stopped the whole run."""
+    longest = max(len(f"-9999.{v.name}.{v.extension}".encode()) for v in variants)
+    return stem.encode()[: NAME_MAX - longest].decode(errors="ignore")
 
 
 def _unique(stem: str, taken: set[str]) -> str:

@@ -364,6 +364,21 @@ def test_render_keeps_apart_photos_of_the_same_name_and_names_as_they_are(
     assert "b [edited]/IMG [1].jpg: small 100×75 (as IMG [1]-3)" in result.stderr
 
 
+def test_render_cuts_a_name_too_long_for_its_variants_short(tmp_path: Path) -> None:
+    """A 250-byte name fits the file system; with ".display.jpg" after it, it did not, and
+    the run stopped with "cannot write into out: File name too long"."""
+    long = "é" * 125
+    shutil.copy(CORPUS / "S01_canon_sd300_2mp.jpg", tmp_path / f"{long}.jpg")
+    shutil.copy(CORPUS / "W02_webp_tree_1024.webp", tmp_path / f"{long}.webp")
+    result = _render(f"{long}.jpg", f"{long}.webp", "--out", "out", cwd=tmp_path)
+    assert result.returncode == 0, result.stderr
+    written = sorted(p.name for p in (tmp_path / "out").iterdir())
+    assert len(written) == 2
+    assert all(len(name.encode()) <= 255 and name.startswith("é" * 100) for name in written)
+    first, second = sorted(written, key=len)
+    assert second == first.removesuffix(".small.jpg") + "-2.small.jpg"
+
+
 def test_render_into_a_file_is_an_error_not_a_crash(tmp_path: Path) -> None:
     (tmp_path / "out").write_text("a file")
     photo = str(CORPUS / "S01_canon_sd300_2mp.jpg")
