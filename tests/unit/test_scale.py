@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+import typer
 from sqlalchemy import insert
 
 from darkroom import cli, keys
@@ -104,7 +105,9 @@ def test_reprocess_holds_a_page_of_records(
             return False
 
     monkeypatch.setattr(dr, "worker", lambda name: Stopped())
-    cli.reprocess()  # every photo left to its queued job, still ready meanwhile
+    with pytest.raises(typer.Exit) as stopped:  # every photo left to its queued job
+        cli.reprocess()
+    assert stopped.value.exit_code == 1  # its variants not made again yet
     assert len(seen) == PHOTOS // 100
     assert max(seen) <= BOUND, max(seen)  # before: all 1500, from the first job queued
 
