@@ -4,10 +4,16 @@ SQS delivers jobs but cannot list them or say which are done; the ledger can. Ea
 one item `JOB#<id>`, listed by state through `gsi1` (`JOBS#<state>`, `<created>|<id>`) and
 by photo through `gsi2` (`JOBS_OF#<photo id>`, the same). Claims are conditional writes on
 it, so a message SQS delivers twice runs once.
+
+Jobs recorded before `gsi2` have no key in it. Any update of such a job adds the keys, and
+before the ledger first answers which photos have a job, it gives them to every queued and
+running job still without, then marks the table (`LEDGER#jobs-by-photo`) so that later
+asks skip that pass.
 """
 
 from __future__ import annotations
 
+import contextlib
 import time
 from collections.abc import Collection, Iterator, Mapping
 from datetime import UTC, datetime
@@ -25,9 +31,14 @@ DONE_KEPT_FOR = 7 * 86400
 """Seconds a done job stays listed; the table's time-to-live attribute `expires` then
 removes it."""
 _EXISTS = "attribute_exists(pk)"
+_INDEXED_BY_PHOTO = "LEDGER#jobs-by-photo"
+"""The item whose presence says every live job has its `gsi2` keys."""
 
 
 class DynamoDbJobLedger(TableUser):
+    _indexed_by_photo = False
+    """Whether this ledger has seen the table's live jobs all indexed by photo."""
+
     def put(self, job: Job) -> None:
         with translated(f"cannot record job {job.id}"):
             self.dynamodb.put_item(TableName=self.table, Item=_item(job))
@@ -102,6 +113,7 @@ class DynamoDbJobLedger(TableUser):
         """One query of `gsi2` a photo: each has a job or two, not the library's."""
         if not states:
             return set()
+        self._index_live_jobs()
         wanted = {f":{state.value}": {"S": state.value} for state in states}
         found: set[str] = set()
         for photo_id in photo_ids:
@@ -155,6 +167,42 @@ class DynamoDbJobLedger(TableUser):
                 return
             query["ExclusiveStartKey"] = answer["LastEvaluatedKey"]
 
+    def _index_live_jobs(self) -> None:
+        """Gives the `gsi2` keys to queued and running jobs recorded without them: one read
+        of their index in `gsi1` (only such jobs come back), once for the table."""
+        if self._indexed_by_photo or self.item(_INDEXED_BY_PHOTO) is not None:
+            self._indexed_by_photo = True
+            return
+        for state in LIVE_JOBS:
+            query = _in_state(state) | {"FilterExpression": "attribute_not_exists(gsi2pk)"}
+            for answer in self._pages(query, state.value):
+                for item in answer.get("Items", []):
+                    self._index_by_photo(item)
+        with translated("cannot record the jobs' index by photo"):
+            self.dynamodb.put_item(
+                TableName=self.table,
+                Item={"pk": {"S": _INDEXED_BY_PHOTO}, "at": _value(time.time())},
+            )
+        self._indexed_by_photo = True
+
+    def _index_by_photo(self, item: Mapping[str, Any]) -> None:
+        """Adds a job's `gsi2` keys (and the kind every job then had), unless it has them."""
+        job = _job(item)
+        at = position(job.created_at, job.id)
+        with contextlib.suppress(Conflict), translated(f"cannot index job {job.id} by photo"):
+            self.dynamodb.update_item(
+                TableName=self.table,
+                Key={"pk": item["pk"]},
+                UpdateExpression="SET gsi2pk = :pk, gsi2sk = :sk, #k = if_not_exists(#k, :kind)",
+                ConditionExpression=f"{_EXISTS} AND attribute_not_exists(gsi2pk)",
+                ExpressionAttributeNames={"#k": "kind"},
+                ExpressionAttributeValues={
+                    ":pk": {"S": f"JOBS_OF#{job.photo_id}"},
+                    ":sk": {"S": at},
+                    ":kind": {"S": job.kind},
+                },
+            )
+
     def _state(self, job_id: str, state: JobState, extra: Mapping[str, object]) -> Job:
         names = sorted(extra)
         assignments = "".join(f", #{name} = :{name}" for name in names)
@@ -190,6 +238,8 @@ class DynamoDbJobLedger(TableUser):
             if self.get(job_id) is None:
                 raise NotFound(f"no job {job_id!r}") from None
             raise
+        if "gsi2pk" not in answer["Attributes"]:
+            self._index_by_photo(answer["Attributes"])
         return _job(answer["Attributes"])
 
 
