@@ -131,6 +131,15 @@ class Photo:
 
 
 @dataclass(frozen=True, slots=True)
+class Claim:
+    """A photo named as the one that keeps its owner's bytes of a digest."""
+
+    owner: str
+    sha256: str
+    photo_id: str
+
+
+@dataclass(frozen=True, slots=True)
 class Job:
     id: str
     photo_id: str

@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING, BinaryIO, Protocol, runtime_checkable
 from darkroom.domain import (
     LIVE_JOBS,
     BlobInfo,
+    Claim,
     DeadLetter,
     Job,
     JobState,
@@ -135,6 +136,17 @@ class Catalog(Protocol):
         another photo already does (or it is `replacing`, whose claim passes on): the id of
         the photo that keeps them after the call. Of photos claiming at once, exactly one
         wins, whatever an index of digests shows yet. Deleting the photo releases its claim."""
+        ...
+
+    def every_with_claims(self) -> Iterator[Photo | Claim]:
+        """`every`'s photos and everyone's claims on bytes, in one pass (for `doctor`: on
+        DynamoDB one scan of the table reads both). A claim can outlive its photo, made
+        after the photo's deletion began or, on DynamoDB, on bytes the photo's original no
+        longer had."""
+        ...
+
+    def release(self, claim: Claim) -> None:
+        """Removes the claim if it still names `claim.photo_id`; idempotent."""
         ...
 
     def list(self, owner: str, limit: int, cursor: str | None = None) -> Page[Photo]:

@@ -8,6 +8,7 @@ import pytest
 
 from darkroom.aws import handlers
 from darkroom.domain import PhotoStatus
+from darkroom.services.doctor import Finding, Problem
 from tests.aws.conftest import Stack
 from tests.corpus import corpus
 
@@ -38,3 +39,26 @@ def test_copies_processed_before_the_index_shows_either_keep_one(
     s3.put_object(Bucket=stack.originals, Key="again.jpg", Body=corpus(PHOTO))
     assert handlers.process(stack.drain(stack.queue_url), None) == {"batchItemFailures": []}
     assert catalog.get_by_key("again.jpg").status is PhotoStatus.READY
+
+
+def test_a_claim_on_bytes_the_deleted_photo_no_longer_had_is_released_by_doctor(
+    stack: Stack,
+) -> None:
+    """Deleting a photo releases the claim on its current digest alone: one it made on its
+    original's earlier bytes is left, for `doctor` to find and remove."""
+    s3 = stack.client("s3")
+    s3.put_object(Bucket=stack.originals, Key="first.jpg", Body=corpus(PHOTO))
+    assert handlers.process(stack.drain(stack.queue_url), None) == {"batchItemFailures": []}
+    darkroom = handlers.runtime().darkroom
+    photo = darkroom.catalog.get_by_key("first.jpg")
+    earlier = "ab" * 32
+    assert darkroom.catalog.claim_bytes(photo.owner, earlier, photo.id) == photo.id
+    darkroom.gallery.delete(None, photo.id)
+    assert len(stack.items()) == 1
+
+    doctor = darkroom.doctor()
+    (finding,) = doctor.examine(grace=0)
+    assert finding == Finding(Problem.LEFT_CLAIM, f"{photo.id}:{earlier}:{photo.owner}")
+    doctor.repair(finding)
+    assert stack.items() == []
+    assert doctor.examine(grace=0) == []

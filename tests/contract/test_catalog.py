@@ -10,7 +10,7 @@ import pytest
 
 from darkroom.adapters.memory import MemoryCatalog
 from darkroom.adapters.sql import SqlCatalog, SqlDatabase
-from darkroom.domain import Photo, PhotoStatus, Variant
+from darkroom.domain import Claim, Photo, PhotoStatus, Variant
 from darkroom.errors import BadRequest, Conflict, NotFound, Unavailable
 from darkroom.ports import Catalog
 
@@ -20,6 +20,10 @@ NOW = datetime(2026, 11, 23, 12, 30, 15, 123456, tzinfo=UTC)
 @pytest.fixture
 def catalog(database: SqlDatabase | None) -> Catalog:
     return MemoryCatalog() if database is None else SqlCatalog(database)
+
+
+def claims(catalog: Catalog) -> list[Claim]:
+    return [read for read in catalog.every_with_claims() if isinstance(read, Claim)]
 
 
 def make(photo_id: str, owner: str = "ann", created_at: datetime = NOW) -> Photo:
@@ -277,3 +281,36 @@ def test_deleting_the_photo_that_keeps_bytes_releases_them(catalog: Catalog) -> 
     assert catalog.claim_bytes("ann", digest, "later") == "later"
     assert [p.id for p in catalog.every()] == []
     assert catalog.count_by_status() == {}
+
+
+def test_a_claim_made_for_a_photo_deleted_before_is_listed_and_released(
+    catalog: Catalog,
+) -> None:
+    """Processing that read a photo before its deletion claims its bytes after: the claim
+    names a photo that is gone, for `doctor` to find and release."""
+    digest = "cd" * 32
+    catalog.add(make("gone").evolve(sha256=digest))
+    catalog.delete("gone")
+    assert catalog.claim_bytes("ann#1:x", digest, "gone") == "gone"
+    assert catalog.claim_bytes("bob", digest, "kept") == "kept"
+    gone, kept = Claim("ann#1:x", digest, "gone"), Claim("bob", digest, "kept")
+    assert sorted(claims(catalog), key=str) == [gone, kept]
+    catalog.release(Claim("ann#1:x", digest, "other"))
+    assert sorted(claims(catalog), key=str) == [gone, kept]
+    catalog.release(gone)
+    catalog.release(gone)
+    assert claims(catalog) == [kept]
+    assert catalog.claim_bytes("ann#1:x", digest, "later") == "later"
+
+
+def test_every_photo_and_claim_is_read_once_across_pages(
+    sql_database: SqlDatabase, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr("darkroom.adapters.sql._EVERY_PAGE", 2)
+    catalog = SqlCatalog(sql_database)
+    catalog.add(make("p1"))
+    made = {Claim(owner, f"{n:064x}", f"p{owner}{n}") for owner in ("ann", "bob") for n in range(3)}
+    for claim in made:
+        catalog.claim_bytes(claim.owner, claim.sha256, claim.photo_id)
+    listed = claims(catalog)
+    assert len(listed) == len(made) and set(listed) == made

@@ -8,12 +8,15 @@ import time
 from datetime import timedelta
 from pathlib import Path
 
+import pytest
+
 from darkroom import keys
 from darkroom.bootstrap import Darkroom, build
 from darkroom.config import Settings
 from darkroom.domain import BlobInfo, JobState, Photo, PhotoStatus
 from darkroom.services.doctor import Finding, Problem
 from darkroom.services.gallery import utcnow
+from tests.contract.test_catalog import claims
 from tests.corpus import corpus
 from tests.unit.presigned import presigned
 
@@ -218,3 +221,44 @@ def test_a_photo_done_while_the_doctor_repairs_it_is_not_queued_again(
     dr.doctor().repair(finding)
     assert dr.catalog.get(finding.subject).status is PhotoStatus.READY
     assert dr.queue.count_due(utcnow()) == 0
+
+
+@pytest.mark.parametrize("catalog", ["memory://", "sqlite"])
+def test_a_claim_naming_a_photo_that_is_gone_is_released(catalog: str, tmp_path: Path) -> None:
+    dr = build(
+        Settings(
+            data_dir=tmp_path,
+            originals="memory://",
+            variants_store="memory://variants",
+            catalog=catalog if catalog != "sqlite" else f"sqlite:///{tmp_path}/catalog.db",
+            queue="memory",
+            notify="memory",
+            secret="test-secret-of-sixteen+",
+            workers=0,
+        )
+    )
+    gone = dr.catalog.get(_ready(dr, JPEG))
+    dr.gallery.delete("ann", gone.id)
+    # Processing that read the photo before its deletion claims its bytes after it.
+    assert dr.catalog.claim_bytes("ann", gone.sha256, gone.id) == gone.id
+    left = f"{gone.id}:{gone.sha256}:ann"
+    doctor = dr.doctor()
+    assert doctor.examine(grace=0) == [Finding(Problem.LEFT_CLAIM, left)]
+    doctor.repair(Finding(Problem.LEFT_CLAIM, left))
+    assert claims(dr.catalog) == []
+    assert doctor.examine(grace=0) == []
+    again = dr.catalog.get(_ready(dr, JPEG))
+    assert again.status is PhotoStatus.READY and again.duplicate_of == ""
+
+
+def test_a_claim_passed_on_since_the_examination_stays(memory_darkroom: Darkroom) -> None:
+    dr = memory_darkroom
+    gone = dr.catalog.get(_ready(dr, JPEG))
+    dr.gallery.delete("ann", gone.id)
+    dr.catalog.claim_bytes("ann", gone.sha256, gone.id)
+    doctor = dr.doctor()
+    (finding,) = doctor.examine(grace=0)
+    kept = _ready(dr, JPEG)
+    doctor.repair(finding)
+    assert [claim.photo_id for claim in claims(dr.catalog)] == [kept]
+    assert doctor.examine(grace=0) == []

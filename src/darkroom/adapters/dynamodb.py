@@ -8,7 +8,8 @@ Items, by partition key `pk`:
   the same transaction as the photo.
 - `KEEPER#<owner>#<sha256>`: the photo that keeps the owner's bytes of that digest
   (`claim_bytes`), put only where none is, as `gsi2` may not show yet a photo recorded a
-  moment ago; deleted with that photo.
+  moment ago; deleted with that photo if it is still the photo's digest (claims on bytes
+  its original had before are left, for `doctor` to find through `claims`).
 - `JOB#<id>`: see `dynamodb_jobs`.
 
 The table itself, and the sort keys both use, are in `dynamodb_table`.
@@ -24,7 +25,7 @@ from typing import TYPE_CHECKING, Any
 
 from darkroom.adapters.aws import translated
 from darkroom.adapters.dynamodb_table import TableUser, decode_cursor, encode_cursor, position
-from darkroom.domain import Page, Photo, PhotoStatus, Variant
+from darkroom.domain import Claim, Page, Photo, PhotoStatus, Variant
 from darkroom.errors import Conflict, NotFound, Unavailable
 
 if TYPE_CHECKING:
@@ -46,6 +47,8 @@ _STRINGS = (
     "blurhash",
 )
 _NUMBERS = ("size", "width", "height", "version")
+_PHOTO = "PHOTO#"
+_KEEPER = "KEEPER#"
 _BATCH = 100
 """Keys one BatchGetItem takes at most."""
 _CLAIM_ATTEMPTS = 5
@@ -104,7 +107,7 @@ class DynamoDbCatalog(TableUser):
 
     def claim_bytes(self, owner: str, sha256: str, photo_id: str, *, replacing: str = "") -> str:
         """A conditional put: DynamoDB lets exactly one of the photos claiming at once write."""
-        pk = f"KEEPER#{owner}#{sha256}"
+        pk = f"{_KEEPER}{owner}#{sha256}"
         for _ in range(_CLAIM_ATTEMPTS):
             try:
                 with translated(f"cannot claim the bytes of photo {photo_id}"):
@@ -120,6 +123,9 @@ class DynamoDbCatalog(TableUser):
             if keeper is not None and keeper["photo_id"]["S"] != replacing:
                 return str(keeper["photo_id"]["S"])
         raise Conflict(f"the keeper of {owner}'s bytes {sha256[:12]}… kept changing")
+
+    def release(self, claim: Claim) -> None:
+        self._release(f"{_KEEPER}{claim.owner}#{claim.sha256}", claim.photo_id)
 
     def list(self, owner: str, limit: int, cursor: str | None = None) -> Page[Photo]:
         after = decode_cursor(cursor) if cursor else None
@@ -140,15 +146,33 @@ class DynamoDbCatalog(TableUser):
         """One scan of the table, followed page by page (1 MB each) and never sorted: the
         table has no order of everyone's photos short of one index partition they would all
         share, and `doctor` and `reprocess` need none."""
+        for item in self._scan(_PHOTO):
+            yield _photo(item)
+
+    def every_with_claims(self) -> Iterator[Photo | Claim]:
+        """The same scan, keeping the `KEEPER#` items too."""
+        for item in self._scan(_PHOTO, _KEEPER):
+            pk = item["pk"]["S"]
+            if pk.startswith(_PHOTO):
+                yield _photo(item)
+            else:
+                owner, _, sha256 = pk.removeprefix(_KEEPER).rpartition("#")
+                yield Claim(owner, sha256, item["photo_id"]["S"])
+
+    def _scan(self, *prefixes: str) -> Iterator[Item]:
+        """The items whose partition key begins with one of `prefixes`, page by page."""
+        names = [f":p{n}" for n in range(len(prefixes))]
         scan: Item = {
             "TableName": self.table,
-            "FilterExpression": "begins_with(pk, :photo)",
-            "ExpressionAttributeValues": {":photo": {"S": "PHOTO#"}},
+            "FilterExpression": " OR ".join(f"begins_with(pk, {name})" for name in names),
+            "ExpressionAttributeValues": {
+                name: {"S": prefix} for name, prefix in zip(names, prefixes, strict=True)
+            },
         }
         while True:
             with translated("cannot list every photo"):
                 answer = self.dynamodb.scan(**scan)
-            yield from (_photo(item) for item in answer.get("Items", []))
+            yield from answer.get("Items", [])
             if "LastEvaluatedKey" not in answer:
                 return
             scan["ExclusiveStartKey"] = answer["LastEvaluatedKey"]
@@ -198,7 +222,7 @@ class DynamoDbCatalog(TableUser):
             return
         self._release(f"KEY#{old['key']['S']}", photo_id)
         if old.get("sha256", {}).get("S"):
-            self._release(f"KEEPER#{old['owner']['S']}#{old['sha256']['S']}", photo_id)
+            self._release(f"{_KEEPER}{old['owner']['S']}#{old['sha256']['S']}", photo_id)
 
     def _release(self, claim: str, photo_id: str) -> None:
         """Deletes the claim if `photo_id` still holds it (another photo may have since)."""

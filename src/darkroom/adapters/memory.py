@@ -19,6 +19,7 @@ from typing import BinaryIO, TypeVar
 from darkroom.domain import (
     LIVE_JOBS,
     BlobInfo,
+    Claim,
     Job,
     JobState,
     Mail,
@@ -130,6 +131,17 @@ class MemoryCatalog:
             if keeper is None or keeper == replacing:
                 self._keepers[owner, sha256] = keeper = photo_id
             return keeper
+
+    def every_with_claims(self) -> Iterator[Photo | Claim]:
+        yield from self.every()
+        with self._lock:
+            held = list(self._keepers.items())
+        yield from (Claim(owner, sha256, keeper) for (owner, sha256), keeper in held)
+
+    def release(self, claim: Claim) -> None:
+        with self._lock:
+            if self._keepers.get((claim.owner, claim.sha256)) == claim.photo_id:
+                del self._keepers[claim.owner, claim.sha256]
 
     def every(self) -> Iterator[Photo]:
         yield from list(self._photos.values())

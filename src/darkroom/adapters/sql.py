@@ -50,7 +50,7 @@ from sqlalchemy.engine import URL, Dialect, Engine
 from sqlalchemy.pool import ConnectionPoolEntry
 from sqlalchemy.types import TypeDecorator, TypeEngine
 
-from darkroom.domain import Page, Photo, PhotoStatus, Variant
+from darkroom.domain import Claim, Page, Photo, PhotoStatus, Variant
 from darkroom.errors import BadRequest, Conflict, NotFound, Unavailable
 
 _DRIVERS = {
@@ -416,6 +416,36 @@ class SqlCatalog:
             except Conflict:
                 pass  # another photo claimed them first: read which
         raise Conflict(f"the keeper of {owner}'s bytes {sha256[:12]}… kept changing")
+
+    def every_with_claims(self) -> Iterator[Photo | Claim]:
+        """The claims after the photos, by primary key, a page at a time, each page
+        entered after the last of the one before."""
+        yield from self.every()
+        c = keepers_table.c
+        last: Claim | None = None
+        while True:
+            query = select(c.owner, c.sha256, c.photo_id).order_by(c.owner, c.sha256)
+            if last is not None:
+                query = query.where(
+                    or_(c.owner > last.owner, and_(c.owner == last.owner, c.sha256 > last.sha256))
+                )
+            with self._db.connection(write=False) as conn:
+                page = [Claim(*row) for row in conn.execute(query.limit(_EVERY_PAGE))]
+            yield from page
+            if len(page) < _EVERY_PAGE:
+                return
+            last = page[-1]
+
+    def release(self, claim: Claim) -> None:
+        c = keepers_table.c
+        with self._db.connection(write=True) as conn:
+            conn.execute(
+                delete(keepers_table).where(
+                    c.owner == claim.owner,
+                    c.sha256 == claim.sha256,
+                    c.photo_id == claim.photo_id,
+                )
+            )
 
     def every(self) -> Iterator[Photo]:
         """By id, a page at a time from the primary key: each page enters it at the last id

@@ -16,7 +16,7 @@ from datetime import datetime, timedelta
 from enum import StrEnum
 
 from darkroom import keys
-from darkroom.domain import PROCESS, Photo, PhotoStatus
+from darkroom.domain import PROCESS, Claim, Photo, PhotoStatus
 from darkroom.errors import Conflict, NotFound
 from darkroom.ports import BlobStore, Catalog, JobQueue, Leftovers
 from darkroom.services.cleanup import Cleanup
@@ -37,6 +37,7 @@ class Problem(StrEnum):
     MISSING_VARIANT = "record with a variant missing"
     LOST_DUPLICATE = "duplicate of a photo that is gone"
     NO_JOB = "photo no job will finish"
+    LEFT_CLAIM = "claim on bytes naming a photo that is gone"
     UNCOMPLETED_UPLOAD = "upload stored but never completed"
     UNFINISHED_WRITE = "temporary file of a write cut short"
 
@@ -49,6 +50,7 @@ REPAIRS = {
     Problem.MISSING_VARIANT: "queued for processing again",
     Problem.LOST_DUPLICATE: "record removed (with its original, if one was left)",
     Problem.NO_JOB: "queued for processing again",
+    Problem.LEFT_CLAIM: "claim removed",
     Problem.UNCOMPLETED_UPLOAD: "completed: queued for processing",
     Problem.UNFINISHED_WRITE: "deleted",
 }
@@ -58,7 +60,7 @@ REPAIRS = {
 class Finding:
     problem: Problem
     subject: str
-    """The object's key or the photo's id."""
+    """The object's key, the photo's id, or a claim as `<photo id>:<sha256>:<owner>`."""
     version: int | None = field(default=None, compare=False)
     """The version of the photo the examination saw, where the repair rewrites the photo:
     a photo written since (processed, deleted) is left as it is now."""
@@ -147,6 +149,10 @@ class Doctor:
                 self._cleanup.remove_duplicate(photo)
         elif problem in (Problem.MISSING_VARIANT, Problem.NO_JOB):
             self._requeue(subject, finding.version)
+        elif problem is Problem.LEFT_CLAIM:
+            held_by, sha256, claimant = subject.split(":", 2)
+            if self._photo(held_by) is None:
+                self._catalog.release(Claim(claimant, sha256, held_by))
         elif problem is Problem.UNCOMPLETED_UPLOAD:
             photo = self._photo(subject)
             if photo is not None:
@@ -175,6 +181,19 @@ class Doctor:
                 found.append(Finding(Problem.ORPHAN_VARIANT, key))
         return found
 
+    def _left_claims(self, page: list[Claim]) -> list[Finding]:
+        # A claim is made by processing a photo that has its record, so one read before
+        # its photo is looked up and naming none names a photo deleted: its id never
+        # comes back.
+        if not page:
+            return []
+        present = self._catalog.get_many({claim.photo_id for claim in page})
+        return [
+            Finding(Problem.LEFT_CLAIM, f"{claim.photo_id}:{claim.sha256}:{claim.owner}")
+            for claim in page
+            if claim.photo_id not in present
+        ]
+
     def _stray_originals(self, page: list[str], settled: datetime) -> list[Finding]:
         # Each page of originals is looked up in the catalog after it is listed: by the photo
         # id darkroom's keys carry, then by key for the rest (a key named otherwise, adopted
@@ -201,10 +220,22 @@ class Doctor:
         return found
 
     def _check_every_record(self, settled: datetime, waiting: list[Photo]) -> list[Finding]:
+        """The photos and the claims on bytes, each checked a page at a time."""
         found: list[Finding] = []
-        for records in _batched(self._catalog.every(), _PAGE):
-            found += self._check_records(records, settled, waiting)
-        return found
+        records: list[Photo] = []
+        claims: list[Claim] = []
+        for read in self._catalog.every_with_claims():
+            if isinstance(read, Claim):
+                claims.append(read)
+            else:
+                records.append(read)
+            if len(records) == _PAGE:
+                found += self._check_records(records, settled, waiting)
+                records = []
+            if len(claims) == _PAGE:
+                found += self._left_claims(claims)
+                claims = []
+        return found + self._check_records(records, settled, waiting) + self._left_claims(claims)
 
     def _check_records(
         self, records: list[Photo], settled: datetime, waiting: list[Photo]
