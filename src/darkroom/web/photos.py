@@ -10,29 +10,33 @@ import anyio
 from fastapi import APIRouter, Depends, Query, Request, Response
 from fastapi.responses import JSONResponse, RedirectResponse
 from pydantic import ValidationError
+from python_multipart.exceptions import MultipartParseError
 from starlette.concurrency import run_in_threadpool
 from starlette.datastructures import UploadFile
+from starlette.exceptions import HTTPException
 
 from darkroom.domain import Photo, PhotoStatus
 from darkroom.errors import BadRequest, Unsupported
-from darkroom.services.gallery import FINAL_STATES, Gallery, Uploaded
+from darkroom.services.gallery import FINAL_STATES, MAX_DESCRIPTION, Gallery, Uploaded
 from darkroom.web import deps
 from darkroom.web.deps import DarkroomDep, GalleryDep, Owner, photo_out, signed
-from darkroom.web.errors import error_body
+from darkroom.web.errors import FieldsChecked, error_body, invalid_fields
 from darkroom.web.ratelimit import limited_caller
 from darkroom.web.schemas import (
+    MAX_FILENAME,
     DescriptionPatch,
     ErrorOut,
     PhotoOut,
     PhotoPage,
     StatusBatch,
     StatusOut,
+    UploadForm,
     UploadJson,
     UploadRequest,
     UploadTicket,
 )
 
-router = APIRouter()
+router = APIRouter(route_class=FieldsChecked)
 ERRORS: dict[int | str, dict[str, Any]] = {
     code: {"model": ErrorOut} for code in (400, 401, 404, 409, 413, 415, 422, 429, 503)
 }
@@ -58,7 +62,7 @@ _UPLOAD_BODY = {
                     "required": ["file"],
                     "properties": {
                         "file": {"type": "string", "format": "binary"},
-                        "description": {"type": "string"},
+                        "description": {"type": "string", "maxLength": MAX_DESCRIPTION},
                     },
                 }
             },
@@ -290,26 +294,47 @@ async def _read_upload(request: Request) -> tuple[bytes, str, str]:
         try:
             body = UploadJson.model_validate_json(await request.body())
         except ValidationError as exc:
-            first = exc.errors()[0]
-            where = ".".join(str(p) for p in first["loc"]) or "body"
-            raise BadRequest(f"{where}: {first['msg']}") from None
+            raise BadRequest(invalid_fields(exc.errors(), located=False)) from None
         try:
             data = base64.b64decode(body.content, validate=True)
         except (binascii.Error, ValueError):
             raise BadRequest("content: not valid base64") from None
         return data, body.filename or body.key or "", body.description
     if content_type == "multipart/form-data":
-        async with request.form(max_files=1, max_fields=10) as form:
-            file = form.get("file")
-            if not isinstance(file, UploadFile):
-                raise BadRequest("multipart upload: the image goes in a file field named 'file'")
-            description = form.get("description")
-            return (
-                await file.read(),
-                file.filename or "",
-                description if isinstance(description, str) else "",
-            )
+        try:
+            async with request.form(max_files=1, max_fields=10) as form:
+                file = form.get("file")
+                if not isinstance(file, UploadFile):
+                    raise BadRequest(
+                        "multipart upload: the image goes in a file field named 'file'"
+                    )
+                description = form.get("description")
+                try:
+                    fields = UploadForm(
+                        filename=file.filename or "",
+                        description=description if isinstance(description, str) else "",
+                    )
+                except ValidationError as exc:
+                    raise BadRequest(invalid_fields(exc.errors(), located=False)) from None
+                return await file.read(), fields.filename, fields.description
+        except HTTPException as exc:
+            if _header_overflow(exc):
+                raise BadRequest(
+                    f"filename: String should have at most {MAX_FILENAME} characters"
+                ) from None
+            raise
     raise Unsupported("send the photo as application/json (base64) or multipart/form-data")
+
+
+def _header_overflow(exc: HTTPException) -> bool:
+    """Whether the form reader gave up on a part's header line past its 4 KiB, which a file
+    name of thousands of characters makes and Starlette reports only as invalid data."""
+    cause = exc.__context__
+    while cause is not None:
+        if isinstance(cause, MultipartParseError) and "header size" in str(cause):
+            return True
+        cause = cause.__cause__ or cause.__context__
+    return False
 
 
 async def _answer(

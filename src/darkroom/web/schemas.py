@@ -10,29 +10,41 @@ from pydantic import BaseModel, Field, field_validator
 from darkroom.domain import MetadataValue, PhotoStatus
 from darkroom.services.gallery import MAX_DESCRIPTION
 
+MAX_FILENAME = 1024
+"""Characters an upload may give as its file's name (darkroom shows at most 200 of them)."""
+
 
 class UploadJson(BaseModel):
     """Seed 000's upload: the file as base64, its name as `filename` or `key`."""
 
     content: str = Field(description="The image, base64-encoded.")
-    filename: str | None = Field(None, max_length=1024)
-    key: str | None = Field(None, max_length=1024, description="Seed 000's name for filename.")
-    description: str = Field("", max_length=MAX_DESCRIPTION * 2)
+    filename: str | None = Field(None, max_length=MAX_FILENAME)
+    key: str | None = Field(
+        None, max_length=MAX_FILENAME, description="Seed 000's name for filename."
+    )
+    description: str = Field("", max_length=MAX_DESCRIPTION)
+
+
+class UploadForm(BaseModel):
+    """A multipart upload's name for its file, and its description."""
+
+    filename: str = Field("", max_length=MAX_FILENAME)
+    description: str = Field("", max_length=MAX_DESCRIPTION)
 
 
 class UploadRequest(BaseModel):
-    filename: str = Field("", max_length=1024)
+    filename: str = Field("", max_length=MAX_FILENAME)
     content_type: str = Field(
         description="The image's type, e.g. image/jpeg; the upload "
         "must send the same Content-Type.",
         max_length=100,
     )
     size: int | None = Field(None, ge=1, description="Bytes, if known; checked early.")
-    description: str = Field("", max_length=MAX_DESCRIPTION * 2)
+    description: str = Field("", max_length=MAX_DESCRIPTION)
 
 
 class DescriptionPatch(BaseModel):
-    description: str = Field(max_length=MAX_DESCRIPTION * 2)
+    description: str = Field(max_length=MAX_DESCRIPTION)
 
 
 class KeyRequest(BaseModel):
