@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -11,6 +12,18 @@ from darkroom.bootstrap import Darkroom, build
 from darkroom.config import Settings
 from tests.e2e.conftest import Server
 from tests.receivers import Inbox, smtp_server
+
+
+@pytest.fixture(autouse=True)
+def _root_logging_kept() -> Iterator[None]:
+    """The root logger as it was before each test: a command run in process (Typer's
+    CliRunner) points it at a stderr of its own, closed once the command ends, and every
+    later record in the run then failed to print, with a traceback of its own."""
+    root = logging.getLogger()
+    handlers, level = root.handlers[:], root.level
+    yield
+    root.handlers[:] = handlers
+    root.setLevel(level)
 
 
 @pytest.fixture
