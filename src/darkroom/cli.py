@@ -39,8 +39,12 @@ app = typer.Typer(
     help="darkroom: a photo gallery with an event-driven image pipeline.",
     no_args_is_help=True,
     add_completion=False,
+    # Docstrings are prose wrapped at 100 columns: Rich markup keeps each line break
+    rich_markup_mode="markdown",
 )
-jobs_app = typer.Typer(help="Processing jobs: list the failed and dead ones, retry them.")
+jobs_app = typer.Typer(
+    help="Processing jobs: list the failed and dead ones, retry them.", rich_markup_mode="markdown"
+)
 app.add_typer(jobs_app, name="jobs")
 console = Console(stderr=True)
 SLOW_COUNT = 1.0

@@ -16,6 +16,7 @@ import pytest
 from PIL import Image
 
 from darkroom.bootstrap import build
+from darkroom.cli import app
 from darkroom.config import Settings
 from darkroom.domain import Job, JobState
 from tests.corpus import CORPUS
@@ -211,6 +212,21 @@ def test_every_command_has_help() -> None:
             check=False,
         )
         assert result.returncode == 0 and "Usage" in result.stdout, command
+
+
+def test_help_flows_each_command_s_text_to_the_width() -> None:
+    """Wide enough for every command's text on one line, the list shows one line each: the
+    line breaks of the docstrings they come from are not kept."""
+    result = subprocess.run(
+        [sys.executable, "-m", "darkroom", "--help"],
+        capture_output=True,
+        text=True,
+        check=True,
+        env=os.environ | {"COLUMNS": "1000"},
+    )
+    panel = result.stdout.split("Commands")[1]
+    entries = [line for line in panel.splitlines()[1:] if line.strip("│╰─╯ ")]
+    assert len(entries) == len(app.registered_commands) + len(app.registered_groups), entries
 
 
 def test_render_writes_the_variants_and_reports_what_failed(tmp_path: Path) -> None:
