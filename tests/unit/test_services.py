@@ -71,6 +71,20 @@ def test_presigned_duplicate_is_marked_and_its_bytes_dropped(memory_darkroom: Da
     assert dr.catalog.get(first.id).status is PhotoStatus.READY
 
 
+def test_the_same_bytes_as_a_photo_that_failed_are_rendered_anew(
+    memory_darkroom: Darkroom,
+) -> None:
+    """Sent again whole (`POST /upload`), as through a ticket: the failure may have been the
+    store's, or the limits' of the time, where the photo that failed was given back as it was."""
+    dr = memory_darkroom
+    first = dr.gallery.upload("ann", corpus(JPEG), "a.jpg").photo
+    dr.processor.fail(first.id, "gave up after 5 attempts: the store is away")
+    again = dr.gallery.upload("ann", corpus(JPEG), "b.jpg")
+    assert not again.duplicate and again.photo.id != first.id
+    assert dr.processor.process(again.photo.id) is Outcome.READY
+    assert dr.catalog.get(again.photo.id).filename == "b.jpg"
+
+
 def test_deleting_a_photo_removes_its_duplicates(memory_darkroom: Darkroom) -> None:
     dr = memory_darkroom
     first = dr.gallery.upload("ann", corpus(JPEG), "a.jpg").photo

@@ -72,7 +72,9 @@ class Gallery:
         self, owner: str, data: bytes, filename: str = "", description: str = ""
     ) -> Uploaded:
         """Store an original and queue its processing. The same bytes from the same owner
-        give back the photo already made of them."""
+        give back the photo already made of them, unless it failed: sent again, they are
+        rendered anew, as the failure may have been the store's, or the limits' of the time
+        (the processor passes the claim on such bytes on, for those sent through a ticket)."""
         if len(data) > self.max_upload_bytes:
             raise TooLarge(f"the file is over the limit of {self.max_upload_bytes} bytes")
         if not data:
@@ -80,7 +82,7 @@ class Gallery:
         fmt = detect(data[:SNIFF_BYTES])
         digest = hashlib.sha256(data).hexdigest()
         for existing in self.catalog.find_by_hash(owner, digest):
-            if existing.status is PhotoStatus.DUPLICATE:
+            if existing.status in (PhotoStatus.DUPLICATE, PhotoStatus.FAILED):
                 continue
             # One whose original is gone is being deleted (or its deletion was cut short):
             # answering with it would lose these bytes along with it.
