@@ -133,8 +133,12 @@ def serve(
 def _listener(host: str, port: int) -> socket.socket:
     """The server's socket, bound before anything starts: left to uvicorn, an address in use
     was one log line among the others, after the application (and its worker) had started,
-    and exit status 3. Here it is a one-line message and exit status 2, like a bad setting."""
-    sock = socket.socket(socket.AF_INET6 if ":" in host else socket.AF_INET)
+    and exit status 3. Here it is a one-line message and exit status 2, like a bad setting.
+    Made a TCP socket by name: asyncio turns Nagle's algorithm off only on connections
+    accepted from one, and with it on, each answer on a kept-alive connection (a browser's)
+    waited 40 ms for the client's delayed acknowledgement of its headers."""
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    sock = socket.socket(family, socket.SOCK_STREAM, socket.IPPROTO_TCP)
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
     try:
         sock.bind((host, port))
