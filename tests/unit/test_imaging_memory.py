@@ -3,14 +3,16 @@ fresh interpreter (see `develop_apart`); what would need more is refused as too 
 
 from __future__ import annotations
 
+from functools import cache
+
 import numpy as np
 import pytest
 import pyvips
 from PIL import Image
 
 from darkroom.domain import VariantSpec
-from darkroom.errors import TooLarge
-from darkroom.imaging import Limits, develop
+from darkroom.errors import InvalidImage, TooLarge
+from darkroom.imaging import Limits, avif, develop
 from darkroom.imaging.formats import JPEG
 from darkroom.imaging.integrity import check_container
 from tests.unit.imaging_helpers import (
@@ -31,6 +33,16 @@ SIDE = 10_000
 """100 MP, the default pixel limit."""
 
 
+@cache
+def _avif_at_the_limit() -> bytes:
+    """100 MP of one colour, as libvips writes an AVIF (a few kilobytes)."""
+    colour = pyvips.Image.black(SIDE, SIDE, bands=3).linear(1, [40, 90, 160]).cast("uchar")
+    data: bytes = colour.copy(interpretation="srgb").heifsave_buffer(
+        compression="av1", Q=30, effort=0
+    )
+    return data
+
+
 def test_a_transparent_png_is_held_once() -> None:
     """The decoded image was held whole for the alpha check, then premultiplied into a
     second copy: 942 MB at its peak; premultiplied as it is read, 580."""
@@ -38,6 +50,47 @@ def test_a_transparent_png_is_held_once() -> None:
     developing = develop_apart(png)
     assert developing.outcome == "ready"
     assert developing.peak_mb < 750
+
+
+@pytest.mark.parametrize("data_limit_mb", [250, 350], ids=["dav1d", "libavif"])
+def test_an_avif_decoder_that_runs_out_of_memory_refuses_it_as_too_large(
+    data_limit_mb: int,
+) -> None:
+    """dav1d refused its planes ("Decoding of color planes failed"), or libavif its RGB
+    frame ("Out of memory"): either failed the photo as damaged."""
+    developing = develop_apart(_avif_at_the_limit(), data_limit_mb=data_limit_mb)
+    assert developing.outcome == "TooLarge: this AVIF image needs too much memory"
+
+
+@pytest.mark.parametrize("data_limit_mb", [150, 250], ids=["libde265", "libheif"])
+def test_a_heic_decoder_that_runs_out_of_memory_refuses_it_as_too_large(
+    data_limit_mb: int,
+) -> None:
+    """libde265 refused its picture ("did not give a decompressed image"), or libheif an
+    allocation ("Memory allocation error"): either failed the photo as damaged."""
+    heic = encode(Image.new("RGB", (6000, 6000), (40, 90, 160)), "HEIF", quality=10)
+    developing = develop_apart(heic, data_limit_mb=data_limit_mb)
+    assert developing.outcome == "TooLarge: this HEIC image needs too much memory"
+
+
+@pytest.mark.parametrize(
+    ("fmt", "kept", "said"),
+    [
+        ("AVIF", 16, "Decoding of color planes failed"),
+        ("HEIF", 4, "did not give a decompressed image"),
+    ],
+)
+def test_a_codec_that_gives_no_picture_with_memory_to_spare_finds_the_file_damaged(
+    fmt: str, kept: int, said: str
+) -> None:
+    """The codec says the same of damaged data as of memory it was refused."""
+    data = bytearray(encode(sample_image((320, 240)), fmt, quality=60))
+    meta = next(body for kind, body in avif._boxes(bytes(data)) if kind == b"meta")
+    iloc = dict(avif._boxes(meta[4:]))[b"iloc"]
+    ((offset, length),) = avif._extents(iloc)[1][1]
+    data[offset + kept : offset + length] = bytes(length - kept)
+    with pytest.raises(InvalidImage, match=said):
+        develop(bytes(data))
 
 
 def test_an_animation_is_scaled_whatever_its_first_frame_covers() -> None:

@@ -53,27 +53,50 @@ scaling: that photo of shop signs as a WebP stays within 0.0015 at 2×, loses 0.
 
 
 @contextmanager
-def _decoding(fmt: Format, what: str) -> Iterator[None]:
+def _decoding(fmt: Format, what: str, pixels: int = 0) -> Iterator[None]:
     """Whatever a decoder raises on damaged input becomes `InvalidImage`.
 
     Pillow, libtiff, libavif and libheif raise OSError, SyntaxError, ValueError, EOFError,
     IndexError, struct.error, RuntimeError (libavif, libheif), TypeError and, where warnings
     are errors, UserWarning for a damaged tag; none of that may escape to a worker.
-    Running out of memory while decoding is `TooLarge`."""
+    Running out of memory while decoding `pixels` is `TooLarge`."""
+    too_large = f"this {fmt.extension.upper()} image needs too much memory"
     try:
         yield
     except DarkroomError:
         raise
     except MemoryError:
-        raise TooLarge(f"this {fmt.extension.upper()} image needs too much memory") from None
+        raise TooLarge(too_large) from None
     except Exception as exc:
-        if any(words in str(exc) for words in _OUT_OF_MEMORY):
-            raise TooLarge(f"this {fmt.extension.upper()} image needs too much memory") from None
+        said = str(exc)
+        if any(words in said.lower() for words in _OUT_OF_MEMORY):
+            raise TooLarge(too_large) from None
+        if any(words in said for words in _NO_PICTURE) and _memory_short(pixels):
+            raise TooLarge(too_large) from None
         raise InvalidImage(f"{what} this {fmt.extension.upper()} image: {_said(exc)}") from None
 
 
-_OUT_OF_MEMORY = ("out of memory", "Insufficient memory")
-"""What libvips and libjpeg say of an allocation that failed (neither is a MemoryError)."""
+_OUT_OF_MEMORY = ("out of memory", "insufficient memory", "memory allocation error")
+"""What libvips, libjpeg, libavif ("Out of memory") and libheif ("Memory allocation error")
+say of an allocation that failed (none of them is a MemoryError), in lower case."""
+_NO_PICTURE = (
+    "Decoding of color planes failed",
+    "Decoding of alpha plane failed",
+    "did not give a decompressed image",
+)
+"""What libavif and libheif say when their codec (dav1d, libde265) gave no picture: of
+damaged data, or of an allocation the codec was refused, which neither tells apart."""
+_PROBE_BYTES_PER_PIXEL = 4
+
+
+def _memory_short(pixels: int) -> bool:
+    """Whether the memory for `pixels` as RGBA (about what a codec's planes and the decoded
+    image take) cannot be had now: asked for, never touched, so nothing is spent."""
+    try:
+        np.empty(pixels * _PROBE_BYTES_PER_PIXEL, np.uint8)
+    except MemoryError:
+        return True
+    return False
 
 
 _PILLOW_STATUS = re.compile(r"decoder error -?[0-9]+")
@@ -107,7 +130,7 @@ def develop(
         orientation = _orientation(image)
         sizes = [fit(info.width, info.height, spec) for spec in specs]
         stored = [_as_stored(size, orientation) for size in sizes]
-        with _decoding(fmt, "cannot decode"):
+        with _decoding(fmt, "cannot decode", info.width * info.height):
             decoded, icc = _decode(image, data, fmt, stored, _headroom(info))
     # PNG and WebP stream from their decoder (`vipsload`): what it finds damaged on the way
     # surfaces while resizing.
