@@ -266,23 +266,49 @@ def png_bomb(side: int = 30_000) -> bytes:
 
 
 def png_flat(
-    width: int, height: int, row: bytes, bit_depth: int = 8, colour_type: int = 6
+    width: int,
+    height: int,
+    row: bytes,
+    bit_depth: int = 8,
+    colour_type: int = 6,
+    interlaced: bool = False,
 ) -> bytes:
     """A complete, valid PNG of `width`×`height` pixels, every row `row` (its samples,
-    packed): a few hundred kilobytes however many pixels it has."""
-    line = b"\x00" + row  # filter byte
+    packed): a few hundred kilobytes however many pixels it has. `interlaced` (Adam7) needs
+    whole bytes a pixel."""
     compressor = zlib.compressobj(9)
-    chunk_rows = max(1, 1_000_000 // len(line))
-    parts = [compressor.compress(line * chunk_rows) for _ in range(height // chunk_rows)]
-    parts.append(compressor.compress(line * (height % chunk_rows)))
+    parts = []
+    passes = _ADAM7 if interlaced else ((0, 0, 1, 1),)
+    pixel = len(row) // width
+    for left, top, across, down in passes:
+        columns = (width - left + across - 1) // across
+        rows = (height - top + down - 1) // down
+        if not columns or not rows:
+            continue
+        line = b"\x00" + (row[: columns * pixel] if interlaced else row)  # filter byte
+        chunk_rows = max(1, 1_000_000 // len(line))
+        parts += [compressor.compress(line * chunk_rows) for _ in range(rows // chunk_rows)]
+        parts.append(compressor.compress(line * (rows % chunk_rows)))
     parts.append(compressor.flush())
-    ihdr = struct.pack(">IIBBBBB", width, height, bit_depth, colour_type, 0, 0, 0)
+    ihdr = struct.pack(">IIBBBBB", width, height, bit_depth, colour_type, 0, 0, int(interlaced))
     return (
         b"\x89PNG\r\n\x1a\n"
         + png_chunk(b"IHDR", ihdr)
         + png_chunk(b"IDAT", b"".join(parts))
         + png_chunk(b"IEND", b"")
     )
+
+
+_ADAM7 = (
+    (0, 0, 8, 8),
+    (4, 0, 8, 8),
+    (0, 4, 4, 8),
+    (2, 0, 4, 4),
+    (0, 2, 2, 4),
+    (1, 0, 2, 2),
+    (0, 1, 1, 2),
+)
+"""Each Adam7 pass: its first column and row, and its steps across and down."""
 
 
 @dataclass(frozen=True, slots=True)
