@@ -6,6 +6,7 @@ import contextlib
 import dataclasses
 import json
 import math
+import os
 import signal
 import socket
 import stat
@@ -454,7 +455,11 @@ def _fitting(stem: str, variants: Sequence[Rendered]) -> str:
     """`stem`, cut short (between characters) where `STEM-NNNN.VARIANT.EXT` would not fit in
     a file name: a long one, that fitted as the image's own name, stopped the whole run."""
     longest = max(len(f"-9999.{v.name}.{v.extension}".encode()) for v in variants)
-    return stem.encode()[: NAME_MAX - longest].decode(errors="ignore")
+    # Measured as the file system holds it: a name that is not UTF-8 (a Latin-1 system's)
+    # comes with its bytes escaped, which a plain encode refuses.
+    while len(os.fsencode(stem)) > NAME_MAX - longest:
+        stem = stem[:-1]
+    return stem
 
 
 def _unique(stem: str, taken: set[str]) -> str:

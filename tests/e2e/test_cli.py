@@ -451,3 +451,15 @@ def test_file_names_are_printed_without_their_control_characters(tmp_path: Path)
     assert f"skipped {folder}/{shown}: not an image" in imported.stderr
     assert f"{folder}/{shown}: not an image" in rendered.stderr
     assert f"{folder}/ok{shown}: small 100×75" in rendered.stderr
+
+
+def test_render_writes_an_image_whose_name_is_not_utf8_under_that_name(tmp_path: Path) -> None:
+    """A name from a Latin-1 system ("caf\\xe9.jpg") is valid on Linux; cutting names to
+    length encoded it as UTF-8 and the run stopped with a traceback."""
+    (tmp_path / "in").mkdir()
+    shutil.copy(
+        CORPUS / "S01_canon_sd300_2mp.jpg", os.fsdecode(bytes(tmp_path / "in") + b"/caf\xe9.jpg")
+    )
+    result = _render("in", "--out", "out", cwd=tmp_path)
+    assert result.returncode == 0, result.stderr
+    assert [os.fsencode(p.name) for p in (tmp_path / "out").iterdir()] == [b"caf\xe9.small.jpg"]
