@@ -236,6 +236,11 @@ def reprocess(
     photos followed in the catalog; with the local queue this process runs them, and
     follows those another worker (a server's) is on. Exit status 1 if any photo failed, or
     is not done."""
+    if math.isnan(wait) or wait < 0:
+        # Negative, the watch of an SQS queue's photos could end in a traceback (a sleep of
+        # less than nothing); NaN, it never gave up.
+        _say("darkroom: --wait is a number of seconds, 0 or more", "red")
+        raise typer.Exit(2)
     dr = _build(_settings(data))
     reprocessing = Reprocessing(dr.catalog, dr.gallery, dr.processor.recipe)
     try:

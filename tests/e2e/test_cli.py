@@ -109,6 +109,15 @@ def test_reprocess_cut_short_leaves_each_photo_to_a_job(tmp_path: Path) -> None:
     assert [p.name[:4] for p in (data / "variants").rglob("*") if p.is_file()] == ["big-"]
 
 
+@pytest.mark.parametrize("wait", ["-1", "nan"])
+def test_reprocess_refuses_a_wait_that_is_no_number_of_seconds(tmp_path: Path, wait: str) -> None:
+    """With an SQS queue a negative wait could end the watch of its photos in a traceback
+    ("sleep length must be non-negative"), and NaN never ended it."""
+    result = darkroom(tmp_path / "data", "reprocess", "--wait", wait)
+    assert result.returncode == 2
+    assert "--wait is a number of seconds, 0 or more" in result.stderr
+
+
 def test_import_counts_its_jobs_behind_many_queued_for_later(tmp_path: Path) -> None:
     """The due jobs are counted by the queue: read from the 100 000 oldest queued jobs, the
     import's own, newer, went uncounted ("1/0")."""
