@@ -424,6 +424,24 @@ def test_a_copy_of_bytes_whose_photo_has_other_bytes_since_is_kept(
     assert dr.catalog.get(first.id).status is PhotoStatus.READY
 
 
+def test_a_copy_of_bytes_written_over_before_their_photo_is_processed_again_is_kept(
+    memory_darkroom: Darkroom,
+) -> None:
+    """The photo that claimed the bytes has other bytes under its key, not processed yet
+    (their event still queued): a copy of the first bytes processed in between is their
+    only one, where it became a pointer to the photo and the bytes were lost once the
+    photo was processed again."""
+    dr = memory_darkroom
+    first = presigned(dr, "ann", "a.jpg", corpus(JPEG))
+    assert dr.processor.process(first.id) is Outcome.READY
+    dr.originals.put(first.key, corpus(OTHER_JPEG), "image/jpeg")
+    copy = presigned(dr, "ann", "b.jpg", corpus(JPEG))
+    assert dr.processor.process(copy.id) is Outcome.READY
+    assert dr.processor.process(first.id) is Outcome.READY
+    assert dr.originals.get(copy.key) == corpus(JPEG)
+    assert dr.catalog.get(copy.id).status is PhotoStatus.READY
+
+
 def _rendering_while(meanwhile: Callable[[], object]) -> Developer:
     """The engine, with `meanwhile` happening as it renders."""
 

@@ -224,7 +224,11 @@ class Processor:
         )
 
     def _stored(self, photo: Photo) -> bool:
-        return self._originals.head(photo.key) is not None
+        """Whether the photo's original is there, with as many bytes as it was processed
+        from: bytes of another size written over its key since (an upload URL used twice,
+        `aws s3 cp`), their event still on its way, are not the bytes it was made from."""
+        info = self._originals.head(photo.key)
+        return info is not None and (not photo.size or info.size == photo.size)
 
     def _mark_duplicate(self, photo: Photo, original: Photo, digest: str) -> Outcome:
         saved = self._save(
