@@ -4,14 +4,24 @@ from __future__ import annotations
 
 import math
 from datetime import datetime
+from typing import Annotated
 
-from pydantic import BaseModel, Field, field_validator
+from pydantic import BaseModel, BeforeValidator, Field, field_validator
 
 from darkroom.domain import MetadataValue, PhotoStatus
 from darkroom.services.gallery import MAX_DESCRIPTION
 
 MAX_FILENAME = 1024
 """Characters an upload may give as its file's name (darkroom shows at most 200 of them)."""
+
+
+def _lf(text: object) -> object:
+    return text.replace("\r\n", "\n") if isinstance(text, str) else text
+
+
+Description = Annotated[str, Field(max_length=MAX_DESCRIPTION), BeforeValidator(_lf)]
+"""A form's text comes with CRLF line breaks (HTML's form encoding, a Windows file given to
+`curl -F`); kept as LF, each counts as the one character it is then."""
 
 
 class UploadJson(BaseModel):
@@ -22,14 +32,14 @@ class UploadJson(BaseModel):
     key: str | None = Field(
         None, max_length=MAX_FILENAME, description="Seed 000's name for filename."
     )
-    description: str = Field("", max_length=MAX_DESCRIPTION)
+    description: Description = ""
 
 
 class UploadForm(BaseModel):
     """A multipart upload's name for its file, and its description."""
 
     filename: str = Field("", max_length=MAX_FILENAME)
-    description: str = Field("", max_length=MAX_DESCRIPTION)
+    description: Description = ""
 
 
 class UploadRequest(BaseModel):
@@ -40,11 +50,11 @@ class UploadRequest(BaseModel):
         max_length=100,
     )
     size: int | None = Field(None, ge=1, description="Bytes, if known; checked early.")
-    description: str = Field("", max_length=MAX_DESCRIPTION)
+    description: Description = ""
 
 
 class DescriptionPatch(BaseModel):
-    description: str = Field(max_length=MAX_DESCRIPTION)
+    description: Description
 
 
 class KeyRequest(BaseModel):
