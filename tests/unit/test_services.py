@@ -60,6 +60,21 @@ def test_same_bytes_twice_give_the_first_photo(memory_darkroom: Darkroom) -> Non
     assert not other_owner.duplicate
 
 
+def test_same_bytes_as_a_photo_written_over_since_are_stored_again(
+    memory_darkroom: Darkroom,
+) -> None:
+    """The photo made of the bytes has other bytes under its key, not processed yet: the
+    upload was answered with that photo and not stored, and the bytes were lost once the
+    photo was processed again."""
+    dr = memory_darkroom
+    first = dr.gallery.upload("ann", corpus(JPEG), "a.jpg").photo
+    _process_all(dr)
+    dr.originals.put(first.key, corpus(OTHER_JPEG), "image/jpeg")
+    again = dr.gallery.upload("ann", corpus(JPEG), "b.jpg")
+    assert not again.duplicate
+    assert dr.originals.get(again.photo.key) == corpus(JPEG)
+
+
 def test_presigned_duplicate_is_marked_and_its_bytes_dropped(memory_darkroom: Darkroom) -> None:
     dr = memory_darkroom
     first = dr.gallery.upload("ann", corpus(JPEG), "a.jpg").photo

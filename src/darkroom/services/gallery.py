@@ -84,9 +84,10 @@ class Gallery:
         for existing in self.catalog.find_by_hash(owner, digest):
             if existing.status in (PhotoStatus.DUPLICATE, PhotoStatus.FAILED):
                 continue
-            # One whose original is gone is being deleted (or its deletion was cut short):
-            # answering with it would lose these bytes along with it.
-            if self.originals.head(existing.key) is not None:
+            # One whose original is gone is being deleted (or its deletion was cut short),
+            # one with other bytes there is about to be made of those: answering with it
+            # would lose these bytes.
+            if holds_its_bytes(self.originals, existing):
                 log.info("photo %s: same bytes uploaded again", existing.id)
                 return Uploaded(existing, duplicate=True)
         now = self._now()
@@ -241,6 +242,14 @@ def _forget(store: BlobStore, key: str) -> None:
         store.delete(key)
     except Exception:
         log.warning("original %s: left behind by a failed upload", key, exc_info=True)
+
+
+def holds_its_bytes(originals: BlobStore, photo: Photo) -> bool:
+    """Whether the photo's original is there, with as many bytes as the photo was made
+    from: bytes of another size written over its key since (an upload URL used twice,
+    `aws s3 cp`), their event still on its way, are not the bytes it was made from."""
+    info = originals.head(photo.key)
+    return info is not None and (not photo.size or info.size == photo.size)
 
 
 def clean_filename(name: str) -> str:

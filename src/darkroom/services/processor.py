@@ -20,7 +20,7 @@ from darkroom.domain import Photo, PhotoStatus, Run, Variant, VariantSpec, recip
 from darkroom.errors import PERMANENT_IMAGE_ERRORS, Conflict, NotFound
 from darkroom.imaging import ENGINE, Developed, Limits, Watermark, develop
 from darkroom.ports import BlobStore, Catalog, Developer, Meter, Notifier
-from darkroom.services.gallery import utcnow
+from darkroom.services.gallery import holds_its_bytes, utcnow
 from darkroom.services.telemetry import Stages
 
 log = logging.getLogger(__name__)
@@ -224,11 +224,7 @@ class Processor:
         )
 
     def _stored(self, photo: Photo) -> bool:
-        """Whether the photo's original is there, with as many bytes as it was processed
-        from: bytes of another size written over its key since (an upload URL used twice,
-        `aws s3 cp`), their event still on its way, are not the bytes it was made from."""
-        info = self._originals.head(photo.key)
-        return info is not None and (not photo.size or info.size == photo.size)
+        return holds_its_bytes(self._originals, photo)
 
     def _mark_duplicate(self, photo: Photo, original: Photo, digest: str) -> Outcome:
         saved = self._save(
