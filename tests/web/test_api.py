@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import base64
 import io
+import re
 import struct
 import time
 import zlib
@@ -364,6 +365,26 @@ def test_health_openapi_and_page(client: TestClient) -> None:
     assert client.get("/docs").status_code == 200
     page = client.get("/")
     assert page.status_code == 200 and "darkroom" in page.text
+
+
+def test_the_page_asks_for_all_its_modules_at_once(client: TestClient) -> None:
+    """Each module the page imports, however deep, is named in the page itself: a browser
+    finds the imports of a module only once it has arrived, a round trip per level before
+    the page can ask for its photos."""
+    page = client.get("/").text
+    entry = re.findall(r'<script type="module" src="([^"]+)"', page)
+    preloaded = set(re.findall(r'<link rel="modulepreload" href="([^"]+)"', page))
+    imported: set[str] = set()
+    waiting = list(entry)
+    while waiting:
+        module = client.get(f"/{waiting.pop()}")
+        assert module.status_code == 200
+        for name in re.findall(r'(?:from|import)\s*\(?\s*"\./([^"]+)"', module.text):
+            if name not in imported:
+                imported.add(name)
+                waiting.append(name)
+    assert entry == ["app.js"] and len(imported) > 5
+    assert preloaded == imported
 
 
 def test_an_expired_url_is_refused_even_when_correctly_signed(
