@@ -113,6 +113,39 @@ def test_tiles_ask_for_images_as_wide_as_drawn(seeded: Server, open_page: Any, w
         assert drawn * 0.97 <= asked <= drawn * 1.05 + 2, (name, asked, drawn)
 
 
+@pytest.mark.parametrize("signed_in", [False, True], ids=["anyone", "with-a-token"])
+def test_the_page_asks_for_its_modules_and_config_at_once(
+    server: Server, open_page: Any, signed_in: bool
+) -> None:
+    """The page names every module it imports and the /config it asks for first, so the
+    browser asks for them as it reads the page: found one import at a time, each level of
+    modules, then /config, waited a round trip for the one before. /config is asked for
+    once, the page's own request (with a token's Authorization header too) taking the
+    answer already on its way."""
+    asked: list[str] = []
+
+    def before(page: Page) -> None:
+        if signed_in:
+            page.add_init_script(
+                'localStorage.setItem("darkroom.tokens", '
+                'JSON.stringify({access_token: "token", refresh_token: "again"}))'
+            )
+        page.on("request", lambda request: asked.append(urlsplit(request.url).path))
+
+    page: Page = open_page(server, DESKTOP, before=before)
+    found = page.evaluate(
+        """() => performance.getEntriesByType("resource")
+             .map((entry) => [new URL(entry.name).pathname, entry.initiatorType])"""
+    )
+    modules = {path: how for path, how in found if path.endswith(".js")}
+    # Chromium says "script" of a module found among another's imports ("other" of one the
+    # page named).
+    assert modules.pop("/app.js") == "script" and len(modules) > 5
+    assert "script" not in modules.values(), modules
+    assert [how for path, how in found if path == "/config"] == ["link"]
+    assert asked.count("/config") == 1
+
+
 def test_blurhash_placeholders_until_the_images_arrive(seeded: Server, open_page: Any) -> None:
     """The API has no blurhash yet: one is added to its answer here, and the images are held
     back until the placeholders have been seen. A malformed hash is no placeholder."""
