@@ -387,6 +387,16 @@ def test_the_page_asks_for_all_its_modules_at_once(client: TestClient) -> None:
     assert preloaded == imported
 
 
+def test_the_page_s_files_are_asked_after_again_before_each_use(client: TestClient) -> None:
+    """No guessed lifetime: after an upgrade a browser would run the scripts it kept against
+    the new API. Each is checked again instead, a 304 while it is the same."""
+    for path in ("/", "/app.js", "/styles.css"):
+        first = client.get(path)
+        assert first.headers["cache-control"] == "no-cache", path
+        again = client.get(path, headers={"If-None-Match": first.headers["etag"]})
+        assert again.status_code == 304 and again.headers["cache-control"] == "no-cache", path
+
+
 def test_an_expired_url_is_refused_even_when_correctly_signed(
     client: TestClient, memory_darkroom: Darkroom
 ) -> None:

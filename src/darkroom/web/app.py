@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import os
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
@@ -13,6 +14,8 @@ from fastapi.middleware.cors import CORSMiddleware
 from fastapi.responses import JSONResponse
 from fastapi.staticfiles import StaticFiles
 from starlette.concurrency import run_in_threadpool
+from starlette.responses import Response
+from starlette.types import Scope
 
 from darkroom import __version__, logs
 from darkroom.bootstrap import Darkroom
@@ -33,6 +36,23 @@ from darkroom.web.ratelimit import RateLimits
 log = logging.getLogger(__name__)
 STATIC = Path(__file__).parent / "static"
 SMALL_BODY = 1024 * 1024
+
+
+class PageFiles(StaticFiles):
+    """The page's files, each asked after again before use (`no-cache`: a 304 while it is
+    the same): with no Cache-Control a browser keeps a file as long as it guesses from its
+    age, and after an upgrade could run the old scripts against the new API."""
+
+    def file_response(
+        self,
+        full_path: str | os.PathLike[str],
+        stat_result: os.stat_result,
+        scope: Scope,
+        status_code: int = 200,
+    ) -> Response:
+        response = super().file_response(full_path, stat_result, scope, status_code)
+        response.headers["Cache-Control"] = "no-cache"
+        return response
 
 
 def create_app(dr: Darkroom, run_workers: bool = True) -> FastAPI:
@@ -80,7 +100,7 @@ def create_app(dr: Darkroom, run_workers: bool = True) -> FastAPI:
             return JSONResponse({"status": "unavailable", "message": str(exc)}, 503)
         return JSONResponse({"status": "ok", "version": __version__})
 
-    app.mount("/", StaticFiles(directory=STATIC, html=True), name="page")
+    app.mount("/", PageFiles(directory=STATIC, html=True), name="page")
 
     upload_limit = dr.settings.max_upload_bytes * 4 // 3 + 64 * 1024
 
