@@ -107,8 +107,8 @@ _DATA_BASE = 512 * 1024 * 1024
 _DATA_PER_PIXEL = 20
 """The data a child may map (`RLIMIT_DATA`: its heap and private memory, where libvips, NumPy
 and the decoders allocate): 2.5 GB at the default 100 MP limit. A photo at the pixel limit
-takes under 1 GB at its peak (a 100 MP AVIF 943 MB, a 16-bit interlaced RGBA PNG 900 MB, a
-progressive 4:4:4 JPEG 704 MB): more than twice as much is left to each."""
+takes under 1 GB at its peak (a 100 MP AVIF 943 MB, a progressive 4:4:4 JPEG 704 MB, a
+16-bit interlaced RGBA PNG 530 MB): more than twice as much is left to each."""
 
 
 def data_limit(limits: Limits) -> int:
