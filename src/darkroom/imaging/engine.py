@@ -17,7 +17,7 @@ from PIL import ExifTags, Image, ImageFile, PngImagePlugin, UnidentifiedImageErr
 
 from darkroom.domain import VariantSpec
 from darkroom.errors import DarkroomError, InvalidImage, TooLarge, Unsupported
-from darkroom.imaging import Developed, ImageInfo, Limits, resample, vipsload
+from darkroom.imaging import Developed, ImageInfo, Limits, libwebp, resample, vipsload
 from darkroom.imaging.colour import cmyk_to_srgb, converted, srgb_transform
 from darkroom.imaging.encode import encode, output_format
 from darkroom.imaging.formats import HEIF, JPEG, PNG, SNIFF_BYTES, TIFF, WEBP, Format, detect
@@ -46,6 +46,10 @@ _HEADROOM = 4.0
 """Any other image (no camera named in its EXIF) may have been resized by software and be
 sharp to the last pixel, which a 2× pre-reduction aliases: the corpus's photo of shop signs
 loses 0.007 of SSIM at 2.06× headroom and still 0.0045 at 2.6×."""
+_WEBP_WHOLE_BYTES = 96 * 1024 * 1024
+"""A still WebP is decoded whole up to this many bytes of pixels (32 MP RGB, 24 MP RGBA),
+which libwebp does faster than it decodes scaled; a larger one is scaled while decoding, a
+few rows at a time."""
 _WEBP_HEADROOM = 2.0
 """libwebp scales while decoding by averaging areas, which aliases less than a JPEG's DCT
 scaling: that photo of shop signs as a WebP stays within 0.0015 at 2×, loses 0.0025 at
@@ -132,8 +136,8 @@ def develop(
         stored = [_as_stored(size, orientation) for size in sizes]
         with _decoding(fmt, "cannot decode", info.width * info.height):
             decoded, icc = _decode(image, data, fmt, stored, _headroom(info))
-    # PNG and WebP stream from their decoder (`vipsload`): what it finds damaged on the way
-    # surfaces while resizing.
+    # PNG and large WebPs stream from their decoder (`vipsload`): what it finds damaged on
+    # the way surfaces while resizing.
     with _decoding(fmt, "cannot decode"):
         # Every variant is to be flattened onto white. Flattening first commutes with
         # resizing (both are linear in premultiplied colour), and the flattened image is
@@ -143,7 +147,7 @@ def develop(
             _bands(decoded) == 4 and _only_jpeg(specs) and srgb_transform(icc, "RGBA") is None
         )
         start, sequential, premultiplied = _start(
-            decoded, _streams(fmt, data), premultiply=not flattens
+            decoded, not isinstance(decoded, np.ndarray), premultiply=not flattens
         )
         alpha = start.bands == 4
         if alpha and flattens:
@@ -254,8 +258,11 @@ def _decode(
         # CMYK, and sampling factors libjpeg-turbo decodes only through libjpeg's own API
         image.draft(image.mode if image.mode == "CMYK" else None, widest)
     if fmt is WEBP:
+        whole = libwebp.decode(data, _WEBP_WHOLE_BYTES)
+        if whole is not None:
+            return whole, icc
         return vipsload.load_webp(data, _decode_scale(image.size, sizes, _WEBP_HEADROOM))
-    if fmt is PNG and _streams(fmt, data):
+    if fmt is PNG and _streams(data):
         return vipsload.load(data)
     if fmt is HEIF:
         # pillow-heif hands its buffer over without the copy Pillow's would cost.
@@ -294,14 +301,12 @@ def _load_into_array(image: Image.Image) -> Pixels | None:
     return pixels if image.im is target.im else None
 
 
-def _streams(fmt: Format, data: bytes) -> bool:
-    """Whether `_decode` gives a decoder's image, read top to bottom once (libvips' WebP and
-    PNG loaders), rather than one over an array. Not an interlaced PNG of 16 bits a sample
-    (its header's bit depth and interlace method): libvips holds it whole at 16 bits (800 MB
-    at 100 MP with alpha) before making it 8-bit, where Pillow decodes it to 8 bits."""
-    if fmt is PNG:
-        return not (len(data) > 28 and data[24] == 16 and data[28] == 1)
-    return fmt is WEBP
+def _streams(data: bytes) -> bool:
+    """Whether a PNG is decoded by libvips, read top to bottom once. Not an interlaced PNG
+    of 16 bits a sample (its header's bit depth and interlace method): libvips holds it
+    whole at 16 bits (800 MB at 100 MP with alpha) before making it 8-bit, where Pillow
+    decodes it to 8 bits."""
+    return not (len(data) > 28 and data[24] == 16 and data[28] == 1)
 
 
 _WHOLE_COPY_BYTES = 64 * 1024 * 1024
