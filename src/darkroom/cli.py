@@ -34,7 +34,7 @@ from darkroom.errors import DarkroomError, NotFound, Unsupported
 from darkroom.imaging import SNIFF_BYTES, Rendered, detect, develop
 from darkroom.ports import DeadLetters, DeliveredQueue
 from darkroom.services.gallery import LOCAL_OWNER
-from darkroom.services.reprocessing import Reprocessing, Watched
+from darkroom.services.reprocessing import Queued, Reprocessing, Watched
 
 app = typer.Typer(
     help="darkroom: a photo gallery with an event-driven image pipeline.",
@@ -242,7 +242,7 @@ def reprocess(
         _say("darkroom: --wait is a number of seconds, 0 or more", "red")
         raise typer.Exit(2)
     dr = _build(_settings(data))
-    reprocessing = Reprocessing(dr.catalog, dr.gallery, dr.processor.recipe)
+    reprocessing = Reprocessing(dr.catalog, dr.gallery, dr.originals, dr.processor.recipe)
     try:
         if isinstance(dr.queue, DeliveredQueue):
             unfinished = _reprocess_delivered(reprocessing, wait)
@@ -274,19 +274,19 @@ def _reprocess_here(dr: Darkroom, reprocessing: Reprocessing, wait: float) -> in
         return dr.queue.with_jobs(photo_ids, PROCESS, frozenset({JobState.RUNNING}))
 
     with _progress() as progress:
-        task = progress.add_task("reprocessing", total=len(queued))
+        task = progress.add_task("reprocessing", total=len(queued.versions))
         while worker.run_once():
             progress.advance(task)
         # The photos counted again, as done, from the first read on.
         progress.update(task, completed=0)
         watched = reprocessing.watch(
-            queued,
+            queued.versions,
             wait,
             lambda done: progress.advance(task, done),
             between=run_due,
             working=taken,
         )
-    return _report(watched)
+    return _report(queued, watched)
 
 
 def _reprocess_delivered(reprocessing: Reprocessing, wait: float) -> int:
@@ -294,17 +294,24 @@ def _reprocess_delivered(reprocessing: Reprocessing, wait: float) -> int:
     the photos queued alone: how many failed or were not done in time."""
     queued = reprocessing.queue()
     with _progress() as progress:
-        task = progress.add_task("reprocessing", total=len(queued))
-        watched = reprocessing.watch(queued, wait, lambda done: progress.advance(task, done))
-    return _report(watched)
+        task = progress.add_task("reprocessing", total=len(queued.versions))
+        watched = reprocessing.watch(
+            queued.versions, wait, lambda done: progress.advance(task, done)
+        )
+    return _report(queued, watched)
 
 
-def _report(watched: Watched) -> int:
+def _report(queued: Queued, watched: Watched) -> int:
+    for photo in queued.without_original:
+        _say(
+            f"{photo.id} {photo.filename}: its original is gone from the store, or is not the"
+            " bytes it was made from; not rendered again (darkroom doctor)"
+        )
     for photo in watched.failed:
         _say(f"{photo.id} {photo.filename}: failed: {photo.reason}")
     for photo in watched.unfinished:
         _say(f"{photo.id} {photo.filename}: not done yet; its job is queued (jobs --all)")
-    return len(watched.failed) + len(watched.unfinished)
+    return len(queued.without_original) + len(watched.failed) + len(watched.unfinished)
 
 
 @app.command()

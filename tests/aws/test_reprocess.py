@@ -66,3 +66,26 @@ def test_reprocess_leaves_the_queue_to_the_processing_function(
     assert handlers.process(sqs_event(in_flight, stack.queue_arn), None) == {
         "batchItemFailures": []
     }
+
+
+def test_reprocess_names_a_photo_whose_original_is_gone_and_queues_nothing_for_it(
+    stack: Stack, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Its removal's event not handled yet: a job would leave the photo as it is, and the
+    command waited for it until it gave up (all of `--wait`), calling it "not done yet"."""
+    s3 = stack.client("s3")
+    body = corpus("S01_canon_sd300_2mp.jpg")
+    s3.put_object(Bucket=stack.originals, Key="gone.jpg", Body=body, ContentType="image/jpeg")
+    assert handlers.process(stack.drain(stack.queue_url), None) == {"batchItemFailures": []}
+    s3.delete_object(Bucket=stack.originals, Key="gone.jpg")
+    monkeypatch.setenv("DARKROOM_VARIANTS", "thumb:100x100")
+    handlers.runtime.cache_clear()
+    monkeypatch.setattr(reprocessing, "_pause", lambda seconds: None)
+
+    result = CliRunner().invoke(app, ["reprocess", "--wait", "5"])
+
+    assert result.exit_code == 1, result.output
+    photo = handlers.runtime().darkroom.catalog.get_by_key("gone.jpg")
+    assert f"{photo.id} gone.jpg: its original is gone from the store" in result.output
+    assert "not done yet" not in result.output
+    assert stack.drain(stack.queue_url)["Records"] == []

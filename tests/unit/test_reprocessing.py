@@ -11,7 +11,7 @@ import pytest
 from darkroom import cli
 from darkroom.bootstrap import Darkroom, build
 from darkroom.config import Settings
-from darkroom.domain import Job, JobState, PhotoStatus
+from darkroom.domain import PROCESS, Job, JobState, PhotoStatus
 from darkroom.services import reprocessing
 from darkroom.services.reprocessing import Reprocessing
 from tests.corpus import corpus
@@ -42,11 +42,24 @@ def _library(dr: Darkroom) -> dict[str, str]:
 def test_only_photos_with_something_to_render_again_are_queued(memory_darkroom: Darkroom) -> None:
     dr = memory_darkroom
     photos = _library(dr)
-    current = Reprocessing(dr.catalog, dr.gallery, dr.processor.recipe)
-    assert list(current.queue()) == [photos["failed"]]
-    changed = Reprocessing(dr.catalog, dr.gallery, "other settings")
-    assert sorted(changed.queue()) == sorted([photos["ready"], photos["failed"]])
+    current = Reprocessing(dr.catalog, dr.gallery, dr.originals, dr.processor.recipe)
+    assert list(current.queue().versions) == [photos["failed"]]
+    changed = Reprocessing(dr.catalog, dr.gallery, dr.originals, "other settings")
+    assert sorted(changed.queue().versions) == sorted([photos["ready"], photos["failed"]])
     assert dr.queue.count(frozenset({JobState.QUEUED})) == {JobState.QUEUED: 3}
+
+
+def test_a_ready_photo_whose_original_is_gone_is_not_queued(memory_darkroom: Darkroom) -> None:
+    """Its job would leave it as it is (the processor leaves it to its removal), and the
+    watch would wait for it until it gave up, calling it "not done yet"."""
+    dr = memory_darkroom
+    photos = _library(dr)
+    gone = dr.catalog.get(photos["ready"])
+    dr.originals.delete(gone.key)
+    queued = Reprocessing(dr.catalog, dr.gallery, dr.originals, "other settings").queue()
+    assert list(queued.versions) == [photos["failed"]]
+    assert [p.id for p in queued.without_original] == [gone.id]
+    assert dr.queue.with_jobs([gone.id], PROCESS, frozenset({JobState.QUEUED})) == set()
 
 
 def test_the_watch_follows_the_photos_queued_until_each_is_done_or_failed_anew(
@@ -56,8 +69,8 @@ def test_the_watch_follows_the_photos_queued_until_each_is_done_or_failed_anew(
     photos = _library(dr)
     ready = dr.catalog.get(photos["ready"])
     dr.catalog.update(ready.evolve(recipe="older settings"))
-    watch = Reprocessing(dr.catalog, dr.gallery, dr.processor.recipe)
-    queued = watch.queue()
+    watch = Reprocessing(dr.catalog, dr.gallery, dr.originals, dr.processor.recipe)
+    queued = watch.queue().versions
     seen: list[int] = []
     monkeypatch.setattr(reprocessing, "_pause", lambda seconds: dr.worker("elsewhere").drain())
     watched = watch.watch(queued, 60, seen.append)
@@ -71,10 +84,10 @@ def test_the_watch_gives_up_on_photos_no_consumer_takes(
 ) -> None:
     dr = memory_darkroom
     photos = _library(dr)
-    watch = Reprocessing(dr.catalog, dr.gallery, "newer settings")
+    watch = Reprocessing(dr.catalog, dr.gallery, dr.originals, "newer settings")
     pauses: list[float] = []
     monkeypatch.setattr(reprocessing, "_pause", pauses.append)
-    watched = watch.watch(watch.queue(), 0, lambda done: None)
+    watched = watch.watch(watch.queue().versions, 0, lambda done: None)
     assert watched.failed == [] and pauses == []
     assert sorted(p.id for p in watched.unfinished) == sorted([photos["ready"], photos["failed"]])
     assert {p.status for p in watched.unfinished} == {PhotoStatus.READY, PhotoStatus.FAILED}
@@ -112,7 +125,7 @@ def test_a_local_reprocess_follows_the_photos_a_servers_worker_took(tmp_path: Pa
     server.queue.claim = taken_then_held  # type: ignore[method-assign]
     here.queue.claim = claimed_here  # type: ignore[method-assign]
     serving = threading.Thread(target=server.worker("server").run_once)
-    reprocessing = Reprocessing(here.catalog, here.gallery, here.processor.recipe)
+    reprocessing = Reprocessing(here.catalog, here.gallery, here.originals, here.processor.recipe)
     try:
         assert cli._reprocess_here(here, reprocessing, wait=60) == 0
         # done when it says so, the server's photo too

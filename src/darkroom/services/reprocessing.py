@@ -8,8 +8,8 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 
 from darkroom.domain import Photo, PhotoStatus
-from darkroom.ports import Catalog
-from darkroom.services.gallery import Gallery
+from darkroom.ports import BlobStore, Catalog
+from darkroom.services.gallery import Gallery, holds_its_bytes
 
 _NOTHING_TO_RENDER = frozenset({PhotoStatus.DUPLICATE, PhotoStatus.UPLOADING})
 _READ = 100
@@ -23,6 +23,16 @@ def _pause(seconds: float) -> None:
 
 
 @dataclass(frozen=True, slots=True)
+class Queued:
+    versions: dict[str, int]
+    """The version of each photo queued, by id."""
+    without_original: list[Photo]
+    """Photos ready with older variants whose original is gone, or is not the bytes they
+    were made from: the processor leaves such a photo as it is (to its removal, or to the
+    event of the bytes written over it), so none is queued."""
+
+
+@dataclass(frozen=True, slots=True)
 class Watched:
     failed: list[Photo]
     unfinished: list[Photo]
@@ -30,23 +40,31 @@ class Watched:
 
 
 class Reprocessing:
-    def __init__(self, catalog: Catalog, gallery: Gallery, recipe: str) -> None:
+    def __init__(
+        self, catalog: Catalog, gallery: Gallery, originals: BlobStore, recipe: str
+    ) -> None:
         self._catalog = catalog
         self._gallery = gallery
+        self._originals = originals
         self._recipe = recipe
 
-    def queue(self) -> dict[str, int]:
+    def queue(self) -> Queued:
         """A job for each photo that has something to render again (a failed one too),
-        read as the catalog gives them; the versions of the photos queued, by id. A photo
-        ready with the variants of the current settings, a duplicate or an upload still
-        waiting for its bytes needs none."""
-        queued: dict[str, int] = {}
+        read as the catalog gives them. A photo ready with the variants of the current
+        settings, a duplicate or an upload still waiting for its bytes needs none; one
+        ready whose original is gone gets none either (see `Queued`), where its job would
+        leave it as it is, and the watch wait for it in vain."""
+        versions: dict[str, int] = {}
+        without_original: list[Photo] = []
         for photo in self._catalog.every():
             if photo.status in _NOTHING_TO_RENDER or self._current(photo):
                 continue
+            if photo.status is PhotoStatus.READY and not holds_its_bytes(self._originals, photo):
+                without_original.append(photo)
+                continue
             self._gallery.enqueue(photo.id)
-            queued[photo.id] = photo.version
-        return queued
+            versions[photo.id] = photo.version
+        return Queued(versions, without_original)
 
     def watch(
         self,
