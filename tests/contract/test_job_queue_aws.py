@@ -14,6 +14,7 @@ from darkroom.adapters.dynamodb_jobs import DynamoDbJobLedger, _item
 from darkroom.adapters.dynamodb_table import create_table
 from darkroom.adapters.sqs import SqsJobQueue
 from darkroom.domain import PROCESS, Job, JobState
+from darkroom.errors import Unavailable
 from darkroom.ports import JobQueue
 from tests.aws.servers import aws_client, moto_endpoint, unique
 from tests.contract import test_job_queue
@@ -100,3 +101,23 @@ def test_a_job_recorded_without_its_index_keys_gets_them_when_it_is_taken() -> N
     assert taken is not None and taken.photo_id == "p-late"
     assert ledger.with_jobs({"p-late"}, PROCESS) == {"p-late"}
     assert ledger.with_jobs({"p-late"}, PROCESS, frozenset({JobState.RUNNING})) == {"p-late"}
+
+
+def test_a_job_taken_stays_taken_when_indexing_it_by_photo_fails(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """The claim is made: an error of the indexing after it passed for the claim's, and
+    left the job to wait out its lease, run by nobody."""
+    ledger, dynamodb = _ledger()
+    late = _job_of("p-late")
+    _record_as_before_gsi2(ledger, dynamodb, late)
+
+    def away(item: Any) -> None:
+        raise Unavailable("DynamoDB is away")
+
+    monkeypatch.setattr(ledger, "_index_by_photo", away)
+    taken = ledger.take(late.id, 60, time.time())
+    assert taken is not None and taken.state is JobState.RUNNING
+    monkeypatch.undo()
+    ledger.finish(late.id)  # the next update indexes it
+    assert ledger.with_jobs({"p-late"}, PROCESS, frozenset({JobState.DONE})) == {"p-late"}

@@ -14,6 +14,7 @@ asks skip that pass.
 from __future__ import annotations
 
 import contextlib
+import logging
 import time
 from collections.abc import Collection, Iterator, Mapping
 from datetime import UTC, datetime
@@ -22,10 +23,12 @@ from typing import TYPE_CHECKING, Any
 from darkroom.adapters.aws import translated
 from darkroom.adapters.dynamodb_table import TableUser, position
 from darkroom.domain import LIVE_JOBS, PROCESS, Job, JobState
-from darkroom.errors import Conflict, NotFound
+from darkroom.errors import Conflict, NotFound, Unavailable
 
 if TYPE_CHECKING:
     from types_boto3_dynamodb.type_defs import QueryOutputTypeDef
+
+log = logging.getLogger(__name__)
 
 DONE_KEPT_FOR = 7 * 86400
 """Seconds a done job stays listed; the table's time-to-live attribute `expires` then
@@ -239,7 +242,12 @@ class DynamoDbJobLedger(TableUser):
                 raise NotFound(f"no job {job_id!r}") from None
             raise
         if "gsi2pk" not in answer["Attributes"]:
-            self._index_by_photo(answer["Attributes"])
+            try:
+                self._index_by_photo(answer["Attributes"])
+            except Unavailable:
+                # The update is made, a job taken maybe: failing it here would leave that job
+                # unrun until its lease ran out. The job's next update indexes it.
+                log.warning("job %s: not indexed by photo yet", job_id, exc_info=True)
         return _job(answer["Attributes"])
 
 
