@@ -304,8 +304,8 @@ def _reprocess_delivered(reprocessing: Reprocessing, wait: float) -> int:
 def _report(queued: Queued, watched: Watched) -> int:
     for photo in queued.without_original:
         _say(
-            f"{photo.id} {photo.filename}: its original is gone from the store, or is not the"
-            " bytes it was made from; not rendered again (darkroom doctor)"
+            f"{photo.id} {photo.filename}: its original is gone from the store; not rendered"
+            " again (darkroom doctor)"
         )
     for photo in watched.failed:
         _say(f"{photo.id} {photo.filename}: failed: {photo.reason}")

@@ -9,7 +9,7 @@ from dataclasses import dataclass
 
 from darkroom.domain import Photo, PhotoStatus
 from darkroom.ports import BlobStore, Catalog
-from darkroom.services.gallery import Gallery, holds_its_bytes
+from darkroom.services.gallery import Gallery
 
 _NOTHING_TO_RENDER = frozenset({PhotoStatus.DUPLICATE, PhotoStatus.UPLOADING})
 _READ = 100
@@ -27,9 +27,8 @@ class Queued:
     versions: dict[str, int]
     """The version of each photo queued, by id."""
     without_original: list[Photo]
-    """Photos ready with older variants whose original is gone, or is not the bytes they
-    were made from: the processor leaves such a photo as it is (to its removal, or to the
-    event of the bytes written over it), so none is queued."""
+    """Photos ready with older variants whose original is gone from the store: the
+    processor leaves such a photo as it is, to its removal, so none is queued."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -59,7 +58,7 @@ class Reprocessing:
         for photo in self._catalog.every():
             if photo.status in _NOTHING_TO_RENDER or self._current(photo):
                 continue
-            if photo.status is PhotoStatus.READY and not holds_its_bytes(self._originals, photo):
+            if photo.status is PhotoStatus.READY and self._originals.head(photo.key) is None:
                 without_original.append(photo)
                 continue
             self._gallery.enqueue(photo.id)
