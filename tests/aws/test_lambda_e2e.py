@@ -5,6 +5,7 @@ SQS → `process` → variants, record and SNS message; delete through `api` →
 from __future__ import annotations
 
 import base64
+import gzip
 import json
 from collections.abc import Callable
 from hashlib import sha256
@@ -158,6 +159,23 @@ def test_a_direct_upload_through_the_api_is_processed_once(stack: Stack) -> None
     assert photo["status"] == "ready"
     jobs = handlers.runtime().darkroom.queue.jobs(frozenset(JobState))
     assert [job.state.value for job in jobs] == ["done"]
+
+
+def test_the_api_function_answers_in_gzip_to_a_client_that_takes_it(stack: Stack) -> None:
+    """API Gateway and CloudFront (caching disabled) pass the answer on as it is: base64 of
+    the gzip, with its Content-Encoding."""
+    for name in (PHOTO, "W02_webp_tree_1024.webp", "G02_anim_300.gif"):  # long enough to gzip
+        content = base64.b64encode(corpus(name)).decode()
+        body = json.dumps({"content": content, "key": name}).encode()
+        assert handlers.api(api_v2("POST", "/upload?wait=false", body), None)["statusCode"] == 202
+    asked = api_v2("GET", "/photos")
+    plain = handlers.api(asked, None)
+    asked["headers"]["accept-encoding"] = "gzip, deflate, br"
+    compressed = handlers.api(asked, None)
+    assert compressed["statusCode"] == 200 and compressed["isBase64Encoded"]
+    assert compressed["headers"]["content-encoding"] == "gzip"
+    unpacked = gzip.decompress(base64.b64decode(compressed["body"]))
+    assert json.loads(unpacked) == answer_json(plain)
 
 
 def test_only_transient_failures_come_back(stack: Stack, monkeypatch: pytest.MonkeyPatch) -> None:

@@ -23,6 +23,7 @@ from darkroom.errors import DarkroomError
 from darkroom.services.gallery import LOCAL_OWNER
 from darkroom.signing import FILES_PREFIX
 from darkroom.web import accounts, admin, errors, files, legacy, page_config, photos, shares
+from darkroom.web.compression import Compressed
 from darkroom.web.head import HeadAsGet
 from darkroom.web.headers import (
     SecurityHeaders,
@@ -110,6 +111,8 @@ def create_app(dr: Darkroom, run_workers: bool = True) -> FastAPI:
         return SMALL_BODY
 
     app.add_middleware(errors.Unexpected)
+    # Inside HeadAsGet: a HEAD is told the length and encoding its GET would have.
+    app.add_middleware(Compressed, own_prefix=FILES_PREFIX)
     app.add_middleware(HeadAsGet, own_prefix=FILES_PREFIX)
     app.add_middleware(BodyLimit, limit_for=limit_for)
     app.add_middleware(SecurityHeaders, csp=content_security_policy(_store_origins(dr)))
