@@ -17,7 +17,7 @@ test: $(STAMP) $(INFRA_STAMP) services
 	$(BIN)/mypy
 	$(BIN)/lint-imports
 	scripts/ensure-browser.sh
-	$(BIN)/python -m pytest
+	$(BIN)/python -m pytest --durations=20
 
 lint: $(STAMP)
 	$(BIN)/ruff format src tests bench
