@@ -74,3 +74,20 @@ def test_stored_files_are_sent_as_they_are(client: TestClient) -> None:
     status, headers, part = _raw(client, "GET", original, GZIP | {"range": "bytes=0-9"})
     assert status == 206 and "content-encoding" not in headers
     assert part == body[:10]
+
+
+def test_a_compressed_answer_names_its_bytes_apart_from_the_files_own(client: TestClient) -> None:
+    """The file's strong ETag and `Accept-Ranges` belong to its own bytes: a client that
+    resumed a compressed download with a range `If-Range` that ETag got the file's bytes
+    from that offset, spliced into the gzip."""
+    status, got, _ = _raw(client, "GET", "/gallery.js", GZIP)
+    plain = client.get("/gallery.js", headers=IDENTITY)
+    assert status == 200 and got["content-encoding"] == "gzip"
+    assert got["etag"] != plain.headers["etag"]
+    assert "accept-ranges" not in got
+    status, _, _ = _raw(client, "GET", "/gallery.js", GZIP | {"if-none-match": got["etag"]})
+    assert status == 304
+    resumed = GZIP | {"range": "bytes=100-", "if-range": got["etag"]}
+    status, headers, body = _raw(client, "GET", "/gallery.js", resumed)
+    assert status == 200 and headers["content-encoding"] == "gzip"
+    assert gzip.decompress(body) == plain.content

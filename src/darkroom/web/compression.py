@@ -5,8 +5,9 @@ and the API are not cached."""
 
 from __future__ import annotations
 
+from starlette.datastructures import MutableHeaders
 from starlette.middleware.gzip import GZipMiddleware
-from starlette.types import ASGIApp, Receive, Scope, Send
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 _MINIMUM_BYTES = 1024
 """Smaller answers fit one packet as they are."""
@@ -25,7 +26,26 @@ class Compressed:
         self.own_prefix = own_prefix + "/"
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] == "http" and not scope["path"].startswith(self.own_prefix):
-            await self.gzip(scope, receive, send)
-        else:
+        if scope["type"] != "http" or scope["path"].startswith(self.own_prefix):
             await self.app(scope, receive, send)
+            return
+
+        async def as_compressed(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                headers = MutableHeaders(scope=message)
+                if headers.get("content-encoding") == "gzip":
+                    _compressed_validators(headers)
+            await send(message)
+
+        await self.gzip(scope, receive, as_compressed)
+
+
+def _compressed_validators(headers: MutableHeaders) -> None:
+    """A strong ETag and `Accept-Ranges` speak of the file's own bytes, which a range is
+    cut from: with them, a client resuming a compressed download (`If-Range` that ETag)
+    was sent the file's bytes from its offset into the gzip. Weak, the ETag still answers
+    `If-None-Match` (304), and no longer `If-Range`, which then sends the whole again."""
+    del headers["accept-ranges"]
+    etag = headers.get("etag")
+    if etag is not None and not etag.startswith("W/"):
+        headers["etag"] = "W/" + etag
