@@ -234,8 +234,9 @@ def reprocess(
     """Render every photo's variants again where the variant settings have changed (and
     every failed photo). With an SQS queue the jobs are left to its consumers, and the
     photos followed in the catalog; with the local queue this process runs them, and
-    follows those another worker (a server's) is on. Exit status 1 if any photo failed, or
-    is not done."""
+    follows those another worker (a server's) is on. A photo whose original is gone gets no
+    job and is named. Exit status 1 if any photo failed, is not done or has lost its
+    original."""
     if math.isnan(wait) or wait < 0:
         # Negative, the watch of an SQS queue's photos could end in a traceback (a sleep of
         # less than nothing); NaN, it never gave up.
