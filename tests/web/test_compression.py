@@ -91,3 +91,10 @@ def test_a_compressed_answer_names_its_bytes_apart_from_the_files_own(client: Te
     status, headers, body = _raw(client, "GET", "/gallery.js", resumed)
     assert status == 200 and headers["content-encoding"] == "gzip"
     assert gzip.decompress(body) == plain.content
+
+
+@pytest.mark.parametrize("refusal", ["gzip;q=0", "br, gzip; q=0.0", "deflate, GZIP;Q=0"])
+def test_a_client_refusing_gzip_is_answered_as_it_is(client: TestClient, refusal: str) -> None:
+    status, headers, body = _raw(client, "GET", "/photos", {"accept-encoding": refusal})
+    assert status == 200 and "content-encoding" not in headers
+    assert json.loads(body)["items"]

@@ -5,12 +5,16 @@ and the API are not cached."""
 
 from __future__ import annotations
 
-from starlette.datastructures import MutableHeaders
+import re
+
+from starlette.datastructures import Headers, MutableHeaders
 from starlette.middleware.gzip import GZipMiddleware
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 _MINIMUM_BYTES = 1024
 """Smaller answers fit one packet as they are."""
+_REFUSED = re.compile(r"q=0(\.0{0,3})?")
+"""A quality of 0: the coding is not acceptable (RFC 9110, 12.4.2)."""
 _LEVEL = 6
 """zlib's default: level 9 (Starlette's) takes a quarter longer for half a percent less."""
 
@@ -26,7 +30,11 @@ class Compressed:
         self.own_prefix = own_prefix + "/"
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http" or scope["path"].startswith(self.own_prefix):
+        if (
+            scope["type"] != "http"
+            or scope["path"].startswith(self.own_prefix)
+            or _refuses_gzip(Headers(scope=scope).get("accept-encoding", ""))
+        ):
             await self.app(scope, receive, send)
             return
 
@@ -49,3 +57,12 @@ def _compressed_validators(headers: MutableHeaders) -> None:
     etag = headers.get("etag")
     if etag is not None and not etag.startswith("W/"):
         headers["etag"] = "W/" + etag
+
+
+def _refuses_gzip(accept_encoding: str) -> bool:
+    """`gzip;q=0`: Starlette's GZip looks for the word alone, and would compress."""
+    for offer in accept_encoding.split(","):
+        coding, *parameters = (part.strip().lower() for part in offer.split(";"))
+        if coding == "gzip":
+            return any(_REFUSED.fullmatch(parameter) for parameter in parameters)
+    return False
