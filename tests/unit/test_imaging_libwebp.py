@@ -4,6 +4,7 @@ too big for the budget, are scaled while decoding by libvips."""
 from __future__ import annotations
 
 import io
+from typing import Any
 
 import numpy as np
 import pytest
@@ -11,7 +12,7 @@ from PIL import Image
 
 from darkroom.domain import VariantSpec
 from darkroom.errors import InvalidImage
-from darkroom.imaging import develop, engine, libwebp
+from darkroom.imaging import develop, engine, libwebp, vipsload
 from tests.unit.imaging_helpers import (
     corpus_bytes,
     decode,
@@ -69,14 +70,25 @@ def test_a_sharp_photo_keeps_its_detail() -> None:
 def test_a_still_over_the_budget_is_scaled_while_decoding(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
+    """The same picture: libwebp averages areas while it scales, where the whole image is
+    resampled by Lanczos (3 levels apart on average on this detailed photo)."""
     data = corpus_bytes("W02_webp_tree_1024.webp")
-    specs = [VariantSpec("w640", 640), VariantSpec("w100", 100, format="png")]
+    specs = [VariantSpec("w200", 200), VariantSpec("w100", 100, format="png")]
     whole = develop(data, specs).variants
     monkeypatch.setattr(engine, "_WEBP_WHOLE_BYTES", 0)
+    scales: list[float] = []
+    load = vipsload.load
+
+    def scaled_load(data: bytes, scale: float = 1.0) -> tuple[Any, bytes | None]:
+        scales.append(scale)
+        return load(data, scale)
+
+    monkeypatch.setattr(vipsload, "load", scaled_load)
     scaled = develop(data, specs).variants
+    assert len(scales) == 1 and scales[0] < 0.5  # twice the largest variant's size
     for a, b in zip(whole, scaled, strict=True):
         assert (a.width, a.height) == (b.width, b.height)
-        assert mean_abs_diff(decode(a.data), decode(b.data)) < 2, a.name
+        assert mean_abs_diff(decode(a.data), decode(b.data)) < 6, a.name
 
 
 @pytest.mark.parametrize("keep", [0.3, 0.7, 0.95])
