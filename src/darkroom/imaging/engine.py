@@ -146,9 +146,7 @@ def develop(
         flattens = (
             _bands(decoded) == 4 and _only_jpeg(specs) and srgb_transform(icc, "RGBA") is None
         )
-        start, sequential, premultiplied = _start(
-            decoded, not isinstance(decoded, np.ndarray), premultiply=not flattens
-        )
+        start, sequential, premultiplied = _start(decoded, premultiply=not flattens)
         alpha = start.bands == 4
         if alpha and flattens:
             start = start.flatten(background=[255, 255, 255], max_alpha=255).copy_memory()
@@ -169,20 +167,19 @@ def develop(
     )
 
 
-def _start(
-    decoded: pyvips.Image | Pixels, sequential: bool, premultiply: bool
-) -> tuple[pyvips.Image, bool, bool]:
-    """The image the variants start from, whether it is still `sequential`, and whether it
-    is premultiplied: an opaque image without its alpha; a transparent one, where asked to
-    `premultiply`, premultiplied once, in memory, as every transparent variant starts from
-    it. Without a second copy of the pixels (800 MB at 100 MP, where the decoded image and
-    its premultiplied copy took 1.2 GB with a 45-byte GIF): a decoder's image is
-    premultiplied as it is read, and its alpha checked on that (it is the decoder's); an
-    array of the decode's own, in place. One to be flattened is not premultiplied: read
-    whole for the check, it is flattened from memory in one pass. (libvips' `copy_memory`
-    of an array's image would hand back the same memory, without the reference that keeps
-    the array alive.)"""
+def _start(decoded: pyvips.Image | Pixels, premultiply: bool) -> tuple[pyvips.Image, bool, bool]:
+    """The image the variants start from, whether it is sequential (a decoder's image, read
+    top to bottom once), and whether it is premultiplied: an opaque image without its
+    alpha; a transparent one, where asked to `premultiply`, premultiplied once, in memory,
+    as every transparent variant starts from it. Without a second copy of the pixels
+    (800 MB at 100 MP, where the decoded image and its premultiplied copy took 1.2 GB with a
+    45-byte GIF): a decoder's image is premultiplied as it is read, and its alpha checked on
+    that (it is the decoder's); an array of the decode's own, in place. One to be flattened
+    is not premultiplied: read whole for the check, it is flattened from memory in one pass.
+    (libvips' `copy_memory` of an array's image would hand back the same memory, without
+    the reference that keeps the array alive.)"""
     if isinstance(decoded, np.ndarray):
+        sequential = False
         start = from_array(decoded)
         if (
             premultiply
@@ -194,8 +191,9 @@ def _start(
             return start, False, True
     else:
         start = decoded
-        if start.bands == 4 and sequential:
-            sequential = False
+        # a transparent one is read whole here, for its alpha
+        sequential = start.bands != 4
+        if start.bands == 4:
             if not premultiply:
                 start = start.copy_memory()
             else:
