@@ -98,3 +98,17 @@ def test_a_client_refusing_gzip_is_answered_as_it_is(client: TestClient, refusal
     status, headers, body = _raw(client, "GET", "/photos", {"accept-encoding": refusal})
     assert status == 200 and "content-encoding" not in headers
     assert json.loads(body)["items"]
+
+
+def test_a_copy_held_compressed_is_answered_304_with_the_compressed_ones_etag(
+    client: TestClient,
+) -> None:
+    """A 304's ETag tells the client which copy it holds: the compressed one's weak ETag,
+    where that is what it asked after; the file's own strong one otherwise."""
+    _, got, _ = _raw(client, "GET", "/gallery.js", GZIP)
+    plain = client.get("/gallery.js", headers=IDENTITY)
+    status, headers, _ = _raw(client, "GET", "/gallery.js", GZIP | {"if-none-match": got["etag"]})
+    assert status == 304 and headers["etag"] == got["etag"]
+    held_plain = IDENTITY | {"if-none-match": plain.headers["etag"]}
+    status, headers, _ = _raw(client, "GET", "/gallery.js", held_plain)
+    assert status == 304 and headers["etag"] == plain.headers["etag"]

@@ -30,19 +30,22 @@ class Compressed:
         self.own_prefix = own_prefix + "/"
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if (
-            scope["type"] != "http"
-            or scope["path"].startswith(self.own_prefix)
-            or _refuses_gzip(Headers(scope=scope).get("accept-encoding", ""))
-        ):
+        if scope["type"] != "http" or scope["path"].startswith(self.own_prefix):
             await self.app(scope, receive, send)
             return
+        request = Headers(scope=scope)
+        if _refuses_gzip(request.get("accept-encoding", "")):
+            await self.app(scope, receive, send)
+            return
+        held = _weak_tags(request.get("if-none-match", ""))
 
         async def as_compressed(message: Message) -> None:
             if message["type"] == "http.response.start":
                 headers = MutableHeaders(scope=message)
                 if headers.get("content-encoding") == "gzip":
                     _compressed_validators(headers)
+                elif message["status"] == 304:
+                    _held_validator(headers, held)
             await send(message)
 
         await self.gzip(scope, receive, as_compressed)
@@ -57,6 +60,21 @@ def _compressed_validators(headers: MutableHeaders) -> None:
     etag = headers.get("etag")
     if etag is not None and not etag.startswith("W/"):
         headers["etag"] = "W/" + etag
+
+
+def _held_validator(headers: MutableHeaders, held: frozenset[str]) -> None:
+    """A 304 names the copy the client holds: asked after the compressed copy's weak ETag,
+    it answers with that, not the file's strong one (a client takes a 304's headers for
+    its copy's)."""
+    etag = headers.get("etag")
+    if etag is not None and etag in held:
+        headers["etag"] = "W/" + etag
+
+
+def _weak_tags(if_none_match: str) -> frozenset[str]:
+    """The entity tags `If-None-Match` lists as weak, without their `W/`."""
+    tags = (tag.strip() for tag in if_none_match.split(","))
+    return frozenset(tag[2:] for tag in tags if tag.startswith("W/"))
 
 
 def _refuses_gzip(accept_encoding: str) -> bool:
