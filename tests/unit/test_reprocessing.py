@@ -3,15 +3,17 @@ run the jobs (memory adapters; the worker stands for the processing function).""
 
 from __future__ import annotations
 
+import io
 import threading
 from pathlib import Path
 
 import pytest
+from PIL import Image
 
 from darkroom import cli
 from darkroom.bootstrap import Darkroom, build
 from darkroom.config import Settings
-from darkroom.domain import PROCESS, Job, JobState, PhotoStatus
+from darkroom.domain import PROCESS, BlobInfo, Job, JobState, PhotoStatus
 from darkroom.services import reprocessing
 from darkroom.services.reprocessing import Reprocessing
 from tests.corpus import corpus
@@ -20,6 +22,12 @@ from tests.unit.presigned import presigned
 JPEG = "S01_canon_sd300_2mp.jpg"
 PNG = "N01_png16_724x1024.png"
 SECRET = "test-secret-of-sixteen+"
+
+
+def _photo(shade: int) -> bytes:
+    out = io.BytesIO()
+    Image.new("RGB", (32, 24), (shade * 40, 80, 120)).save(out, "PNG")
+    return out.getvalue()
 
 
 def _library(dr: Darkroom) -> dict[str, str]:
@@ -135,3 +143,24 @@ def test_a_local_reprocess_follows_the_photos_a_servers_worker_took(tmp_path: Pa
     finally:
         go_on.set()
         serving.join(60)
+
+
+def test_the_originals_are_looked_for_several_at_once(
+    memory_darkroom: Darkroom, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Each look is a round trip to S3: one after another, a large library's would take an
+    hour. Four looks meet at a barrier, which only looks made at once pass."""
+    dr = memory_darkroom
+    for shade in range(4):
+        dr.gallery.upload("ann", _photo(shade), f"{shade}.png")
+    dr.worker("test").drain()
+    meeting = threading.Barrier(4, timeout=10)
+    head = dr.originals.head
+
+    def meet_then_head(key: str) -> BlobInfo | None:
+        meeting.wait()
+        return head(key)
+
+    monkeypatch.setattr(dr.originals, "head", meet_then_head)
+    queued = Reprocessing(dr.catalog, dr.gallery, dr.originals, "other settings").queue()
+    assert len(queued.versions) == 4 and queued.without_original == []
