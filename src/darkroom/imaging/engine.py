@@ -23,10 +23,11 @@ from darkroom.imaging.encode import encode, output_format
 from darkroom.imaging.formats import HEIF, JPEG, PNG, SNIFF_BYTES, TIFF, WEBP, Format, detect
 from darkroom.imaging.integrity import check_container, tiff_first_values
 from darkroom.imaging.jpeg import decode_scaled
+from darkroom.imaging.marking import apply
 from darkroom.imaging.metadata import exif_of, summarize
 from darkroom.imaging.placeholder import placeholder
 from darkroom.imaging.resample import Pixels, cascade, from_array
-from darkroom.imaging.watermark import Watermark, apply
+from darkroom.imaging.watermark import Watermark
 
 pillow_heif.register_heif_opener()
 # darkroom checks its own pixel limit from the header before decoding (see `_open`);

@@ -1,19 +1,15 @@
-"""A text watermark (seed 003's S3-3), drawn on the variants that ask for it."""
+"""A text watermark (seed 003's S3-3), drawn on the variants that ask for it (`marking`).
+
+Read with the settings by every process, the API's Lambda too: no imaging library here.
+"""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from functools import cache
 from typing import Literal
-
-import numpy as np
-from PIL import Image, ImageDraw, ImageFont
-
-from darkroom.imaging.resample import Pixels
 
 Position = Literal["top-left", "top-right", "bottom-left", "bottom-right", "center"]
 POSITIONS: tuple[Position, ...] = ("top-left", "top-right", "bottom-left", "bottom-right", "center")
-_PROBE_SIZE = 100
 
 
 @dataclass(frozen=True, slots=True)
@@ -41,57 +37,3 @@ class Watermark:
         """What changes the pixels, for a photo's recipe."""
         names = ",".join(sorted(self.variants))
         return f"{self.text}|{names}|{self.position}|{self.opacity}|{self.size}"
-
-
-def apply(watermark: Watermark, pixels: Pixels) -> Pixels:
-    """`pixels` (upright, grey, RGB or RGBA) with the text drawn in white over a soft dark
-    outline, so it reads on light and dark photos alike."""
-    image = Image.fromarray(pixels)
-    mode = image.mode
-    base = image.convert("RGBA")
-    height = base.height
-    font = _font(_font_size(watermark.text, watermark.size * base.width))
-    left, top, right, bottom = map(int, font.getbbox(watermark.text, stroke_width=_stroke(font)))
-    margin = max(1, round(0.03 * min(base.width, height)))
-    x, y = _place(watermark.position, (base.width, height), (right - left, bottom - top), margin)
-    layer = Image.new("RGBA", base.size, (0, 0, 0, 0))
-    alpha = round(255 * watermark.opacity)
-    ImageDraw.Draw(layer).text(
-        (x - left, y - top),
-        watermark.text,
-        font=font,
-        fill=(255, 255, 255, alpha),
-        stroke_width=_stroke(font),
-        stroke_fill=(0, 0, 0, alpha // 2),
-    )
-    marked = Image.alpha_composite(base, layer)
-    return np.asarray(marked if mode == "RGBA" else marked.convert(mode))
-
-
-def _place(
-    position: Position, canvas: tuple[int, int], box: tuple[int, int], margin: int
-) -> tuple[int, int]:
-    (width, height), (w, h) = canvas, box
-    if position == "center":
-        return (width - w) // 2, (height - h) // 2
-    x = margin if position.endswith("left") else width - w - margin
-    y = margin if position.startswith("top") else height - h - margin
-    return x, y
-
-
-def _font_size(text: str, width: float) -> int:
-    probe = _font(_PROBE_SIZE)
-    left, _, right, _ = probe.getbbox(text)
-    return max(6, int(_PROBE_SIZE * width / max(1, right - left)))
-
-
-def _stroke(font: ImageFont.FreeTypeFont) -> int:
-    return max(1, round(font.size / 24))
-
-
-@cache
-def _font(size: int) -> ImageFont.FreeTypeFont:
-    font = ImageFont.load_default(size=size)
-    if not isinstance(font, ImageFont.FreeTypeFont):
-        raise RuntimeError("watermarks need a Pillow built with FreeType")
-    return font
