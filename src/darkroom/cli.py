@@ -123,12 +123,19 @@ def serve(
         # uvicorn's own lines go through darkroom's handler: JSON or text like the rest.
         log_config=None,
         timeout_graceful_shutdown=10,
+        timeout_keep_alive=_KEEP_ALIVE_SECONDS,
     )
     server = uvicorn.Server(config)
     with listener, contextlib.suppress(KeyboardInterrupt):
         server.run(sockets=[listener])
     if not server.started:
         raise typer.Exit(3)  # the application's startup failed: uvicorn's own exit status
+
+
+_KEEP_ALIVE_SECONDS = 75
+"""How long an idle connection is kept: longer than a proxy in front keeps its own to the
+server (nginx's and AWS load balancers' 60 s). uvicorn's 5 s closed them first, and a
+request the proxy sent on one as it closed was answered 502 by the proxy."""
 
 
 def _listener(host: str, port: int) -> socket.socket:

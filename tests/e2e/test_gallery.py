@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import http.client
 import io
 import sqlite3
+import time
 from pathlib import Path
 
 import httpx
@@ -100,3 +102,18 @@ def _content_type(data: bytes) -> str:
     from darkroom.imaging import detect
 
     return detect(data[:32]).content_type
+
+
+def test_an_idle_connection_is_kept_for_a_proxys_next_request(server: Server) -> None:
+    """A proxy in front (nginx, a load balancer) keeps idle connections to the server for
+    60 s, and sends its next request on one: the server must not have closed it meanwhile
+    (uvicorn's own 5 s did)."""
+    proxy = http.client.HTTPConnection("127.0.0.1", server.port, timeout=10)
+    try:
+        for pause in (0, 6):
+            time.sleep(pause)
+            proxy.request("GET", "/healthz")  # on the same connection: http.client makes no other
+            answer = proxy.getresponse()
+            assert answer.status == 200 and answer.read()
+    finally:
+        proxy.close()
