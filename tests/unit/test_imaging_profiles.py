@@ -8,9 +8,10 @@ import struct
 
 import numpy as np
 import pytest
+import pyvips
 from PIL import Image, ImageCms
 
-from darkroom.domain import VariantSpec
+from darkroom.domain import OutputFormat, VariantSpec
 from darkroom.imaging import develop
 from tests.unit.imaging_helpers import develop_apart
 
@@ -63,12 +64,12 @@ def _patches(mode: str) -> Image.Image:
     return image.convert("L") if mode == "L" else image
 
 
-def _saved(image: Image.Image, fmt: str, profile: bytes) -> bytes:
+def _saved(image: Image.Image, fmt: str, profile: bytes, **params: object) -> bytes:
     out = io.BytesIO()
     if fmt == "JPEG":
         image.save(out, fmt, quality=100, subsampling=0, icc_profile=profile)
     else:
-        image.save(out, fmt, icc_profile=profile)
+        image.save(out, fmt, icc_profile=profile, **params)
     return out.getvalue()
 
 
@@ -121,6 +122,37 @@ def test_a_grey_image_is_converted_through_its_grey_profile(fmt: str, gamma: flo
     assert rendered.mode == "L"
     got = _centres(rendered)
     expected = _centres(_through(image, profile))
+    assert np.abs(got - expected).max() <= 3, (got.tolist(), expected.tolist())
+
+
+@pytest.mark.parametrize("fmt", ["jpeg", "png"])
+@pytest.mark.parametrize("layout", ["LA", "opaque LA", "tRNS", "16-bit LA", "TIFF LA"])
+def test_a_grey_image_with_alpha_is_converted_through_its_grey_profile(
+    layout: str, fmt: OutputFormat
+) -> None:
+    """A grey image with an alpha channel (or a transparent grey) is decoded as RGB(A),
+    which its grey profile cannot convert: Gray Gamma 1.8's mid grey came out 18 levels
+    too dark, as if it had no profile."""
+    profile = _profile(b"GRAY", "Gray Gamma 1.8", [(b"kTRC", _gamma(1.8))])
+    grey = _patches("L")
+    alpha = np.full((grey.height, grey.width), 255, np.uint8)
+    if layout != "opaque LA":
+        alpha[:4] = 0  # transparent rows, away from the patches' centres
+    levels = np.asarray(grey)
+    if layout == "tRNS":  # the one level it makes transparent, only where the alpha says
+        levels = np.where(alpha == 0, 1, levels).astype(np.uint8)
+        data = _saved(Image.fromarray(levels), "PNG", profile, transparency=1)
+    elif layout == "16-bit LA":
+        planes = np.dstack([levels, alpha]).astype(np.uint16) * 257
+        image = pyvips.Image.new_from_array(planes).cast("ushort").copy(interpretation="grey16")
+        image.set_type(pyvips.GValue.blob_type, "icc-profile-data", profile)
+        data = image.pngsave_buffer(bitdepth=16)
+    else:
+        image = Image.fromarray(np.dstack([levels, alpha]), "LA")
+        data = _saved(image, "TIFF" if layout == "TIFF LA" else "PNG", profile)
+    (variant,) = develop(data, [VariantSpec("w320", width=320, format=fmt)]).variants
+    got = _centres(Image.open(io.BytesIO(variant.data)))
+    expected = _centres(_through(grey, profile))
     assert np.abs(got - expected).max() <= 3, (got.tolist(), expected.tolist())
 
 

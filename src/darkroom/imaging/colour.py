@@ -137,6 +137,19 @@ def converted(pixels: Pixels, transform: ImageCms.ImageCmsTransform) -> Pixels:
     return np.asarray(converted)
 
 
+def greys_converted(pixels: Pixels, transform: ImageCms.ImageCmsTransform) -> Pixels:
+    """RGB or RGBA `pixels` whose colour bands are alike (a grey image decoded as colour)
+    with their greys through a grey profile's `transform`, alpha kept; any others as they
+    are: a grey profile describes no colours (the profile of another colour space than
+    the pixels, ignored as `srgb_transform` ignores it)."""
+    grey = pixels[:, :, 0]
+    if not (np.array_equal(grey, pixels[:, :, 1]) and np.array_equal(grey, pixels[:, :, 2])):
+        return pixels
+    made = pixels.copy()
+    made[:, :, :3] = converted(np.ascontiguousarray(grey), transform)[:, :, None]
+    return made
+
+
 def cmyk_to_srgb(image: Image.Image, icc: bytes | None) -> Image.Image:
     transform = srgb_transform(icc, "CMYK")
     converted = None if transform is None else ImageCms.applyTransform(image, transform)

@@ -18,7 +18,7 @@ from PIL import ExifTags, Image, ImageFile, PngImagePlugin, UnidentifiedImageErr
 from darkroom.domain import VariantSpec
 from darkroom.errors import DarkroomError, InvalidImage, TooLarge, Unsupported
 from darkroom.imaging import Developed, ImageInfo, Limits, libwebp, resample, vipsload
-from darkroom.imaging.colour import cmyk_to_srgb, converted, srgb_transform
+from darkroom.imaging.colour import cmyk_to_srgb, converted, greys_converted, srgb_transform
 from darkroom.imaging.encode import encode, output_format
 from darkroom.imaging.formats import HEIF, JPEG, PNG, SNIFF_BYTES, TIFF, WEBP, Format, detect
 from darkroom.imaging.integrity import check_container, tiff_first_values
@@ -144,17 +144,14 @@ def develop(
         # resizing (both are linear in premultiplied colour), and the flattened image is
         # resampled as an opaque one: not each variant from the full image, premultiplied.
         # Not where colours are converted: white is blended in sRGB, as a page shows it.
-        flattens = (
-            _bands(decoded) == 4 and _only_jpeg(specs) and srgb_transform(icc, "RGBA") is None
-        )
+        flattens = _bands(decoded) == 4 and _only_jpeg(specs) and _to_srgb(icc, 4) is None
         start, sequential, premultiplied = _start(decoded, premultiply=not flattens)
         alpha = start.bands == 4
         if alpha and flattens:
             start = start.flatten(background=[255, 255, 255], max_alpha=255).copy_memory()
         # Colour is converted on the variants, a fraction of the decoded pixels; a grey
         # image's through its grey profile (Photoshop's "Dot Gain 20%", "Gray Gamma 1.8").
-        to_srgb = srgb_transform(icc, _CMS_MODES[start.bands])
-        convert = None if to_srgb is None else functools.partial(converted, transform=to_srgb)
+        convert = _to_srgb(icc, start.bands)
         variants = cascade(start, sizes, orientation, sequential, convert, premultiplied)
     finished = [
         _marked(spec, variant, watermark) for spec, variant in zip(specs, variants, strict=True)
@@ -215,6 +212,19 @@ def _bands(decoded: pyvips.Image | Pixels) -> int:
 
 _CMS_MODES = {1: "L", 3: "RGB", 4: "RGBA"}
 """LittleCMS's name for the pixels `_decode` gives, by their number of bands."""
+
+
+def _to_srgb(icc: bytes | None, bands: int) -> Callable[[Pixels], Pixels] | None:
+    """The conversion of variants of `bands` bands from the profile `icc` to sRGB, if any.
+    A grey image with transparency comes decoded as RGBA (grey and alpha, a grey PNG's
+    tRNS, 16-bit grey and alpha through libvips, a HEIC), and as RGB where that alpha is
+    opaque: its grey profile builds no transform of RGB, and was ignored (Gray Gamma 1.8's
+    mid grey came out 18 levels too dark). Its greys are converted through that profile."""
+    transform = srgb_transform(icc, _CMS_MODES[bands])
+    if transform is not None:
+        return functools.partial(converted, transform=transform)
+    grey = srgb_transform(icc, "L") if bands > 1 else None
+    return None if grey is None else functools.partial(greys_converted, transform=grey)
 
 
 def _only_jpeg(specs: Sequence[VariantSpec]) -> bool:
