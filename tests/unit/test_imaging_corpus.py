@@ -179,10 +179,13 @@ def test_exif_orientation_turns_the_pixels_not_just_the_size() -> None:
         assert mean_abs_diff(got, wrong) > 20.0, wrong_way
 
 
+@pytest.mark.parametrize("mode", ["RGB", "L", "RGBA"])
 @pytest.mark.parametrize("orientation", range(1, 9))
-def test_a_tiff_is_turned_once(orientation: int) -> None:
-    """Pillow turns a TIFF upright as it loads it: darkroom must not turn it again."""
-    stored = sample_image((60, 30))
+def test_a_tiff_is_turned_once(orientation: int, mode: str) -> None:
+    """Pillow turns a TIFF upright as it loads it: darkroom must not turn it again. Grey
+    and RGBA, which are decoded into an array of darkroom's, were refused as damaged on a
+    quarter turn ("tile cannot extend outside image")."""
+    stored = sample_image((60, 30), mode)
     data = encode(stored, "TIFF", tiffinfo={0x0112: orientation})
     upright = ImageOps.exif_transpose(_with_orientation(stored, orientation))
     assert probe(data).width == upright.width

@@ -291,13 +291,18 @@ def _decode(
 
 def _load_into_array(image: Image.Image) -> Pixels | None:
     """An RGBA or grey image's pixels decoded by Pillow straight into an array of their own,
-    which Pillow stores as an array does; None for any other, left unloaded, or where the
-    loader put the pixels elsewhere (a TIFF it turns), loaded. Loaded into Pillow's memory,
-    they were copied into the array beside it (a peak of 826 MB at 100 MP for an interlaced
-    16-bit RGBA PNG, 530 MB this way)."""
+    which Pillow stores as an array does; None for any other or a TIFF Pillow turns as it
+    loads it, left unloaded, or where the loader put the pixels elsewhere, loaded. Loaded
+    into Pillow's memory, they were copied into the array beside it (a peak of 826 MB at
+    100 MP for an interlaced 16-bit RGBA PNG, 530 MB this way)."""
     if image.mode not in ("RGBA", "L") or not isinstance(image, ImageFile.ImageFile):
         return None
     if not image.tile:  # decoded already (a TIFF through libvips)
+        return None
+    if image.format == "TIFF" and image.getexif().get(_ORIENTATION, 1) != 1:
+        # Pillow decodes it at its stored size, then turns it into memory of its own: an
+        # array of its upright size took a quarter turn's decode as damage ("tile cannot
+        # extend outside image").
         return None
     width, height = image.size
     bands = len(image.getbands())
