@@ -515,15 +515,21 @@ _XMP_ORIENTATION_6 = (
 )
 
 
-@pytest.mark.parametrize("fmt", ["PNG", "JPEG"])
+@pytest.mark.parametrize("fmt", ["PNG", "JPEG", "WEBP", "TIFF"])
 def test_an_orientation_given_only_in_xmp_is_applied_in_every_format(fmt: str) -> None:
-    """As Pillow's `exif_transpose` does: Lightroom exports carry it in XMP too."""
+    """As Pillow's `exif_transpose` does: Lightroom exports carry it in XMP too. Pillow
+    turns a TIFF by its XMP as it loads it, but tells its size unturned: its variants
+    came out squeezed to the stored shape."""
     stored = sample_image((60, 30))
     params: dict[str, Any] = {"xmp": _XMP_ORIENTATION_6.encode()}
     if fmt == "PNG":
         text = PngImagePlugin.PngInfo()
         text.add_itxt("XML:com.adobe.xmp", _XMP_ORIENTATION_6)
         params = {"pnginfo": text}
+    elif fmt == "TIFF":
+        params = {"tiffinfo": {700: _XMP_ORIENTATION_6.encode()}}
+    elif fmt == "WEBP":
+        params["lossless"] = True
     result = develop(encode(stored, fmt, **params), [VariantSpec("full", 100, format="png")])
     assert (result.info.width, result.info.height) == (30, 60)
     upright = ImageOps.exif_transpose(_with_orientation(stored, 6))

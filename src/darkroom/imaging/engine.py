@@ -513,7 +513,7 @@ def _frames(image: Image.Image, fmt: Format) -> int:
 
 def _info(image: Image.Image, fmt: Format, include_gps: bool) -> ImageInfo:
     width, height = image.size
-    if _orientation(image) in (5, 6, 7, 8):
+    if _orientation(image) in (5, 6, 7, 8) or _turned_by_its_xmp(image):
         width, height = height, width
     return ImageInfo(
         format=fmt,
@@ -523,6 +523,20 @@ def _info(image: Image.Image, fmt: Format, include_gps: bool) -> ImageInfo:
         has_alpha=image.mode in ("RGBA", "LA", "PA", "RGBa", "La") or "transparency" in image.info,
         metadata=summarize(image, include_gps),
     )
+
+
+def _turned_by_its_xmp(image: Image.Image) -> bool:
+    """Whether Pillow turns a TIFF a quarter as it loads it by the orientation in its XMP
+    (`exif_transpose` reads it there where the TIFF has no orientation tag). Pillow tells
+    the size of a TIFF turned by its tag already turned, not one turned by its XMP: its
+    variants were sized for the stored shape and came out squeezed."""
+    tags = getattr(image, "tag_v2", None)
+    if image.format != "TIFF" or tags is None or _ORIENTATION in tags:
+        return False
+    try:
+        return image.getexif().get(_ORIENTATION) in (5, 6, 7, 8)
+    except Exception:  # a damaged EXIF block means "as stored", as in `_orientation`
+        return False
 
 
 def _with_alpha(info: ImageInfo, alpha: bool) -> ImageInfo:
