@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+import struct
 from pathlib import Path
 
 import numpy as np
@@ -188,3 +189,20 @@ def test_a_palette_image_made_rgb_is_never_held_whole_twice() -> None:
     developing = develop_apart(gif)
     assert developing.outcome == "ready"
     assert developing.peak_mb < 600
+
+
+def _bmp_a4r4g4b4(width: int, height: int) -> bytes:
+    """A valid 16-bit BMP (BITMAPV5HEADER, BI_BITFIELDS) with 4 bits a channel, alpha first."""
+    row = (b"\x0f\xf8" * width).ljust(-(-width * 2 // 4) * 4, b"\0")
+    body = row * height
+    info = struct.pack("<IiiHHIIiiII", 124, width, height, 1, 16, 3, len(body), 0, 0, 0, 0)
+    info += struct.pack("<4I", 0x0F00, 0x00F0, 0x000F, 0xF000) + b"BGRs"
+    info = info.ljust(124, b"\0")
+    offset = 14 + len(info)
+    return b"BM" + struct.pack("<IHHI", offset + len(body), 0, 0, offset) + info + body
+
+
+def test_a_bmp_in_a_channel_layout_pillow_cannot_read_is_said_unsupported() -> None:
+    """A valid file, not a damaged one: the answer says what to do with it."""
+    with pytest.raises(Unsupported, match=r"channel layout is not supported.*save it as PNG"):
+        develop(_bmp_a4r4g4b4(8, 4), [VariantSpec("thumb", 4)])

@@ -20,7 +20,7 @@ from darkroom.errors import DarkroomError, InvalidImage, TooLarge, Unsupported
 from darkroom.imaging import Developed, ImageInfo, Limits, libwebp, resample, vipsload
 from darkroom.imaging.colour import cmyk_to_srgb, converted, greys_converted, srgb_transform
 from darkroom.imaging.encode import encode, output_format
-from darkroom.imaging.formats import HEIF, JPEG, PNG, SNIFF_BYTES, TIFF, WEBP, Format, detect
+from darkroom.imaging.formats import BMP, HEIF, JPEG, PNG, SNIFF_BYTES, TIFF, WEBP, Format, detect
 from darkroom.imaging.integrity import check_container, tiff_first_values
 from darkroom.imaging.jpeg import decode_scaled
 from darkroom.imaging.marking import apply
@@ -420,7 +420,17 @@ def _pillow_open(
                 f"a profile or text chunk of this {fmt.extension.upper()} image inflates to"
                 f" over {PngImagePlugin.MAX_TEXT_CHUNK:,} bytes"
             ) from None
+        if fmt is BMP and _BMP_LAYOUT in str(exc):
+            raise Unsupported(
+                "this BMP's channel layout is not supported (such as A4R4G4B4 or"
+                " A2R10G10B10): save it as PNG"
+            ) from None
         raise InvalidImage(f"the {fmt.extension.upper()} header is damaged: {exc}") from None
+
+
+_BMP_LAYOUT = "Unsupported BMP bitfields layout"
+"""What Pillow says of a valid BMP whose channel masks it has no reader for: it reads the
+common 16- and 32-bit ones (5-6-5, 5-5-5, 8-8-8-8) only."""
 
 
 def _check_size(width: int, height: int, limits: Limits) -> None:
