@@ -21,7 +21,8 @@ Field = tuple[int, int, int, bytes | int]
 at (written as a LONG)."""
 
 _EXIF_IFD, _GPS_IFD = 0x8769, 0x8825
-_ASCII, _SHORT, _LONG, _RATIONAL, _SLONG, _SRATIONAL, _DOUBLE, _LONG8 = 2, 3, 4, 5, 9, 10, 12, 16
+_BYTE, _ASCII, _SHORT, _LONG, _UNDEFINED = 1, 2, 3, 4, 7
+_RATIONAL, _SLONG, _SRATIONAL, _DOUBLE, _LONG8 = 5, 9, 10, 12, 16
 
 
 def _tiff(*ifds: list[Field]) -> bytes:
@@ -77,9 +78,14 @@ def test_a_gps_block_said_to_be_past_two_to_the_63_does_not_cost_the_photo(gps: 
     assert result.info.metadata == {"camera_make": "Canon"}
 
 
-def _gps_at(latitude: tuple[int, int, int], longitude: tuple[int, int, int]) -> bytes:
+_NORTH: Field = (1, *_ascii(b"N"))
+
+
+def _gps_at(
+    latitude: tuple[int, int, int], longitude: tuple[int, int, int], latitude_ref: Field = _NORTH
+) -> bytes:
     gps: list[Field] = [
-        (1, *_ascii(b"N")),
+        latitude_ref,
         (2, _RATIONAL, 3, _rationals(*((d, 1) for d in latitude))),
         (3, *_ascii(b"E")),
         (4, _RATIONAL, 3, _rationals(*((d, 1) for d in longitude))),
@@ -104,6 +110,33 @@ def test_a_position_off_the_earth_is_not_kept(
     assert "gps_latitude" not in metadata
     assert "gps_longitude" not in metadata
     assert metadata["camera_make"] == "Canon"
+
+
+@pytest.mark.parametrize(
+    "ref",
+    [
+        (1, *_ascii(b"X")),
+        (1, _ASCII, 2, b"\x00\x00"),  # an empty reference, NUL-padded
+    ],
+)
+def test_a_position_whose_hemisphere_is_not_named_is_not_kept(ref: Field) -> None:
+    """Taken as north, a latitude meant as south would be a place the photo was not taken."""
+    data = _gps_at((33, 51, 0), (151, 12, 0), latitude_ref=ref)
+    metadata = develop(data, SPECS, include_gps=True).info.metadata
+    assert "gps_latitude" not in metadata
+    assert "gps_longitude" not in metadata
+
+
+@pytest.mark.parametrize(
+    "ref",
+    [(1, _BYTE, 2, b"S\x00"), (1, _UNDEFINED, 1, b"S"), (1, *_ascii(b"s")), (1, *_ascii(b"S "))],
+)
+def test_a_southern_reference_written_loosely_is_south(ref: Field) -> None:
+    """As BYTE or UNDEFINED (Pillow reads bytes), in lower case, or padded with a space."""
+    data = _gps_at((33, 51, 0), (151, 12, 0), latitude_ref=ref)
+    metadata = develop(data, SPECS, include_gps=True).info.metadata
+    assert metadata["gps_latitude"] == pytest.approx(-33.85)
+    assert metadata["gps_longitude"] == pytest.approx(151.2)
 
 
 def test_text_ends_at_its_nul_and_carries_no_control_characters() -> None:

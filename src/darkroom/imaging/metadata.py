@@ -104,8 +104,8 @@ def _plausible(name: str, number: float) -> bool:
 def _gps(exif: Image.Exif) -> dict[str, MetadataValue]:
     try:
         gps = exif.get_ifd(ExifTags.IFD.GPSInfo)
-        lat = _degrees(gps[ExifTags.GPS.GPSLatitude], gps[ExifTags.GPS.GPSLatitudeRef])
-        lon = _degrees(gps[ExifTags.GPS.GPSLongitude], gps[ExifTags.GPS.GPSLongitudeRef])
+        lat = _degrees(gps[ExifTags.GPS.GPSLatitude], gps[ExifTags.GPS.GPSLatitudeRef], "NS")
+        lon = _degrees(gps[ExifTags.GPS.GPSLongitude], gps[ExifTags.GPS.GPSLongitudeRef], "EW")
     except Exception:
         # A damaged GPS block must not cost the photo, as in `summarize`: Pillow raises
         # whatever its reader meets (an OverflowError for a block said to be past 2**63).
@@ -115,7 +115,21 @@ def _gps(exif: Image.Exif) -> dict[str, MetadataValue]:
     return {"gps_latitude": lat, "gps_longitude": lon}
 
 
-def _degrees(dms: tuple[object, object, object], ref: str) -> float:
+def _degrees(dms: tuple[object, object, object], ref: object, hemispheres: str) -> float:
     d, m, s = (Fraction(str(float(x))) for x in dms)  # type: ignore[arg-type]
     value = float(d + m / 60 + s / 3600)
-    return round(-value if ref in ("S", "W") else value, 7)
+    return round(_sign(ref, hemispheres) * value, 7)
+
+
+def _sign(ref: object, hemispheres: str) -> int:
+    """1 for the first of `hemispheres` ("NS", "EW"), -1 for the second, as `ref` names it.
+    Raises for a reference that names neither (empty, "X"): its sign would be a guess, and
+    a southern latitude taken as northern a place the photo was not taken. Read loosely
+    where the meaning is plain: as bytes (written as BYTE or UNDEFINED), in lower case,
+    padded."""
+    if isinstance(ref, bytes):
+        ref = ref.decode("latin-1")
+    letter = ref.strip("\x00 ").upper() if isinstance(ref, str) else ""
+    if len(letter) != 1 or letter not in hemispheres:
+        raise ValueError(f"the GPS reference {ref!r} names no hemisphere")
+    return 1 if letter == hemispheres[0] else -1
