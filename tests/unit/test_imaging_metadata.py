@@ -139,6 +139,20 @@ def test_a_southern_reference_written_loosely_is_south(ref: Field) -> None:
     assert metadata["gps_longitude"] == pytest.approx(151.2)
 
 
+def test_a_position_with_a_negative_part_is_not_kept() -> None:
+    """Signed rationals: -33° 51' is neither -33.85 nor -32.15 (each part's own sign), and
+    the reference says the hemisphere already."""
+    gps: list[Field] = [
+        (1, *_ascii(b"S")),
+        (2, _SRATIONAL, 3, _rationals((-33, 1), (51, 1), (0, 1), signed=True)),
+        (3, *_ascii(b"E")),
+        (4, _RATIONAL, 3, _rationals((151, 1), (12, 1), (0, 1))),
+    ]
+    data = _jpeg([_make(b"Canon"), (_GPS_IFD, _LONG, 1, 1)], gps)
+    metadata = develop(data, SPECS, include_gps=True).info.metadata
+    assert metadata == {"camera_make": "Canon"}
+
+
 def test_text_ends_at_its_nul_and_carries_no_control_characters() -> None:
     """Bytes after an EXIF string's NUL are not part of it, and an escape sequence would
     recolour the terminal `darkroom` prints the summary to."""

@@ -117,6 +117,8 @@ def _gps(exif: Image.Exif) -> dict[str, MetadataValue]:
 
 def _degrees(dms: tuple[object, object, object], ref: object, hemispheres: str) -> float:
     d, m, s = (Fraction(str(float(x))) for x in dms)  # type: ignore[arg-type]
+    if min(d, m, s) < 0:  # signed rationals: the sign is the reference's to say
+        raise ValueError(f"a negative part of an angle: {dms!r}")
     value = float(d + m / 60 + s / 3600)
     return round(_sign(ref, hemispheres) * value, 7)
 
