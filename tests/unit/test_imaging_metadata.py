@@ -165,6 +165,18 @@ def test_text_ends_at_its_nul_and_carries_no_control_characters() -> None:
     assert metadata["camera_model"] == "EOS [31m5D"
 
 
+@pytest.mark.parametrize(
+    "field",
+    [
+        (0x010F, _SHORT, 1, struct.pack(">H", 5)),  # Make as a number
+        (0x0110, _RATIONAL, 1, _rationals((7, 1))),  # Model as a number
+    ],
+)
+def test_a_name_written_as_a_number_is_not_kept(field: Field) -> None:
+    """A camera's or lens's name is text: 5 names nothing."""
+    assert develop(_jpeg([field]), SPECS).info.metadata == {}
+
+
 def _exposure(*fields: Field) -> bytes:
     return _jpeg([_make(b"Canon"), (_EXIF_IFD, _LONG, 1, 1)], list(fields))
 

@@ -70,8 +70,8 @@ LONG8 an ISO of 2**64 - 1 and DOUBLE an exposure of 1e308, none of them a photo'
 def _put(out: dict[str, MetadataValue], name: str, value: object) -> None:
     if isinstance(value, bytes):
         value = value.decode("utf-8", "replace")
-    if isinstance(value, str) and name not in _TEXT:
-        return  # a number written as text: not one a camera wrote
+    if value is not None and isinstance(value, str) != (name in _TEXT):
+        return  # a number written as text, or a name as a number: not what a camera wrote
     if isinstance(value, str):
         value = _printable(value)
         if value:
