@@ -177,6 +177,18 @@ def test_a_name_written_as_a_number_is_not_kept(field: Field) -> None:
     assert develop(_jpeg([field]), SPECS).info.metadata == {}
 
 
+@pytest.mark.parametrize("original", [b"    :  :     :  :  ", b"0000:00:00 00:00:00"])
+def test_an_unknown_original_date_leaves_the_date_of_the_file(original: bytes) -> None:
+    """The EXIF standard's unknown date (blanks, or zeros as cameras without a set clock
+    write it) is as if there were none: the summary falls back to DateTime, as without
+    DateTimeOriginal."""
+    data = _jpeg(
+        [_make(b"Canon"), (0x0132, *_ascii(b"2021:01:02 03:04:05")), (_EXIF_IFD, _LONG, 1, 1)],
+        [(0x9003, *_ascii(original))],
+    )
+    assert develop(data, SPECS).info.metadata["taken_at"] == "2021-01-02T03:04:05"
+
+
 def _exposure(*fields: Field) -> bytes:
     return _jpeg([_make(b"Canon"), (_EXIF_IFD, _LONG, 1, 1)], list(fields))
 

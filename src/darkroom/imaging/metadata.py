@@ -42,17 +42,25 @@ def summarize(image: Image.Image, include_gps: bool = False) -> dict[str, Metada
         _put(out, name, exif.get(tag))
     for tag, name in _EXIF.items():
         _put(out, name, sub.get(tag))
-    taken = sub.get(ExifTags.Base.DateTimeOriginal) or exif.get(ExifTags.Base.DateTime)
-    if isinstance(taken, str):
-        try:
-            out["taken_at"] = datetime.strptime(
-                taken.strip("\x00 "), "%Y:%m:%d %H:%M:%S"
-            ).isoformat()
-        except ValueError:
-            pass
+    taken = _taken_at(sub.get(ExifTags.Base.DateTimeOriginal), exif.get(ExifTags.Base.DateTime))
+    if taken is not None:
+        out["taken_at"] = taken
     if include_gps:
         out.update(_gps(exif))
     return out
+
+
+def _taken_at(*dates: object) -> str | None:
+    """The first of `dates` that is one. An unknown date, blank or zeros as the EXIF
+    standard and cameras without a set clock write it, is passed over as a missing one is:
+    an unknown DateTimeOriginal left DateTime unread."""
+    for date in dates:
+        if isinstance(date, str):
+            try:
+                return datetime.strptime(date.strip("\x00 "), "%Y:%m:%d %H:%M:%S").isoformat()
+            except ValueError:
+                continue
+    return None
 
 
 _TEXT = {"camera_make", "camera_model", "lens"}
