@@ -165,6 +165,23 @@ def test_text_ends_at_its_nul_and_carries_no_control_characters() -> None:
     assert metadata["camera_model"] == "EOS [31m5D"
 
 
+def test_text_in_utf_8_is_read_as_utf_8_and_other_bytes_as_latin_1() -> None:
+    """EXIF says ASCII; phones and exiftool write UTF-8 there, which read as Latin-1 came
+    out as "CafÃ©" for "Café". Bytes that are not UTF-8 stay Latin-1's."""
+    fields: list[Field] = [
+        _make("Škoda €".encode()),
+        (0x0110, *_ascii("华为 P30".encode())),
+        (_EXIF_IFD, _LONG, 1, 1),
+    ]
+    data = _jpeg(fields, [(0xA434, *_ascii("Objektiv für Sony".encode("latin-1")))])
+    metadata = develop(data, SPECS).info.metadata
+    assert metadata == {
+        "camera_make": "Škoda €",
+        "camera_model": "华为 P30",
+        "lens": "Objektiv für Sony",
+    }
+
+
 @pytest.mark.parametrize(
     "field",
     [

@@ -76,8 +76,8 @@ LONG8 an ISO of 2**64 - 1 and DOUBLE an exposure of 1e308, none of them a photo'
 
 
 def _put(out: dict[str, MetadataValue], name: str, value: object) -> None:
-    if isinstance(value, bytes):
-        value = value.decode("utf-8", "replace")
+    if isinstance(value, str | bytes):
+        value = _decoded(value)
     if value is not None and isinstance(value, str) != (name in _TEXT):
         return  # a number written as text, or a name as a number: not what a camera wrote
     if isinstance(value, str):
@@ -94,6 +94,23 @@ def _put(out: dict[str, MetadataValue], name: str, value: object) -> None:
             return
         if _plausible(name, number):  # not NaN from a 0/0 rational, nor an infinite double
             out[name] = round(number, 6)
+
+
+def _decoded(text: str | bytes) -> str:
+    """EXIF text as its writer meant it: UTF-8 where its bytes are that, Latin-1 otherwise.
+    EXIF says ASCII, and phones and exiftool write UTF-8 there; Pillow reads ASCII fields as
+    Latin-1 ("CafÃ©" for "Café"), and hands other types' bytes over as they are."""
+    if isinstance(text, bytes):
+        raw = text
+    else:
+        try:
+            raw = text.encode("latin-1")  # the bytes Pillow read, back
+        except UnicodeEncodeError:  # not Latin-1's reading of bytes: text already
+            return text
+    try:
+        return raw.decode("utf-8")
+    except UnicodeDecodeError:
+        return raw.decode("latin-1")
 
 
 def _printable(text: str) -> str:
