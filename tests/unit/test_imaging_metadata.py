@@ -78,6 +78,14 @@ def test_a_gps_block_said_to_be_past_two_to_the_63_does_not_cost_the_photo(gps: 
     assert result.info.metadata == {"camera_make": "Canon"}
 
 
+def test_an_exif_block_said_to_be_past_two_to_the_63_leaves_the_camera() -> None:
+    """As a GPS block's: the Exif IFD's pointer as a LONG8, which Pillow seeks to and raises
+    OverflowError; the camera named in IFD0 is still the camera."""
+    pointer: Field = (_EXIF_IFD, _LONG8, 1, struct.pack(">Q", 2**64 - 1))
+    result = develop(_jpeg([_make(b"Canon"), pointer]), SPECS)
+    assert result.info.metadata == {"camera_make": "Canon"}
+
+
 _NORTH: Field = (1, *_ascii(b"N"))
 
 

@@ -34,9 +34,12 @@ def exif_of(image: Image.Image) -> Image.Exif:
 def summarize(image: Image.Image, include_gps: bool = False) -> dict[str, MetadataValue]:
     try:
         exif = exif_of(image)
-        sub = exif.get_ifd(ExifTags.IFD.Exif)
     except Exception:  # a damaged EXIF block must not cost the photo
         return {}
+    try:
+        sub = exif.get_ifd(ExifTags.IFD.Exif)
+    except Exception:  # nor a damaged Exif IFD the camera IFD0 names (as in `_gps`)
+        sub = {}
     out: dict[str, MetadataValue] = {}
     for tag, name in _IFD0.items():
         _put(out, name, exif.get(tag))
