@@ -235,6 +235,14 @@ def test_plausible_exposure_numbers_are_kept() -> None:
     }
 
 
+@pytest.mark.parametrize("speed", [32_000, 64_000])
+def test_a_short_exposure_keeps_its_digits(speed: int) -> None:
+    """An electronic shutter's 1/32000 s is 3.125e-05 s: to six decimal places it was
+    3.1e-05, shown as 1/32258 s."""
+    data = _exposure((0x829A, _RATIONAL, 1, _rationals((1, speed))))
+    assert develop(data, SPECS).info.metadata["exposure_time"] == 1 / speed
+
+
 @pytest.mark.parametrize(
     "field",
     [

@@ -96,7 +96,9 @@ def _put(out: dict[str, MetadataValue], name: str, value: object) -> None:
         except (TypeError, ValueError, ZeroDivisionError):
             return
         if _plausible(name, number):  # not NaN from a 0/0 rational, nor an infinite double
-            out[name] = round(number, 6)
+            # six significant digits, not decimal places: 1/32000 s is 3.125e-05 s, not
+            # 3.1e-05 (1/32258)
+            out[name] = float(f"{number:.6g}")
 
 
 def _decoded(text: str | bytes) -> str:
