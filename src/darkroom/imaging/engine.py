@@ -299,7 +299,7 @@ def _load_into_array(image: Image.Image) -> Pixels | None:
         return None
     if not image.tile:  # decoded already (a TIFF through libvips)
         return None
-    if image.format == "TIFF" and image.getexif().get(_ORIENTATION, 1) != 1:
+    if _turned_on_load(image) != 1:
         # Pillow decodes it at its stored size, then turns it into memory of its own: an
         # array of its upright size took a quarter turn's decode as damage ("tile cannot
         # extend outside image").
@@ -541,12 +541,20 @@ def _turned_by_its_xmp(image: Image.Image) -> bool:
     the size of a TIFF turned by its tag already turned, not one turned by its XMP: its
     variants were sized for the stored shape and came out squeezed."""
     tags = getattr(image, "tag_v2", None)
-    if image.format != "TIFF" or tags is None or _ORIENTATION in tags:
-        return False
+    return tags is not None and _ORIENTATION not in tags and _turned_on_load(image) in (5, 6, 7, 8)
+
+
+def _turned_on_load(image: Image.Image) -> int:
+    """The orientation Pillow applies to a TIFF as it loads it (its tag's, else its XMP's);
+    1 for any other image, or where the EXIF cannot be read ("as stored", as in
+    `_orientation`)."""
+    if image.format != "TIFF":
+        return 1
     try:
-        return image.getexif().get(_ORIENTATION) in (5, 6, 7, 8)
-    except Exception:  # a damaged EXIF block means "as stored", as in `_orientation`
-        return False
+        value = image.getexif().get(_ORIENTATION, 1)
+    except Exception:
+        return 1
+    return value if isinstance(value, int) else 1
 
 
 def _with_alpha(info: ImageInfo, alpha: bool) -> ImageInfo:
