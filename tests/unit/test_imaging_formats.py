@@ -153,6 +153,39 @@ def test_a_16_bit_png_with_transparency_keeps_its_colours(fmt: OutputFormat, ban
     assert np.abs(got - expected).max() < 3, (got, expected)
 
 
+def _gif_frame_placed(data: bytes, left: int, top: int) -> bytes:
+    """`data` (a one-frame GIF) with its frame's image descriptor moved to (`left`, `top`)."""
+    flags = data[10]
+    at = 13 + (3 << ((flags & 7) + 1) if flags & 0x80 else 0)
+    while data[at] == 0x21:  # extension blocks: label, then sub-blocks up to a zero length
+        at += 2
+        while data[at]:
+            at += data[at] + 1
+        at += 1
+    assert data[at] == 0x2C, "an image descriptor"
+    patched = bytearray(data)
+    struct.pack_into("<HH", patched, at + 1, left, top)
+    return bytes(patched)
+
+
+@pytest.mark.parametrize("fmt", ["png", "jpeg"])
+def test_a_gif_frame_smaller_than_its_screen_leaves_the_rest_clear(fmt: OutputFormat) -> None:
+    """A first frame that covers part of the screen, and has no transparent colour: browsers
+    show the page around it. Pillow fills the rest with palette index 0, here the frame's
+    own red."""
+    frame = Image.new("P", (20, 20))
+    frame.putpalette([255, 0, 0, 0, 0, 255])
+    frame.paste(1, (5, 5, 15, 15))
+    gif = gif_with_screen(_gif_frame_placed(encode(frame, "GIF"), 10, 10), 40, 40)
+    developed = develop(gif, [VariantSpec("same", 40, format=fmt)])
+    assert developed.info.has_alpha
+    shown = np.asarray(Image.open(io.BytesIO(developed.variants[0].data)).convert("RGBA"))
+    outside = (255, 255, 255, 255) if fmt == "jpeg" else (0, 0, 0, 0)
+    assert np.abs(shown[2, 2].astype(int) - outside).max() <= 3
+    assert np.abs(shown[12, 12].astype(int) - (255, 0, 0, 255)).max() <= 8
+    assert np.abs(shown[20, 20].astype(int) - (0, 0, 255, 255)).max() <= 8
+
+
 def _transparent_gif() -> bytes:
     image = sample_image((300, 200)).quantize(64)
     return encode(image, "GIF", transparency=3)

@@ -20,7 +20,18 @@ from darkroom.errors import DarkroomError, InvalidImage, TooLarge, Unsupported
 from darkroom.imaging import Developed, ImageInfo, Limits, libwebp, resample, vipsload
 from darkroom.imaging.colour import cmyk_to_srgb, converted, greys_converted, srgb_transform
 from darkroom.imaging.encode import encode, output_format
-from darkroom.imaging.formats import BMP, HEIF, JPEG, PNG, SNIFF_BYTES, TIFF, WEBP, Format, detect
+from darkroom.imaging.formats import (
+    BMP,
+    GIF,
+    HEIF,
+    JPEG,
+    PNG,
+    SNIFF_BYTES,
+    TIFF,
+    WEBP,
+    Format,
+    detect,
+)
 from darkroom.imaging.integrity import check_container, tiff_first_values
 from darkroom.imaging.jpeg import decode_scaled
 from darkroom.imaging.marking import apply
@@ -278,6 +289,9 @@ def _decode(
         heif = pillow_heif.open_heif(data, convert_hdr_to_8bit=True)
         return np.asarray(heif), heif.info.get("icc_profile")
     image.seek(0)
+    frame = _opaque_frame_short_of_its_screen(image) if fmt is GIF else None
+    if frame is not None:
+        return _outside_cleared(_pixels(image, _as_rgba), frame), icc
     loaded = _load_into_array(image)
     if loaded is not None:
         return loaded, icc
@@ -287,6 +301,32 @@ def _decode(
     if normal.mode == "CMYK":  # no CMYK past this point: converted here, whole
         return _pixels(cmyk_to_srgb(normal, icc)), None
     return _pixels(normal), icc
+
+
+def _opaque_frame_short_of_its_screen(image: Image.Image) -> tuple[int, int, int, int] | None:
+    """The box of a GIF's first frame where it leaves part of the screen uncovered and has no
+    transparent colour to fill the rest with. Pillow fills the rest with palette index 0 (a
+    colour of the picture, or black), where browsers show the page through it."""
+    box = getattr(image, "dispose_extent", None)
+    if "transparency" in image.info or not isinstance(box, tuple):
+        return None
+    return None if box == (0, 0, *image.size) else box
+
+
+def _as_rgba(image: Image.Image) -> Image.Image:
+    return image.convert("RGBA")
+
+
+def _outside_cleared(pixels: Pixels, box: tuple[int, int, int, int]) -> Pixels:
+    """RGBA `pixels` transparent outside `box`."""
+    if not pixels.flags.writeable:  # Pillow's own memory: a small image, converted whole
+        pixels = pixels.copy()
+    left, top, right, bottom = box
+    pixels[:top, :, 3] = 0
+    pixels[bottom:, :, 3] = 0
+    pixels[:, :left, 3] = 0
+    pixels[:, right:, 3] = 0
+    return pixels
 
 
 def _load_into_array(image: Image.Image) -> Pixels | None:
