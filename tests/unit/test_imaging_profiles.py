@@ -195,3 +195,53 @@ def test_a_large_profile_costs_no_more_than_its_bytes() -> None:
     developing = develop_apart(_saved(_patches("RGB"), "TIFF", _lookup_profile(190)))
     assert developing.outcome == "ready"
     assert developing.peak_mb < 300
+
+
+def _display_p3() -> bytes:
+    return bytes(pyvips.Operation.call("profile_load", "p3"))
+
+
+_EVERY_OUTPUT = [
+    VariantSpec("w160", width=160, format="png"),
+    VariantSpec("w40", width=40, format="png"),
+    VariantSpec("w160.jpg", width=160, format="jpeg", quality=100),
+]
+
+
+def _heic_described_as_p3(image: Image.Image) -> bytes:
+    out = io.BytesIO()
+    image.save(
+        out,
+        "HEIF",
+        quality=-1,
+        color_primaries=12,
+        transfer_characteristics=13,
+        matrix_coefficients=6,
+        full_range_flag=1,
+    )
+    return out.getvalue()
+
+
+def _avif_described_as_p3(image: Image.Image) -> bytes:
+    """Pillow writes an AVIF's colours as BT.709 (sRGB) primaries, in an `nclx` colour box:
+    the same coded picture, said to be in Display P3's primaries (12)."""
+    out = io.BytesIO()
+    image.save(out, "AVIF", quality=100)
+    srgb = b"colrnclx\x00\x01\x00\x0d"
+    assert out.getvalue().count(srgb) == 1
+    return out.getvalue().replace(srgb, b"colrnclx\x00\x0c\x00\x0d")
+
+
+@pytest.mark.parametrize("fmt", ["HEIC", "AVIF"])
+def test_colours_described_as_display_p3_without_a_profile_are_converted(fmt: str) -> None:
+    """HEIC and AVIF files may say their colours' primaries by number (an `nclx` colour
+    box, as Android phones and AVIF encoders write it) rather than in an ICC profile, and
+    browsers convert Display P3 ones as they convert a Display P3 profile: they were left
+    as they were, dull (P3's red 200 is sRGB's 215)."""
+    image = _patches("RGB")
+    data = (_heic_described_as_p3 if fmt == "HEIC" else _avif_described_as_p3)(image)
+    expected = _centres(_through(image, _display_p3()))
+    assert np.abs(expected - _centres(image)).max() >= 30
+    for variant in develop(data, _EVERY_OUTPUT).variants:
+        got = _centres(Image.open(io.BytesIO(variant.data)).resize(image.size))
+        assert np.abs(got - expected).max() <= 12, (variant.name, got.tolist())

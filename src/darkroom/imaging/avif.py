@@ -76,6 +76,29 @@ def check_sizes(data: bytes) -> None:
         _held_to(_first_frame(start), claims[item], "it claims", "its AV1 picture is")
 
 
+def colour_code_points(data: bytes) -> tuple[int, int] | None:
+    """The colour primaries and transfer characteristics (ITU-T H.273) the primary image
+    item of an HEIF or AVIF file states in an `nclx` colour box; None where it states none
+    (an ICC profile, or nothing) or the boxes do not read as that."""
+    meta = next((body for name, body in islice(_boxes(data), _MAX_BOXES) if name == b"meta"), b"")
+    boxes = dict(islice(_boxes(meta[4:]), _MAX_BOXES))  # full boxes: version and flags first
+    pitm = boxes.get(b"pitm", b"")
+    size = 2 if pitm[:1] == b"\0" else 4
+    if len(pitm) < 4 + size:
+        return None
+    primary = int.from_bytes(pitm[4 : 4 + size], "big")
+    iprp = boxes.get(b"iprp", b"")
+    properties = list(islice(_boxes(_inside(iprp, b"ipco")), 0x7FFF))
+    ipma = _inside(iprp, b"ipma")
+    indices = next((found for item, found in _associations(ipma) if item == primary), [])
+    for index in indices:
+        name, colour = properties[index - 1] if 0 < index <= len(properties) else (b"", b"")
+        if name == b"colr" and colour[:4] == b"nclx" and len(colour) >= 8:
+            primaries, transfer = struct.unpack_from(">HH", colour, 4)
+            return primaries, transfer
+    return None
+
+
 def check_cells(data: bytes, kind: str) -> None:
     """Raise `TooLarge` if a derived image (a grid) of a HEIF or AVIF file names one coded
     picture for more than one of its cells. libheif and libavif decode each cell on its own:

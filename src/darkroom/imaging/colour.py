@@ -12,6 +12,7 @@ import threading
 from collections import OrderedDict
 
 import numpy as np
+import pyvips
 from PIL import Image, ImageCms
 
 from darkroom.imaging.resample import Pixels
@@ -148,6 +149,24 @@ def greys_converted(pixels: Pixels, transform: ImageCms.ImageCmsTransform) -> Pi
     made = pixels.copy()
     made[:, :, :3] = converted(np.ascontiguousarray(grey), transform)[:, :, None]
     return made
+
+
+_DISPLAY_P3: bytes = pyvips.Operation.call("profile_load", "p3")
+_P3_PRIMARIES = 12
+"""ITU-T H.273's code for Display P3's primaries (SMPTE EG 432-1, white D65)."""
+_SRGB_LIKE_TRANSFERS = frozenset({1, 2, 6, 13, 14, 15})
+"""H.273 transfer characteristics shown with sRGB's curve: sRGB's own, unspecified (sRGB
+to libavif and libheif), and BT.709's and its kin, which Chrome shows as sRGB's."""
+
+
+def nclx_profile(primaries: int, transfer: int) -> bytes | None:
+    """The ICC profile of colours an HEIF or AVIF file describes by H.273 code points (an
+    `nclx` colour box) in place of a profile, where darkroom converts them: Display P3, as
+    browsers convert it (libvips' built-in profile of it). None for any other: BT.709's
+    primaries are sRGB's, and the rest (BT.2020, PQ, HLG) are shown as they are."""
+    if primaries == _P3_PRIMARIES and transfer in _SRGB_LIKE_TRANSFERS:
+        return _DISPLAY_P3
+    return None
 
 
 def cmyk_to_srgb(image: Image.Image, icc: bytes | None) -> Image.Image:

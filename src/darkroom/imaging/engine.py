@@ -17,10 +17,17 @@ from PIL import ExifTags, Image, ImageFile, PngImagePlugin, UnidentifiedImageErr
 
 from darkroom.domain import VariantSpec
 from darkroom.errors import DarkroomError, InvalidImage, TooLarge, Unsupported
-from darkroom.imaging import Developed, ImageInfo, Limits, libwebp, resample, vipsload
-from darkroom.imaging.colour import cmyk_to_srgb, converted, greys_converted, srgb_transform
+from darkroom.imaging import Developed, ImageInfo, Limits, avif, libwebp, resample, vipsload
+from darkroom.imaging.colour import (
+    cmyk_to_srgb,
+    converted,
+    greys_converted,
+    nclx_profile,
+    srgb_transform,
+)
 from darkroom.imaging.encode import encode, output_format
 from darkroom.imaging.formats import (
+    AVIF,
     BMP,
     GIF,
     HEIF,
@@ -265,6 +272,9 @@ def _decode(
     a headroom) where the format can scale while decoding (JPEG, WebP), all of them
     otherwise."""
     icc = image.info.get("icc_profile")
+    if fmt is AVIF and not icc:
+        code_points = avif.colour_code_points(data)
+        icc = None if code_points is None else nclx_profile(*code_points)
     if fmt is JPEG and sizes:
         widest = (
             round(max(w for w, _ in sizes) * headroom),
@@ -287,7 +297,11 @@ def _decode(
     if fmt is HEIF:
         # pillow-heif hands its buffer over without the copy Pillow's would cost.
         heif = pillow_heif.open_heif(data, convert_hdr_to_8bit=True)
-        return np.asarray(heif), heif.info.get("icc_profile")
+        icc = heif.info.get("icc_profile")
+        nclx = heif.info.get("nclx_profile")
+        if not icc and nclx:
+            icc = nclx_profile(nclx["color_primaries"], nclx["transfer_characteristics"])
+        return np.asarray(heif), icc
     image.seek(0)
     frame = _opaque_frame_short_of_its_screen(image) if fmt is GIF else None
     if frame is not None:
