@@ -299,6 +299,7 @@ def _vips_tiff(image: pyvips.Image, orientation: int = 1) -> bytes:
 
 _SRGB = pyvips.Image.new_from_array(np.asarray(sample_image((60, 30)))).copy(interpretation="srgb")
 _CMYK = _SRGB.icc_transform("cmyk", input_profile="srgb")
+_CMYK_SHOWN = _CMYK.icc_transform("srgb", embedded=True, intent="perceptual")
 NOT_FOR_PILLOW = {  # layouts Photoshop and libvips write: the TIFF, its alpha, its picture
     "float-lab": (_SRGB.colourspace("lab"), None, _SRGB),
     "16-bit-lab": (_SRGB.colourspace("labs"), None, _SRGB),
@@ -307,12 +308,12 @@ NOT_FOR_PILLOW = {  # layouts Photoshop and libvips write: the TIFF, its alpha, 
         156,
         _SRGB.colourspace("b-w"),
     ),
-    "cmyk-alpha": (_CMYK.bandjoin(200), 200, _CMYK.icc_transform("srgb", embedded=True)),
+    "cmyk-alpha": (_CMYK.bandjoin(200), 200, _CMYK_SHOWN),
     "rgb-with-two-extra-channels": (_SRGB.bandjoin([200, 50]), 200, _SRGB),
     "16-bit-cmyk-alpha": (
         (_CMYK.cast("ushort") * 257).cast("ushort").bandjoin(191 * 257).cast("ushort"),
         191,
-        _CMYK.icc_transform("srgb", embedded=True),
+        _CMYK_SHOWN,
     ),
     "float-grey-alpha-from-0-to-1": (
         (_SRGB.colourspace("b-w").cast("float") / 255).bandjoin(0.75),

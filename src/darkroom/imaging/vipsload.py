@@ -159,7 +159,12 @@ def upright_8bit(image: pyvips.Image, alpha: bool) -> tuple[np.ndarray, bytes | 
         space = _EIGHT_BIT_SPACES.get(space, space)
     grey = colours == 1
     colour = image.extract_band(0, n=colours).copy(interpretation=space)
-    upright = _8bit(colour.colourspace("b-w" if grey else "srgb"))
+    if space == "cmyk":
+        # With the rendering intent every other CMYK image is converted with (ImageCms'
+        # default, and browsers'): `colourspace` takes the relative one.
+        upright = colour.icc_transform("srgb", embedded=True, intent="perceptual")
+    else:
+        upright = _8bit(colour.colourspace("b-w" if grey else "srgb"))
     if alpha and image.bands > colours:
         upright = upright.bandjoin(_alpha_8bit(image.extract_band(colours)))
     return upright.autorot().numpy(), icc if device else None
