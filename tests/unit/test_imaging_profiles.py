@@ -13,7 +13,7 @@ from PIL import Image, ImageCms
 
 from darkroom.domain import OutputFormat, VariantSpec
 from darkroom.imaging import develop
-from tests.unit.imaging_helpers import develop_apart
+from tests.unit.imaging_helpers import develop_apart, png_chunk
 
 _SPEC = (VariantSpec("w320", width=320),)
 _COLOURS = [(200, 100, 50), (30, 160, 220), (128, 128, 128), (64, 64, 64), (230, 230, 200)]
@@ -263,3 +263,28 @@ def test_a_cmyk_tiff_with_alpha_is_converted_as_one_without() -> None:
     assert np.abs(expected - _centres(_through(Image.fromarray(cmyk, "CMYK"), profile))).max() <= 3
     got = _centres(_rendered(tiff.tiffsave_buffer()))
     assert np.abs(got - expected).max() <= 3, (got.tolist(), expected.tolist())
+
+
+def _png_described_as_p3(image: Image.Image, interlaced: bool) -> bytes:
+    """A PNG with a cICP chunk after its header: Display P3's primaries (12), sRGB's curve
+    (13), RGB (0), full range (1)."""
+    if interlaced:  # 16 bits a sample and interlaced: decoded by Pillow, not libvips
+        planes = np.asarray(image).astype(np.uint16) * 257
+        vips = pyvips.Image.new_from_array(planes).cast("ushort").copy(interpretation="rgb16")
+        data = bytes(vips.pngsave_buffer(bitdepth=16, interlace=True))
+    else:
+        data = _saved(image, "PNG", ImageCms.ImageCmsProfile(_SRGB).tobytes())
+    header = 8 + 25
+    return data[:header] + png_chunk(b"cICP", bytes((12, 13, 0, 1))) + data[header:]
+
+
+@pytest.mark.parametrize("interlaced", [False, True])
+def test_a_png_whose_cicp_chunk_says_display_p3_is_converted(interlaced: bool) -> None:
+    """PNG's third edition describes colours by code points in a cICP chunk, which comes
+    before any ICC profile, and browsers convert by it: Display P3's colours were shown as
+    if they were sRGB's (the chunk unread), dull."""
+    image = _patches("RGB")
+    expected = _centres(_through(image, _display_p3()))
+    for variant in develop(_png_described_as_p3(image, interlaced), _EVERY_OUTPUT).variants:
+        got = _centres(Image.open(io.BytesIO(variant.data)).resize(image.size))
+        assert np.abs(got - expected).max() <= 4, (variant.name, got.tolist())

@@ -7,6 +7,7 @@ from __future__ import annotations
 import functools
 import io
 import re
+import struct
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import closing, contextmanager
 
@@ -292,8 +293,13 @@ def _decode(
         if whole is not None:
             return whole, icc
         return vipsload.load_webp(data, _decode_scale(image.size, sizes, _WEBP_HEADROOM))
-    if fmt is PNG and _streams(data):
-        return vipsload.load(data)
+    if fmt is PNG:
+        code_points = _png_code_points(data)
+        described = None if code_points is None else nclx_profile(*code_points)
+        icc = described or icc
+        if _streams(data):
+            decoded, own = vipsload.load(data)
+            return decoded, described or own
     if fmt is HEIF:
         # pillow-heif hands its buffer over without the copy Pillow's would cost.
         heif = pillow_heif.open_heif(data, convert_hdr_to_8bit=True)
@@ -367,6 +373,26 @@ def _load_into_array(image: Image.Image) -> Pixels | None:
     image.im = target.im
     image.load()
     return pixels if image.im is target.im else None
+
+
+def _png_code_points(data: bytes) -> tuple[int, int] | None:
+    """The colour primaries and transfer characteristics (ITU-T H.273) of a PNG's cICP
+    chunk, which PNG's third edition puts before any ICC profile, as browsers read it;
+    None where there is none before the pixels. Neither Pillow nor libvips reads it."""
+    pos = _PNG_SIGNATURE_BYTES
+    while pos + _PNG_CHUNK_BYTES <= len(data):
+        length, kind = struct.unpack_from(">I4s", data, pos)
+        if kind == b"IDAT":
+            return None
+        if kind == b"cICP" and length == 4 and pos + _PNG_CHUNK_BYTES + length <= len(data):
+            return data[pos + 8], data[pos + 9]
+        pos += _PNG_CHUNK_BYTES + length
+    return None
+
+
+_PNG_SIGNATURE_BYTES = 8
+_PNG_CHUNK_BYTES = 12
+"""A chunk's length, type and checksum."""
 
 
 def _streams(data: bytes) -> bool:
