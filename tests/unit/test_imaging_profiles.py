@@ -288,3 +288,18 @@ def test_a_png_whose_cicp_chunk_says_display_p3_is_converted(interlaced: bool) -
     for variant in develop(_png_described_as_p3(image, interlaced), _EVERY_OUTPUT).variants:
         got = _centres(Image.open(io.BytesIO(variant.data)).resize(image.size))
         assert np.abs(got - expected).max() <= 4, (variant.name, got.tolist())
+
+
+@pytest.mark.parametrize("fmt", ["JPEG", "PNG", "TIFF", "WEBP"])
+def test_a_profile_that_claims_more_bytes_than_it_has_is_ignored_as_chrome_ignores_it(
+    fmt: str,
+) -> None:
+    """A profile cut short (its header's size beyond its bytes) is refused by Chrome's
+    colour management (skcms) and by libpng, so a PNG's was ignored; LittleCMS reads what
+    there is of it, and a JPEG's, TIFF's or WebP's was applied."""
+    profile = bytearray(_display_p3())
+    struct.pack_into(">I", profile, 0, len(profile) + 1000)
+    image = _patches("RGB")
+    params = {"lossless": True} if fmt == "WEBP" else {}
+    got = _centres(_rendered(_saved(image, fmt, bytes(profile), **params)))
+    assert np.abs(got - _centres(image)).max() <= 3, got.tolist()

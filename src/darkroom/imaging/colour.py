@@ -55,7 +55,7 @@ def srgb_transform(icc: bytes | None, mode: str) -> ImageCms.ImageCmsTransform |
 
 
 def _build_transform(icc: bytes, mode: str) -> ImageCms.ImageCmsTransform | None:
-    if _too_many_steps(icc):
+    if _cut_short(icc) or _too_many_steps(icc):
         return None
     try:
         source = ImageCms.ImageCmsProfile(io.BytesIO(icc))
@@ -99,6 +99,13 @@ def _leaves_srgb_alone(transform: ImageCms.ImageCmsTransform, mode: str) -> bool
         return False
     moved = np.abs(np.asarray(out)[..., :3].astype(np.int16) - expected)
     return int(moved.max()) <= _UNCHANGED_LEVELS
+
+
+def _cut_short(icc: bytes) -> bool:
+    """Whether the profile's header states more bytes than it has. Chrome's colour
+    management (skcms) ignores such a profile, as libpng does; LittleCMS reads what there
+    is of it."""
+    return len(icc) < 4 or struct.unpack_from(">I", icc)[0] > len(icc)
 
 
 _MAX_PROFILE_STEPS = 32
