@@ -303,3 +303,15 @@ def test_a_profile_that_claims_more_bytes_than_it_has_is_ignored_as_chrome_ignor
     params = {"lossless": True} if fmt == "WEBP" else {}
     got = _centres(_rendered(_saved(image, fmt, bytes(profile), **params)))
     assert np.abs(got - _centres(image)).max() <= 3, got.tolist()
+
+
+@pytest.mark.parametrize("mode", ["L", "LA"])
+def test_an_rgb_profile_on_a_grey_tiff_is_ignored_with_or_without_alpha(mode: str) -> None:
+    """A grey image with alpha is decoded as RGBA, which an RGB profile converts: a grey
+    TIFF's linear RGB profile was ignored, and that of the same TIFF with alpha applied
+    (its mid grey 188, not 128)."""
+    grey = np.asarray(_patches("L"))
+    layers = grey if mode == "L" else np.dstack([grey, np.full(grey.shape, 255, np.uint8)])
+    data = _saved(Image.fromarray(layers, mode), "TIFF", _rgb_profile("Linear RGB", 1.0))
+    got = _centres(_rendered(data))
+    assert np.abs(got - _centres(_patches("L"))).max() <= 3, got.tolist()

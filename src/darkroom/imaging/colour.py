@@ -132,6 +132,11 @@ def _too_many_steps(icc: bytes) -> bool:
     return False
 
 
+def is_grey_profile(icc: bytes | None) -> bool:
+    """Whether `icc` is a profile of grey colours, as its header says."""
+    return icc is not None and icc[16:20] == b"GRAY"
+
+
 def converted(pixels: Pixels, transform: ImageCms.ImageCmsTransform) -> Pixels:
     """`pixels` through `transform`, in their own shape: grey (2-D, or one band) stays grey."""
     grey = pixels.ndim == 2 or pixels.shape[2] == 1

@@ -23,6 +23,7 @@ from darkroom.imaging.colour import (
     cmyk_to_srgb,
     converted,
     greys_converted,
+    is_grey_profile,
     nclx_profile,
     srgb_transform,
 )
@@ -316,7 +317,10 @@ def _decode(
     if loaded is not None:
         return loaded, icc
     if image.mode in _PIXELWISE_MODES:
-        return _pixels(image, _normalise), icc
+        # Grey and alpha is made RGBA, which an RGB profile would convert: that profile is
+        # of another colour space than the greys, ignored as it is where they have no alpha.
+        grey = image.mode in ("LA", "La")
+        return _pixels(image, _normalise), icc if not grey or is_grey_profile(icc) else None
     normal = _normalise(image)
     if normal.mode == "CMYK":  # no CMYK past this point: converted here, whole
         return _pixels(cmyk_to_srgb(normal, icc)), None
